@@ -1,0 +1,150 @@
+"""Load the corpus folder: metadata, documents, corrections; parse into articles."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .parsing import parse_document
+from .text import normalize_whitespace
+from .types import Article, CorpusError, DocumentMeta
+
+log = logging.getLogger(__name__)
+
+METADATA_FILE = "documents.json"
+CORRECTIONS_FILE = "corrections.tsv"
+_REQUIRED = ("doc_id", "file", "title", "short_name", "issuer", "number", "date", "level")
+_DOC_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Correction:
+    doc_id: str
+    original: str
+    corrected: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    documents: tuple[DocumentMeta, ...]
+    articles: tuple[Article, ...]
+    fingerprint: str  # hash of everything that shapes the articles
+    by_id: dict[str, Article] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_id", {a.id: a for a in self.articles})
+
+    def document(self, doc_id: str) -> DocumentMeta:
+        for d in self.documents:
+            if d.doc_id == doc_id:
+                return d
+        raise KeyError(doc_id)
+
+    def article(self, article_id: str) -> Article:
+        return self.by_id[article_id]
+
+
+def load_metadata(corpus_dir: Path) -> list[DocumentMeta]:
+    path = corpus_dir / METADATA_FILE
+    if not path.is_file():
+        raise CorpusError(f"{path}: metadata file not found; create it with one entry per document "
+                          f"(fields: {', '.join(_REQUIRED)})")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CorpusError(f"{path}: not valid UTF-8 JSON ({e})") from e
+    entries = data.get("documents") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise CorpusError(f"{path}: expected {{\"documents\": [ ... ]}} with at least one entry")
+    allowed = {f.name for f in fields(DocumentMeta)}
+    metas: list[DocumentMeta] = []
+    for i, entry in enumerate(entries):
+        where = f"{path}: documents[{i}]"
+        if not isinstance(entry, dict):
+            raise CorpusError(f"{where}: expected an object")
+        for name in _REQUIRED:
+            value = entry.get(name)
+            if not isinstance(value, str) or not value.strip():
+                raise CorpusError(f"{where}: field '{name}' is missing or empty")
+        unknown = set(entry) - allowed
+        if unknown:
+            raise CorpusError(f"{where}: unknown field(s) {sorted(unknown)}")
+        if not _DOC_ID.match(entry["doc_id"]):
+            raise CorpusError(f"{where}: field 'doc_id' must be lower-case letters, digits and '-'")
+        if Path(entry["file"]).name != entry["file"]:
+            raise CorpusError(f"{where}: field 'file' must be a file name inside {corpus_dir}")
+        metas.append(DocumentMeta(**{k: entry.get(k) for k in allowed}))
+    ids = [m.doc_id for m in metas]
+    dupes = sorted({d for d in ids if ids.count(d) > 1})
+    if dupes:
+        raise CorpusError(f"{path}: duplicate doc_id {dupes}")
+    for m in metas:
+        if m.implements and m.implements not in ids:
+            raise CorpusError(f"{path}: {m.doc_id}: field 'implements' names unknown doc_id {m.implements!r}")
+    return metas
+
+
+def load_corrections(corpus_dir: Path) -> list[Correction]:
+    path = corpus_dir / CORRECTIONS_FILE
+    if not path.is_file():
+        return []
+    out = []
+    with path.open(encoding="utf-8", newline="") as f:
+        for n, row in enumerate(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE), start=2):
+            if not row.get("doc_id") or not row.get("original"):
+                raise CorpusError(f"{path}:{n}: needs doc_id and original (tab-separated)")
+            out.append(Correction(row["doc_id"], row["original"], row.get("corrected") or "", row.get("note") or ""))
+    return out
+
+
+def apply_corrections(doc_id: str, text: str, corrections: list[Correction]) -> str:
+    for c in corrections:
+        if c.doc_id != doc_id:
+            continue
+        if c.original not in text:
+            log.warning("%s: correction %r -> %r no longer matches the text", doc_id, c.original, c.corrected)
+            continue
+        text = text.replace(c.original, c.corrected)
+    return text
+
+
+def read_document(corpus_dir: Path, meta: DocumentMeta) -> str:
+    path = corpus_dir / meta.file
+    if not path.is_file():
+        raise CorpusError(f"{path}: file named by doc_id {meta.doc_id!r} in {METADATA_FILE} not found")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise CorpusError(f"{path}: not UTF-8 text (byte {e.start}); convert it with "
+                          f"`iconv -f GB18030 -t UTF-8`") from e
+    if "\x00" in text:
+        raise CorpusError(f"{path}: contains NUL bytes; is it really a text file?")
+    return text
+
+
+def load_corpus(corpus_dir: Path | str) -> Corpus:
+    corpus_dir = Path(corpus_dir)
+    metas = load_metadata(corpus_dir)
+    corrections = load_corrections(corpus_dir)
+    known = {m.doc_id for m in metas}
+    for c in corrections:
+        if c.doc_id not in known:
+            raise CorpusError(f"{corpus_dir / CORRECTIONS_FILE}: correction for unknown doc_id {c.doc_id!r}")
+    digest = hashlib.sha256()
+    articles: list[Article] = []
+    for meta in metas:
+        text = read_document(corpus_dir, meta)
+        text = normalize_whitespace(apply_corrections(meta.doc_id, text, corrections))
+        parsed = parse_document(meta.doc_id, text)
+        if not parsed:
+            raise CorpusError(f"{corpus_dir / meta.file}: no text found")
+        articles.extend(parsed)
+        digest.update(json.dumps(meta.__dict__, ensure_ascii=False, sort_keys=True).encode())
+        digest.update(text.encode())
+    return Corpus(tuple(metas), tuple(articles), digest.hexdigest()[:16])
