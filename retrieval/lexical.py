@@ -1,0 +1,107 @@
+"""Lexical retrieval: jieba tokenisation with a domain dictionary, and BM25."""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# Function words and question words that carry no topic.
+STOPWORDS = frozenset("""
+的 了 是 我 你 他 她 我们 你们 他们 咱 俺 有 有没有 没有 什么 啥 怎么 怎么办 怎样 如何 吗 呢 啊 吧 呀 嘛 哦 和 与 及 或 等
+要 会 可 对 在 为 把 将 想 能 能不能 可以 可不可以 哪些 哪个 哪 这 那 这个 那个 这些 那些 就 都 也 还 又 再 很 太 一下
+给 让 被 从 到 去 来 上 下 中 里 之 其 以 于 按 按照 如果 因为 所以 但是 而 并 该 各 个 家 人 请问 请 一个 一些 现在 今年
+具体 相关 规定 政策 问 说 讲 是否 多少 几 谁 时候 时 后 前 个人 能够 需要 一般 可能 已经 自己 想要 打算 准备
+""".split())
+_TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]")
+
+
+class Tokenizer:
+    """jieba in search mode (fine and coarse words both), with a domain dictionary; thread-safe, lazy."""
+
+    def __init__(self, user_dict: Path | None = None, stopwords: frozenset[str] = STOPWORDS):
+        self.user_dict = user_dict
+        self.stopwords = stopwords
+        self._jieba = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._jieba is None:
+                import jieba
+                jieba.setLogLevel(logging.WARNING)
+                tok = jieba.Tokenizer()
+                if self.user_dict and self.user_dict.is_file():
+                    tok.load_userdict(str(self.user_dict))
+                tok.initialize()
+                self._jieba = tok
+        return self._jieba
+
+    def __call__(self, text: str) -> list[str]:
+        tok = self._jieba or self._load()
+        out = []
+        for word in tok.cut_for_search(text.lower()):
+            word = word.strip()
+            if word and word not in self.stopwords and _TOKEN_OK.search(word):
+                out.append(word)
+        return out
+
+
+class BM25:
+    """Okapi BM25 over pre-tokenised documents (small corpora: dense term-frequency rows)."""
+
+    def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75):
+        if not docs:
+            raise ValueError("BM25 needs at least one document")
+        self.k1, self.b = k1, b
+        self.vocab: dict[str, int] = {}
+        rows = []
+        for doc in docs:
+            counts = Counter(doc)
+            for term in counts:
+                self.vocab.setdefault(term, len(self.vocab))
+            rows.append(counts)
+        self.tf = np.zeros((len(docs), len(self.vocab)), dtype=np.float32)
+        for i, counts in enumerate(rows):
+            for term, c in counts.items():
+                self.tf[i, self.vocab[term]] = c
+        self.doc_len = self.tf.sum(axis=1)
+        self.avg_len = float(self.doc_len.mean()) or 1.0
+        df = (self.tf > 0).sum(axis=0)
+        n = len(docs)
+        self.idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        norm = self.k1 * (1 - self.b + self.b * self.doc_len / self.avg_len)
+        self.weights = (self.tf * (self.k1 + 1) / (self.tf + norm[:, None])) * self.idf[None, :]
+
+    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
+        cols = [self.vocab[t] for t in query_tokens if t in self.vocab]
+        if not cols:
+            return np.zeros(self.tf.shape[0], dtype=np.float32)
+        return self.weights[:, cols].sum(axis=1)
+
+    def idf_of(self, term: str) -> float:
+        i = self.vocab.get(term)
+        return float(self.idf[i]) if i is not None else 0.0
+
+    def max_idf(self) -> float:
+        return float(self.idf.max())
+
+
+def article_terms(title: str, body: str, tokenize: Callable[[str], list[str]], title_weight: int = 2) -> list[str]:
+    """The bag of words for an article: the title counts more, it names the topic."""
+    return tokenize(title) * title_weight + tokenize(body)
+
+
+def idf_coverage(query_tokens: Sequence[str], doc_tokens: set[str], bm25: BM25) -> float:
+    """Share of the query's information (idf mass) that a document contains; 0..1."""
+    terms = set(query_tokens)
+    total = sum(bm25.idf_of(t) or bm25.max_idf() for t in terms)
+    if total <= 0:
+        return 0.0
+    return sum(bm25.idf_of(t) for t in terms if t in doc_tokens) / total
