@@ -132,6 +132,16 @@ class Composer:
         keep = [i for score, i in scored[:self.max_sentences] if score >= best - 0.05]
         return [article.sentences[i] for i in sorted(keep)]
 
+    @staticmethod
+    def quote(article: Article, sentences: Sequence[str]) -> str:
+        """Sentences as they stand in the article; a gap between them is shown as ……"""
+        out, end = "", None
+        for s in sentences:
+            start = article.body.find(s, end or 0)
+            out += ("……" if out and start != end else "") + s
+            end = start + len(s)
+        return out
+
     # ------------------------------------------------------------ composing
     def compose(self, question: str, r: Retrieval) -> Answer:
         figure = asked_figure(question)
@@ -142,11 +152,13 @@ class Composer:
                                    self.retriever.synonyms)
         if outside:
             return self._decline(question, r, reason="out_of_scope", topics=outside)
-        picks = [(a, self._sentences(r, a, figure)) for a in articles]
+        # an article asked for by number is shown whole; otherwise its most relevant sentences
+        picks = [(a, list(a.sentences) if a.id in r.referenced else self._sentences(r, a, figure))
+                 for a in articles]
         if figure and not any(has_figure(figure[0], s, figure[1]) for _, sents in picks for s in sents):
             return self._decline(question, r, reason="figure_missing", figure=figure, articles=articles)
 
-        citations = [citation_for(a, self.corpus, "".join(sents)) for a, sents in picks]
+        citations = [citation_for(a, self.corpus, self.quote(a, sents)) for a, sents in picks]
         lead = asks_lead(question)
         lines = []
         by_doc: dict[str, list[int]] = {}
@@ -162,7 +174,7 @@ class Composer:
                 lead_note = ""
                 if lead and a.lead_department:
                     lead_note = f"（此项由{a.lead_department}牵头）"
-                lines.append(f"{''.join(sents)}{lead_note}[{n}]")
+                lines.append(f"{citations[n - 1].quote}{lead_note}[{n}]")
         head = "根据" + "和".join(document_label(self.corpus.document(d)) for d in by_doc) + "：" if not several else ""
         text = (head + "\n" if head else "") + "\n".join(lines)
         return Answer(question, text, False, citations, [], None, query=r.query)
@@ -173,7 +185,7 @@ class Composer:
             what = _FIGURE_WORDS.get(figure[0] if figure else "", "具体数字")
             text = (f"现有文件提到了相关政策，但没有规定{what}。"
                     f"具体标准以当地人社部门公布为准，可拨打{HOTLINE}咨询。")
-            related = [citation_for(a, self.corpus, "".join(self._sentences(r, a, None))) for a in articles]
+            related = [citation_for(a, self.corpus, self.quote(a, self._sentences(r, a, None))) for a in articles]
         elif reason == "out_of_scope":
             where = "、".join(dict.fromkeys(self.out_of_scope[t] for t in topics if self.out_of_scope.get(t)))
             text = (f"抱歉，现有的就业创业政策文件没有涉及“{'、'.join(topics)}”方面的规定。"

@@ -32,7 +32,8 @@ def validate_question(question: object, max_chars: int) -> str:
     if len(text) > max_chars:
         raise QuestionError(f"问题太长（{len(text)}字），请精简到{max_chars}字以内。")
     meaningful = len(_MEANINGFUL.findall(text))
-    if meaningful == 0 or meaningful < 0.3 * len(text.replace(" ", "")) or "\ufffd" * 3 in text:
+    visible = len(text.replace(" ", ""))
+    if meaningful == 0 or meaningful < 0.3 * visible or text.count("\ufffd") > 0.1 * visible:
         raise QuestionError("没有识别出问题的文字内容，请用中文重新描述您的问题。")
     return text
 
@@ -62,8 +63,8 @@ class Assistant:
                             out_of_scope=load_out_of_scope(lexicon / "out_of_scope.tsv"))
         return cls(settings, corpus, embedder, index, retriever, composer)
 
-    def _plan(self, question: object, history: Sequence[dict] | None,
-              doc_ids: Sequence[str] | None) -> tuple[str, str, list[str] | None]:
+    def plan(self, question: object, history: Sequence[dict] | None,
+             doc_ids: Sequence[str] | None) -> tuple[str, str, list[str] | None]:
         """(question as text, query to search, documents to search) — or QuestionError."""
         text = validate_question(question, self.settings.max_question_chars)
         known = {m.doc_id for m in self.corpus.documents}
@@ -82,15 +83,15 @@ class Assistant:
 
     def ask(self, question: object, history: Sequence[dict] | None = None,
             doc_ids: Sequence[str] | None = None) -> Answer:
-        text, query, scope = self._plan(question, history, doc_ids)
-        return self.composer.compose(text, self.retriever.retrieve(query, top_k=10, doc_ids=scope))
+        text, query, scope = self.plan(question, history, doc_ids)
+        return self.composer.compose(text, self.retriever.retrieve(query, top_k=10, doc_ids=scope, focus=text))
 
     def ask_many(self, questions: Sequence[object]) -> list[Answer | QuestionError]:
         """Answer a batch; the questions are embedded together, which is faster per question."""
         plans: list[tuple[str, str, list[str] | None] | QuestionError] = []
         for q in questions:
             try:
-                plans.append(self._plan(q, None, None))
+                plans.append(self.plan(q, None, None))
             except QuestionError as e:
                 plans.append(e)
         self.retriever.prepare([p[1] for p in plans if not isinstance(p, QuestionError)])

@@ -96,7 +96,8 @@ class SentenceTransformerEmbedder:
         self.passage_prefix = p if passage_prefix is None else passage_prefix
         self.device = device
         self.batch_size = batch_size
-        self.name = f"sentence-transformers:{Path(model).name if Path(model).exists() else model}"
+        path = Path(model)
+        self.name = f"sentence-transformers:{path.resolve() if path.exists() else model}"
         self._model = None
         self._lock = threading.RLock()
 

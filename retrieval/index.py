@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -86,7 +87,7 @@ def build_index(corpus: Corpus, embedder: Embedder, index_dir: Path | str, batch
     index_dir = Path(index_dir)
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
     tmp = builds / f".tmp-{stamp}"
     tmp.mkdir()
     try:

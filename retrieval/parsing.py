@@ -151,7 +151,11 @@ def parse_document(doc_id: str, text: str) -> list[Article]:
 
     out: list[Article] = []
     for parents, head in articles:
-        title, first = split_title(head.rest)
+        if head.kind == "tiao":  # 第X条 carries no lead phrase, unless one is set off as 【…】
+            m = re.match(r"^【([^】]{1,40})】(.*)$", head.rest, re.S)
+            title, first = (m.group(1), m.group(2).strip()) if m else ("", head.rest)
+        else:
+            title, first = split_title(head.rest)
         body = "".join([first, *head.lines]) if first else "".join(head.lines)
         body, depts = split_departments(body)
         out.append(Article(

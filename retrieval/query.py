@@ -137,12 +137,12 @@ def article_references(question: str, articles: Sequence[Article], doc_ids: Sequ
 
 # ---------------------------------------------------------------- asked-for figures
 
-FIGURE_KINDS = {
+FIGURE_KINDS = {  # checked in this order
+    "rate": re.compile(r"利率|利息|贴息|费率|(比例|百分比)[^，。？?]{0,4}(多少|几)|多少比例|百分之几|几成|几个点"),
     "money": re.compile(r"多少钱|多少元|几块|几千|几万|多少万|金额|额度|多高|贷多少|借多少|"
                         r"(补贴|补助|奖补|奖励|贷款|资金|工资|钱|费|金|津贴)[^，。？?]{0,6}(多少|几)|"
                         r"(给|发|补|奖|拿|领|贷|借|报)多少"),
-    "rate": re.compile(r"利率|利息|贴息|费率|比例|百分之几|几成|几个点|多少个点"),
-    "duration": re.compile(r"几年|多少年|多久|多长时间|几个月|多少个月|几天|多少天|期限是|哪几年|哪一年|什么时候"),
+    "duration": re.compile(r"几年|多少年|多久|多长时间|几个月|多少个月|几天|多少天|期限是|哪几年|哪一年"),
     "count": re.compile(r"多少|几个|几次|几家|几户|几人|几岁|几名|几项|几条"),
 }
 # "能不能多领几个月" asks whether, not how much

@@ -40,6 +40,7 @@ class HybridRetriever:
         self.tokenize = tokenizer
         self.synonyms = list(synonyms)
         self.weights = weights  # dense, lexical
+        self.focus_weight = 0.5  # the latest turn of a follow-up, next to the whole exchange
         self.ids = [a.id for a in corpus.articles]
         bags = [article_terms(a.title, a.body, tokenizer) for a in corpus.articles]
         self.bm25 = BM25(bags)
@@ -79,17 +80,13 @@ class HybridRetriever:
             self._remember(topic, vec)
         return vec
 
-    def retrieve(self, question: str, top_k: int = 10, doc_ids: Sequence[str] | None = None) -> Retrieval:
-        named = documents_named(question, self.corpus.documents)
-        scope = list(doc_ids) if doc_ids else None
-        referenced = article_references(question, self.corpus.articles, scope)
-        topic = self.topic(question)
+    def _signals(self, text: str, allowed: set[str]) -> tuple[str, list[str], np.ndarray, dict, dict]:
+        """(expanded query, its tokens, query vector, dense and BM25 scores by article) for one text."""
+        topic = self.topic(text)
         query = expand(topic, self.synonyms)
         tokens = self.tokenize(query)
         # the embedder reads the question as asked: it knows everyday words, and shorter is faster
         qvec = self.query_vector(topic)
-
-        allowed = {a_id for a_id in self.ids if not scope or self.corpus.article(a_id).doc_id in scope}
         bm = self.bm25.scores(tokens)
         lexical = {a_id: float(s) for a_id, s in zip(self.ids, bm) if a_id in allowed}
         dense: dict[str, float] = {}
@@ -97,9 +94,27 @@ class HybridRetriever:
             a_id = self.index.units[row].article_id
             if a_id in allowed and score > dense.get(a_id, -1.0):
                 dense[a_id] = score
+        return query, tokens, qvec, dense, lexical
+
+    def retrieve(self, question: str, top_k: int = 10, doc_ids: Sequence[str] | None = None,
+                 focus: str | None = None) -> Retrieval:
+        """Articles for a question; `focus` is the latest turn of a follow-up whose `question`
+        carries the earlier turn too — both are searched and weigh equally."""
+        named = documents_named(question, self.corpus.documents)
+        scope = list(doc_ids) if doc_ids else None
+        referenced = article_references(focus or question, self.corpus.articles, scope)
+        allowed = {a_id for a_id in self.ids if not scope or self.corpus.article(a_id).doc_id in scope}
+        query, tokens, qvec, dense, lexical = self._signals(question, allowed)
+        runs, weights = [dense, lexical], list(self.weights)
+        if focus and focus != question:
+            _, f_tokens, qvec, f_dense, f_lexical = self._signals(focus, allowed)
+            tokens = tokens + f_tokens
+            runs += [f_dense, f_lexical]
+            weights += [w * self.focus_weight for w in self.weights]
+            dense = {a: max(dense[a], f_dense[a]) for a in dense}
         coverage = {a_id: idf_coverage(tokens, self.token_sets[a_id], self.bm25) for a_id in allowed}
 
-        fused = standardized_fusion([dense, lexical], self.weights)
+        fused = standardized_fusion(runs, weights)
         order = [a for a in referenced if a in allowed] + [a for a in ranked(fused) if a not in referenced]
         top = 1.0 + max(fused.values(), default=0.0)
         hits = [Hit(a_id, top if a_id in referenced else fused[a_id],

@@ -1,0 +1,58 @@
+"""LangChain at the edge: the retriever as a `BaseRetriever`, the pipeline as a `Runnable` chain.
+
+The core types stay our own; these adapters let the assistant be composed with LangChain parts
+(other retrievers, chat models, tracing) without the core depending on LangChain's churn.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import Runnable, RunnableLambda
+from pydantic import ConfigDict
+
+from .answer import article_label
+from .assistant import Assistant
+
+
+class PolicyRetriever(BaseRetriever):
+    """Hybrid article retrieval as a LangChain retriever; one Document per article, best first."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    assistant: Any
+    top_k: int = 3
+    doc_ids: Sequence[str] | None = None
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        a: Assistant = self.assistant
+        retrieval = a.retriever.retrieve(query, top_k=self.top_k, doc_ids=self.doc_ids)
+        docs = []
+        for hit in retrieval.hits:
+            art = a.corpus.article(hit.article_id)
+            meta = a.corpus.document(art.doc_id)
+            docs.append(Document(page_content=art.text, metadata={
+                "id": art.id, "document": meta.short_name, "article": article_label(art, a.corpus),
+                "title": art.title, "lead_department": art.lead_department, "score": hit.score}))
+        return docs
+
+
+def answer_chain(assistant: Assistant) -> Runnable:
+    """{"question", "history"?, "doc_ids"?} -> the answer dict of `app.py ask --json`.
+
+    Stages: plan (validate, fold in the conversation, pick documents) | retrieve | compose.
+    """
+    def plan(inputs: dict) -> dict:
+        text, query, scope = assistant.plan(inputs.get("question"), inputs.get("history"), inputs.get("doc_ids"))
+        return {"question": text, "query": query, "doc_ids": scope}
+
+    def retrieve(state: dict) -> dict:
+        return {**state, "retrieval": assistant.retriever.retrieve(
+            state["query"], top_k=10, doc_ids=state["doc_ids"], focus=state["question"])}
+
+    def compose(state: dict) -> dict:
+        return assistant.composer.compose(state["question"], state["retrieval"]).to_dict()
+
+    return (RunnableLambda(plan) | RunnableLambda(retrieve) | RunnableLambda(compose)).with_config(
+        run_name="policy_answer")

