@@ -12,7 +12,7 @@ from .corpus import Corpus, load_corpus
 from .embeddings import Embedder, make_embedder
 from .index import DenseIndex, ensure_index
 from .lexical import Tokenizer
-from .query import contextualize, documents_named, load_out_of_scope, load_synonyms
+from .query import contextualize, documents_named, load_out_of_scope, load_synonyms, previous_user_turn
 from .retriever import HybridRetriever
 from .text import clean_control
 from .types import QuestionError
@@ -74,12 +74,16 @@ class Assistant:
         if history is not None and not isinstance(history, (list, tuple)):
             raise QuestionError("对话历史的格式不对：应为 [{\"role\": \"user\", \"content\": \"…\"}, …]。")
         turns = [h for h in (history or []) if isinstance(h, dict)][-2 * self.settings.max_history_turns:]
+        query = contextualize(text, turns, self.corpus.documents)
         scope = list(doc_ids) if doc_ids else None
         if scope is None:
-            # documents named in this question (not in earlier turns) narrow the search
+            # documents named in this question narrow the search; a follow-up naming none keeps
+            # the documents its previous question named
             named = documents_named(text, self.corpus.documents)
+            if not named and query != text:
+                named = documents_named(previous_user_turn(turns) or "", self.corpus.documents)
             scope = named if 0 < len(named) < len(known) else None
-        return text, contextualize(text, turns, self.corpus.documents), scope
+        return text, query, scope
 
     def ask(self, question: object, history: Sequence[dict] | None = None,
             doc_ids: Sequence[str] | None = None) -> Answer:

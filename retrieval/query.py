@@ -194,23 +194,30 @@ def asks_lead(question: str) -> bool:
 
 # ---------------------------------------------------------------- follow-ups
 
-_ELLIPTICAL = re.compile(r"^(那|那么|还有|另外|再|它|这个|那个|这些|这条|那条|上面|刚才|如果是|要是|换成|对应|相应|城市|市里|"
-                         r"牵头|哪个部门|谁)|呢[？?]?$")
+_ELLIPTICAL = re.compile(r"^(那|那么|还有|另外|再|它|如果是|要是|换成|对应|相应|城市|市里|牵头|哪个部门|谁)|"
+                         r"[这那](个|块|边|些|条|项|种|样|笔|部分|方面|里)|它|其中|同样|一样|上面|刚才|呢[？?]?$")
+
+
+def previous_user_turn(history: Sequence[dict] | None) -> str | None:
+    for h in reversed(history or []):
+        if isinstance(h, dict) and h.get("role") == "user" and isinstance(h.get("content"), str):
+            return h["content"]
+    return None
+
+
+def is_follow_up(question: str, documents: Sequence[DocumentMeta] = ()) -> bool:
+    """Does the question lean on the conversation ('那贷款呢？', '这块谁牵头？', '细则里怎么说？')?"""
+    topic = strip_document_names(question, documents) if documents else question
+    short = len(re.sub(r"[\s？?。！!，,的是了吗呢啊哪条什么怎么说规定里]", "", topic)) <= 6
+    return short or bool(_ELLIPTICAL.search(question))
 
 
 def contextualize(question: str, history: Sequence[dict] | None, documents: Sequence[DocumentMeta] = (),
                   max_chars: int = 200) -> str:
-    """Fold the previous user question into an elliptical follow-up ('那贷款呢？', '细则里怎么说？')."""
-    if not history:
-        return question
-    previous = [h.get("content", "") for h in history
-                if isinstance(h, dict) and h.get("role") == "user" and isinstance(h.get("content"), str)]
-    if not previous:
-        return question
-    topic = strip_document_names(question, documents) if documents else question
-    short = len(re.sub(r"[\s？?。！!，,的是了吗呢啊哪条什么怎么说规定里]", "", topic)) <= 6
-    if short or _ELLIPTICAL.search(question):
-        return f"{previous[-1][-max_chars:]} {question}"
+    """Fold the previous user question into a follow-up that leans on it."""
+    previous = previous_user_turn(history)
+    if previous and is_follow_up(question, documents):
+        return f"{previous[-max_chars:]} {question}"
     return question
 
 

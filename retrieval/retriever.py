@@ -105,6 +105,8 @@ class HybridRetriever:
         referenced = article_references(focus or question, self.corpus.articles, scope)
         allowed = {a_id for a_id in self.ids if not scope or self.corpus.article(a_id).doc_id in scope}
         query, tokens, qvec, dense, lexical = self._signals(question, allowed)
+        # how much of the question (with its context) an article contains: the confidence signal
+        coverage = {a_id: idf_coverage(tokens, self.token_sets[a_id], self.bm25) for a_id in allowed}
         runs, weights = [dense, lexical], list(self.weights)
         if focus and focus != question:
             _, f_tokens, qvec, f_dense, f_lexical = self._signals(focus, allowed)
@@ -112,8 +114,6 @@ class HybridRetriever:
             runs += [f_dense, f_lexical]
             weights += [w * self.focus_weight for w in self.weights]
             dense = {a: max(dense[a], f_dense[a]) for a in dense}
-        coverage = {a_id: idf_coverage(tokens, self.token_sets[a_id], self.bm25) for a_id in allowed}
-
         fused = standardized_fusion(runs, weights)
         order = [a for a in referenced if a in allowed] + [a for a in ranked(fused) if a not in referenced]
         top = 1.0 + max(fused.values(), default=0.0)
