@@ -41,6 +41,8 @@ class Answer:
     refusal_reason: str | None = None
     generator: str = "extractive"
     query: str = ""
+    verification: dict | None = None  # what checking an LLM's draft removed, when an LLM wrote it
+    llm_error: str | None = None       # why the LLM was not used, when it failed
 
     def to_dict(self) -> dict:
         d = asdict(self)
