@@ -176,7 +176,7 @@ class Composer:
                 lead_note = ""
                 if lead and a.lead_department:
                     lead_note = f"（此项由{a.lead_department}牵头）"
-                lines.append(f"{citations[n - 1].quote}{lead_note}[{n}]")
+                lines.append(f"“{citations[n - 1].quote}”{lead_note}[{n}]")
         head = "根据" + "和".join(document_label(self.corpus.document(d)) for d in by_doc) + "：" if not several else ""
         text = (head + "\n" if head else "") + "\n".join(lines)
         return Answer(question, text, False, citations, [], None, query=r.query)
