@@ -94,7 +94,7 @@ class Composer:
         if not r.hits:
             return False
         best = r.hits[0].article_id
-        dense = max(r.dense.values(), default=0.0)
+        dense = r.best_dense
         coverage = r.coverage.get(best, 0.0)
         if dense < self.t.min_dense:
             return False
@@ -115,7 +115,7 @@ class Composer:
     def _scored_sentences(self, r: Retrieval, article: Article) -> list[tuple[float, int]]:
         """(relevance, position) for each sentence, best first: cosine plus word overlap."""
         dense = self.retriever.sentence_scores(r, article.id)
-        tokens = self.retriever.sentence_tokens[article.id]
+        tokens = self.retriever.sentence_tokens(article.id)
         scored = [(dense.get(i, 0.0) + 0.5 * idf_coverage(r.tokens, tokens[i], self.retriever.bm25), i)
                   for i in range(len(article.sentences))]
         return sorted(scored, reverse=True)

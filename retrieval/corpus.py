@@ -34,6 +34,7 @@ class Corpus:
     documents: tuple[DocumentMeta, ...]
     articles: tuple[Article, ...]
     fingerprint: str  # hash of everything that shapes the articles
+    doc_fingerprints: dict[str, str] = field(default_factory=dict)  # the same, per document
     by_id: dict[str, Article] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -141,6 +142,7 @@ def load_corpus(corpus_dir: Path | str) -> Corpus:
         if c.doc_id not in known:
             raise CorpusError(f"{corpus_dir / CORRECTIONS_FILE}: correction for unknown doc_id {c.doc_id!r}")
     digest = hashlib.sha256()
+    per_doc: dict[str, str] = {}
     articles: list[Article] = []
     for meta in metas:
         text = read_document(corpus_dir, meta)
@@ -149,6 +151,7 @@ def load_corpus(corpus_dir: Path | str) -> Corpus:
         if not parsed:
             raise CorpusError(f"{corpus_dir / meta.file}: no text found")
         articles.extend(parsed)
-        digest.update(json.dumps(meta.__dict__, ensure_ascii=False, sort_keys=True).encode())
-        digest.update(text.encode())
-    return Corpus(tuple(metas), tuple(articles), digest.hexdigest()[:16])
+        one = hashlib.sha256(json.dumps(meta.__dict__, ensure_ascii=False, sort_keys=True).encode() + text.encode())
+        per_doc[meta.doc_id] = one.hexdigest()[:16]
+        digest.update(one.digest())
+    return Corpus(tuple(metas), tuple(articles), digest.hexdigest()[:16], per_doc)

@@ -1,36 +1,45 @@
-"""Score fusion: plain data in, plain data out."""
+"""Score fusion: plain arrays in, plain arrays out."""
 from __future__ import annotations
 
-import math
-from typing import Mapping, Sequence
+from typing import Sequence
+
+import numpy as np
 
 
-def standardize(scores: Mapping[str, float]) -> dict[str, float]:
-    """z-scores, so that runs on different scales (cosine, BM25) can be added."""
-    if not scores:
-        return {}
-    values = list(scores.values())
-    mean = sum(values) / len(values)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
-    if sd == 0:
-        return {k: 0.0 for k in scores}
-    return {k: (v - mean) / sd for k, v in scores.items()}
+def standardize(scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """z-scores over the entries in `mask` (all by default), so runs on different scales can be added.
+    Entries outside the mask come out as -inf."""
+    scores = np.asarray(scores, dtype=np.float64)
+    inside = scores if mask is None else scores[mask]
+    out = np.full(scores.shape, -np.inf)
+    if inside.size == 0:
+        return out
+    sd = inside.std()
+    z = (scores - inside.mean()) / sd if sd > 0 else np.zeros_like(scores)
+    if mask is None:
+        return z
+    out[mask] = z[mask]
+    return out
 
 
-def standardized_fusion(runs: Sequence[Mapping[str, float]], weights: Sequence[float]) -> dict[str, float]:
-    """Weighted sum of each run's z-scores; an id missing from a run gets that run's minimum."""
+def standardized_fusion(runs: Sequence[np.ndarray], weights: Sequence[float],
+                        mask: np.ndarray | None = None) -> np.ndarray:
+    """Weighted sum of each run's z-scores (over `mask`); -inf outside it."""
     if len(weights) != len(runs):
         raise ValueError(f"{len(runs)} runs but {len(weights)} weights")
-    ids = {k for run in runs for k in run}
-    fused = dict.fromkeys(ids, 0.0)
+    if not runs:
+        raise ValueError("nothing to fuse")
+    total = np.zeros(np.asarray(runs[0]).shape)
     for run, w in zip(runs, weights):
-        z = standardize(run)
-        floor = min(z.values(), default=0.0)
-        for k in ids:
-            fused[k] += w * z.get(k, floor)
-    return fused
+        total = total + w * standardize(run, mask)
+    return total
 
 
-def ranked(scores: Mapping[str, float]) -> list[str]:
-    """Ids by descending score; ties keep insertion order."""
-    return [item for item, _ in sorted(scores.items(), key=lambda kv: -kv[1])]
+def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest finite scores, best first."""
+    finite = np.flatnonzero(np.isfinite(scores))
+    if finite.size == 0:
+        return finite
+    k = min(k, finite.size)
+    part = finite[np.argpartition(-scores[finite], k - 1)[:k]]
+    return part[np.argsort(-scores[part], kind="stable")]

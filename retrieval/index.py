@@ -30,6 +30,26 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 _FILES = ("vectors.faiss", "units.jsonl")
+EXACT_LIMIT = 50_000   # below this many vectors, exact search is fast enough and exact
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
+
+
+def make_faiss_index(n_vectors: int, dim: int, kind: str = "auto"):
+    """Exact inner product below EXACT_LIMIT vectors; HNSW above (recall measured in bench/scale.py).
+    Returns (index, description for the manifest)."""
+    import faiss
+
+    if kind == "auto":
+        kind = "flat" if n_vectors < EXACT_LIMIT else "hnsw"
+    if kind == "flat":
+        return faiss.IndexFlatIP(dim), {"type": "IndexFlatIP"}
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+        return index, {"type": "IndexHNSWFlat", "M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION,
+                       "ef_search": HNSW_EF_SEARCH}
+    raise ValueError(f"unknown index kind {kind!r}: use auto, flat or hnsw")
 
 
 @dataclass(frozen=True)
@@ -79,48 +99,33 @@ class DenseIndex:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
 
-def build_index(corpus: Corpus, embedder: Embedder, index_dir: Path | str, batch_size: int = 32,
-                progress: bool = False) -> Path:
-    """Embed every unit and write a new build; the `current` link moves only once it is complete."""
+def _embed_units(units: Sequence[Unit], corpus: Corpus, embedder: Embedder, batch_size: int,
+                 progress: bool) -> np.ndarray:
+    texts = [embed_text(u, corpus.article(u.article_id)) for u in units]
+    batches = range(0, len(texts), batch_size)
+    if progress:
+        from tqdm import tqdm
+        batches = tqdm(batches, desc="embedding", unit="batch")
+    chunks = [embedder.embed_passages(texts[start:start + batch_size]) for start in batches]
+    return np.vstack(chunks).astype(np.float32) if chunks else np.zeros((0, embedder.dim), np.float32)
+
+
+def _write_build(index_dir: Path, index, units: Sequence[Unit], manifest: dict) -> Path:
+    """Write a complete build into a temporary folder, rename it, then move the `current` link."""
     import faiss
 
-    index_dir = Path(index_dir)
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
     tmp = builds / f".tmp-{stamp}"
     tmp.mkdir()
     try:
-        units = units_of(corpus.articles)
-        texts = [embed_text(u, corpus.article(u.article_id)) for u in units]
-        started = time.perf_counter()
-        chunks = []
-        batches = range(0, len(texts), batch_size)
-        if progress:
-            from tqdm import tqdm
-            batches = tqdm(batches, desc="embedding", unit="batch")
-        for start in batches:
-            chunks.append(embedder.embed_passages(texts[start:start + batch_size]))
-        vectors = np.vstack(chunks).astype(np.float32)
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        index.add(vectors)
         faiss.write_index(index, str(tmp / "vectors.faiss"))
         with (tmp / "units.jsonl").open("w", encoding="utf-8") as f:
             for u in units:
                 f.write(json.dumps(asdict(u), ensure_ascii=False) + "\n")
-        manifest = {
-            "format": FORMAT,
-            "embedder": embedder.name,
-            "dim": int(vectors.shape[1]),
-            "corpus_fingerprint": corpus.fingerprint,
-            "documents": [d.doc_id for d in corpus.documents],
-            "articles": len(corpus.articles),
-            "units": len(units),
-            "faiss_index": "IndexFlatIP",
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "embed_seconds": round(time.perf_counter() - started, 2),
-            "files": {name: _sha256(tmp / name) for name in _FILES},
-        }
+        manifest = {**manifest, "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "files": {name: _sha256(tmp / name) for name in _FILES}}
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         final = builds / stamp
         tmp.rename(final)
@@ -134,6 +139,61 @@ def build_index(corpus: Corpus, embedder: Embedder, index_dir: Path | str, batch
     return final
 
 
+def _manifest(corpus: Corpus, embedder: Embedder, dim: int, n_units: int, kind: dict, seconds: float) -> dict:
+    return {
+        "format": FORMAT,
+        "embedder": embedder.name,
+        "dim": dim,
+        "corpus_fingerprint": corpus.fingerprint,
+        "doc_fingerprints": corpus.doc_fingerprints,
+        "documents": [d.doc_id for d in corpus.documents],
+        "articles": len(corpus.articles),
+        "units": n_units,
+        "faiss_index": kind,
+        "embed_seconds": round(seconds, 2),
+    }
+
+
+def build_index(corpus: Corpus, embedder: Embedder, index_dir: Path | str, batch_size: int = 32,
+                progress: bool = False, kind: str = "auto") -> Path:
+    """Embed every unit and write a new build; the `current` link moves only once it is complete."""
+    units = units_of(corpus.articles)
+    started = time.perf_counter()
+    vectors = _embed_units(units, corpus, embedder, batch_size, progress)
+    index, description = make_faiss_index(len(units), vectors.shape[1], kind)
+    index.add(vectors)
+    manifest = _manifest(corpus, embedder, int(vectors.shape[1]), len(units), description,
+                         time.perf_counter() - started)
+    return _write_build(Path(index_dir), index, units, manifest)
+
+
+def add_documents(index_dir: Path | str, corpus: Corpus, embedder: Embedder, batch_size: int = 32,
+                  progress: bool = False) -> Path:
+    """Embed only the documents the current build lacks and write a build with them added.
+
+    Possible when every document already indexed is unchanged; otherwise IndexStateError
+    (rebuild with `build_index`)."""
+    index_dir = Path(index_dir)
+    current = load_index(index_dir, None, embedder.name)
+    old = current.manifest.get("doc_fingerprints") or {}
+    new = corpus.doc_fingerprints
+    changed = [d for d, fp in old.items() if new.get(d) != fp]
+    if changed:
+        raise IndexStateError(f"indexed documents changed or were removed ({', '.join(changed)}); "
+                              f"a full rebuild is needed: run `python app.py index`")
+    added = [d for d in new if d not in old]
+    units = [u for u in units_of(corpus.articles) if u.article_id.split(":", 1)[0] in added]
+    started = time.perf_counter()
+    vectors = _embed_units(units, corpus, embedder, batch_size, progress)
+    index = current.faiss_index
+    if len(units):
+        index.add(vectors)
+    manifest = _manifest(corpus, embedder, current.manifest["dim"], len(current.units) + len(units),
+                         current.manifest["faiss_index"], time.perf_counter() - started)
+    manifest["added_documents"] = added
+    return _write_build(index_dir, index, current.units + units, manifest)
+
+
 def _prune(builds: Path, keep: Path) -> None:
     """Remove older builds and leftovers of interrupted ones."""
     for child in builds.iterdir():
@@ -141,7 +201,7 @@ def _prune(builds: Path, keep: Path) -> None:
             shutil.rmtree(child, ignore_errors=True)
 
 
-def load_index(index_dir: Path | str, corpus: Corpus, embedder_name: str) -> DenseIndex:
+def load_index(index_dir: Path | str, corpus: Corpus | None, embedder_name: str) -> DenseIndex:
     """Load and check the current build; IndexStateError says why it cannot be used."""
     import faiss
 
@@ -158,7 +218,7 @@ def load_index(index_dir: Path | str, corpus: Corpus, embedder_name: str) -> Den
         raise IndexStateError(f"index format {manifest.get('format')} is not {FORMAT}; {fix}")
     if manifest.get("embedder") != embedder_name:
         raise IndexStateError(f"index was built with {manifest.get('embedder')}, not {embedder_name}; {fix}")
-    if manifest.get("corpus_fingerprint") != corpus.fingerprint:
+    if corpus is not None and manifest.get("corpus_fingerprint") != corpus.fingerprint:
         raise IndexStateError(f"the corpus changed since the index was built; {fix}")
     for name, digest in (manifest.get("files") or {}).items():
         path = current / name
@@ -172,6 +232,9 @@ def load_index(index_dir: Path | str, corpus: Corpus, embedder_name: str) -> Den
         raise IndexStateError(f"cannot read the index in {current} ({e}); {fix}") from e
     if index.ntotal != len(units) or index.d != manifest.get("dim"):
         raise IndexStateError(f"index in {current} is inconsistent with its manifest; {fix}")
+    kind = manifest.get("faiss_index") or {}
+    if isinstance(kind, dict) and kind.get("ef_search"):
+        index.hnsw.efSearch = int(kind["ef_search"])
     vectors = index.reconstruct_n(0, index.ntotal)
     return DenseIndex(units, vectors, index, manifest)
 
@@ -182,5 +245,10 @@ def ensure_index(index_dir: Path | str, corpus: Corpus, embedder: Embedder, prog
         return load_index(index_dir, corpus, embedder.name)
     except IndexStateError as e:
         log.warning("%s — rebuilding", e)
+    try:  # new documents only: embed just those
+        add_documents(index_dir, corpus, embedder, progress=progress)
+        return load_index(index_dir, corpus, embedder.name)
+    except IndexStateError:
+        pass
     build_index(corpus, embedder, index_dir, progress=progress)
     return load_index(index_dir, corpus, embedder.name)

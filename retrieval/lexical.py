@@ -54,43 +54,46 @@ class Tokenizer:
 
 
 class BM25:
-    """Okapi BM25 over pre-tokenised documents (small corpora: dense term-frequency rows)."""
+    """Okapi BM25 over pre-tokenised documents, as a sparse document-term weight matrix."""
 
     def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75):
+        from scipy import sparse
+
         if not docs:
             raise ValueError("BM25 needs at least one document")
         self.k1, self.b = k1, b
         self.vocab: dict[str, int] = {}
-        rows = []
-        for doc in docs:
-            counts = Counter(doc)
-            for term in counts:
-                self.vocab.setdefault(term, len(self.vocab))
-            rows.append(counts)
-        self.tf = np.zeros((len(docs), len(self.vocab)), dtype=np.float32)
-        for i, counts in enumerate(rows):
-            for term, c in counts.items():
-                self.tf[i, self.vocab[term]] = c
-        self.doc_len = self.tf.sum(axis=1)
-        self.avg_len = float(self.doc_len.mean()) or 1.0
-        df = (self.tf > 0).sum(axis=0)
+        rows, cols, tfs = [], [], []
+        for i, doc in enumerate(docs):
+            for term, c in Counter(doc).items():
+                rows.append(i)
+                cols.append(self.vocab.setdefault(term, len(self.vocab)))
+                tfs.append(c)
         n = len(docs)
+        tf = np.asarray(tfs, dtype=np.float32)
+        rows_a, cols_a = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        doc_len = np.bincount(rows_a, weights=tf, minlength=n).astype(np.float32)
+        avg_len = float(doc_len.mean()) or 1.0
+        df = np.bincount(cols_a, minlength=len(self.vocab))
         self.idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        norm = self.k1 * (1 - self.b + self.b * self.doc_len / self.avg_len)
-        self.weights = (self.tf * (self.k1 + 1) / (self.tf + norm[:, None])) * self.idf[None, :]
+        norm = k1 * (1 - b + b * doc_len / avg_len)
+        w = tf * (k1 + 1) / (tf + norm[rows_a]) * self.idf[cols_a]
+        self.weights = sparse.csc_matrix((w, (rows_a, cols_a)), shape=(n, max(1, len(self.vocab))))
+        self.n_docs = n
+        self._max_idf = float(self.idf.max()) if len(self.idf) else 0.0
 
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         cols = [self.vocab[t] for t in query_tokens if t in self.vocab]
         if not cols:
-            return np.zeros(self.tf.shape[0], dtype=np.float32)
-        return self.weights[:, cols].sum(axis=1)
+            return np.zeros(self.n_docs, dtype=np.float32)
+        return np.asarray(self.weights[:, cols].sum(axis=1), dtype=np.float32).ravel()
 
     def idf_of(self, term: str) -> float:
         i = self.vocab.get(term)
         return float(self.idf[i]) if i is not None else 0.0
 
     def max_idf(self) -> float:
-        return float(self.idf.max())
+        return self._max_idf
 
 
 def article_terms(title: str, body: str, tokenize: Callable[[str], list[str]], title_weight: int = 2) -> list[str]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from .corpus import Corpus
 from .embeddings import Embedder
-from .fusion import ranked, standardized_fusion
+from .fusion import standardized_fusion, top_indices
 from .index import DenseIndex
 from .lexical import BM25, Tokenizer, article_terms, idf_coverage
 from .query import Synonym, article_references, documents_named, expand, strip_document_names
@@ -26,14 +26,18 @@ class Retrieval:
     referenced: list[str]           # articles the question names explicitly
     named_documents: list[str]      # documents the question names
     query_vector: np.ndarray
-    dense: dict[str, float] = field(default_factory=dict)     # article -> best unit cosine
-    lexical: dict[str, float] = field(default_factory=dict)   # article -> BM25
-    coverage: dict[str, float] = field(default_factory=dict)  # article -> share of query idf it contains
+    best_dense: float = 0.0         # best cosine of any unit in scope: is anything relevant at all?
+    dense: dict[str, float] = field(default_factory=dict)     # hit -> best unit cosine
+    lexical: dict[str, float] = field(default_factory=dict)   # hit -> BM25
+    coverage: dict[str, float] = field(default_factory=dict)  # hit -> share of the query's idf it contains
 
 
 class HybridRetriever:
+    """Scores every article by dense similarity (its best unit) and BM25, fused as z-scores."""
+
     def __init__(self, corpus: Corpus, index: DenseIndex, embedder: Embedder, tokenizer: Tokenizer,
-                 synonyms: Sequence[Synonym] = (), weights: tuple[float, float] = (1.0, 0.5)):
+                 synonyms: Sequence[Synonym] = (), weights: tuple[float, float] = (1.0, 0.5),
+                 dense_depth: int = 1000):
         self.corpus = corpus
         self.index = index
         self.embedder = embedder
@@ -41,17 +45,28 @@ class HybridRetriever:
         self.synonyms = list(synonyms)
         self.weights = weights  # dense, lexical
         self.focus_weight = 0.5  # the latest turn of a follow-up, next to the whole exchange
+        self.dense_depth = dense_depth  # units searched; all of them in a small index
         self.ids = [a.id for a in corpus.articles]
+        self.position = {a_id: i for i, a_id in enumerate(self.ids)}
+        self.doc_of = np.array([corpus.documents.index(corpus.document(a.doc_id)) for a in corpus.articles])
+        self.unit_article = np.array([self.position[u.article_id] for u in index.units], dtype=np.int64)
         bags = [article_terms(a.title, a.body, tokenizer) for a in corpus.articles]
         self.bm25 = BM25(bags)
         self.token_sets = {a_id: set(bag) for a_id, bag in zip(self.ids, bags)}
-        self.sentence_tokens = {a.id: [set(tokenizer(s)) for s in a.sentences] for a in corpus.articles}
+        self._sentence_tokens: dict[str, list[set[str]]] = {}
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # recent query vectors
         self._cache_size = 1024
         self._cache_lock = threading.Lock()
         self.unit_rows: dict[str, list[int]] = {}
         for row, unit in enumerate(index.units):
             self.unit_rows.setdefault(unit.article_id, []).append(row)
+
+    def sentence_tokens(self, article_id: str) -> list[set[str]]:
+        cached = self._sentence_tokens.get(article_id)
+        if cached is None:
+            cached = [set(self.tokenize(s)) for s in self.corpus.article(article_id).sentences]
+            self._sentence_tokens[article_id] = cached
+        return cached
 
     def topic(self, question: str) -> str:
         """What the embedder reads: the question without document names."""
@@ -80,21 +95,33 @@ class HybridRetriever:
             self._remember(topic, vec)
         return vec
 
-    def _signals(self, text: str, allowed: set[str]) -> tuple[str, list[str], np.ndarray, dict, dict]:
-        """(expanded query, its tokens, query vector, dense and BM25 scores by article) for one text."""
+    def _mask(self, doc_ids: Sequence[str] | None) -> np.ndarray | None:
+        if not doc_ids:
+            return None
+        wanted = [i for i, d in enumerate(self.corpus.documents) if d.doc_id in doc_ids]
+        return np.isin(self.doc_of, wanted)
+
+    def _dense(self, qvec: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """Per article, the cosine of its best unit among the `dense_depth` nearest; the floor elsewhere."""
+        found = self.index.search(qvec, min(self.dense_depth, len(self.index.units)))
+        rows = np.array([r for r, _ in found], dtype=np.int64)
+        sims = np.array([s for _, s in found], dtype=np.float64)
+        scores = np.full(len(self.ids), sims.min() if len(sims) else 0.0)
+        # nearest first: the first unit seen for an article is its best
+        arts, first = np.unique(self.unit_article[rows], return_index=True)
+        scores[arts] = sims[first]
+        if mask is not None:
+            scores[~mask] = -np.inf
+        return scores
+
+    def _signals(self, text: str, mask: np.ndarray | None):
+        """(expanded query, its tokens, query vector, dense and BM25 scores per article) for one text."""
         topic = self.topic(text)
         query = expand(topic, self.synonyms)
         tokens = self.tokenize(query)
         # the embedder reads the question as asked: it knows everyday words, and shorter is faster
         qvec = self.query_vector(topic)
-        bm = self.bm25.scores(tokens)
-        lexical = {a_id: float(s) for a_id, s in zip(self.ids, bm) if a_id in allowed}
-        dense: dict[str, float] = {}
-        for row, score in self.index.search(qvec, len(self.index.units)):
-            a_id = self.index.units[row].article_id
-            if a_id in allowed and score > dense.get(a_id, -1.0):
-                dense[a_id] = score
-        return query, tokens, qvec, dense, lexical
+        return query, tokens, qvec, self._dense(qvec, mask), self.bm25.scores(tokens)
 
     def retrieve(self, question: str, top_k: int = 10, doc_ids: Sequence[str] | None = None,
                  focus: str | None = None) -> Retrieval:
@@ -103,23 +130,30 @@ class HybridRetriever:
         named = documents_named(question, self.corpus.documents)
         scope = list(doc_ids) if doc_ids else None
         referenced = article_references(focus or question, self.corpus.articles, scope)
-        allowed = {a_id for a_id in self.ids if not scope or self.corpus.article(a_id).doc_id in scope}
-        query, tokens, qvec, dense, lexical = self._signals(question, allowed)
-        # how much of the question (with its context) an article contains: the confidence signal
-        coverage = {a_id: idf_coverage(tokens, self.token_sets[a_id], self.bm25) for a_id in allowed}
+        mask = self._mask(scope)
+        query, tokens, qvec, dense, lexical = self._signals(question, mask)
+        coverage_tokens = tokens  # how much of the question, with its context, an article holds
         runs, weights = [dense, lexical], list(self.weights)
         if focus and focus != question:
-            _, f_tokens, qvec, f_dense, f_lexical = self._signals(focus, allowed)
+            _, f_tokens, qvec, f_dense, f_lexical = self._signals(focus, mask)
             tokens = tokens + f_tokens
             runs += [f_dense, f_lexical]
             weights += [w * self.focus_weight for w in self.weights]
-            dense = {a: max(dense[a], f_dense[a]) for a in dense}
-        fused = standardized_fusion(runs, weights)
-        order = [a for a in referenced if a in allowed] + [a for a in ranked(fused) if a not in referenced]
-        top = 1.0 + max(fused.values(), default=0.0)
-        hits = [Hit(a_id, top if a_id in referenced else fused[a_id],
+            dense = np.maximum(dense, f_dense)
+        fused = standardized_fusion(runs, weights, mask)
+        best = top_indices(fused, top_k + len(referenced))
+        order = [a for a in referenced] + [self.ids[i] for i in best if self.ids[i] not in referenced]
+        top = 1.0 + float(fused[best[0]]) if len(best) else 1.0
+        hits = [Hit(a_id, top if a_id in referenced else float(fused[self.position[a_id]]),
                     "reference" if a_id in referenced else "hybrid") for a_id in order[:top_k]]
-        return Retrieval(query, tokens, hits, referenced, named, qvec, dense, lexical, coverage)
+        finite = dense[np.isfinite(dense)]
+        return Retrieval(
+            query, tokens, hits, referenced, named, qvec,
+            best_dense=float(finite.max()) if finite.size else 0.0,
+            dense={h.article_id: float(dense[self.position[h.article_id]]) for h in hits},
+            lexical={h.article_id: float(lexical[self.position[h.article_id]]) for h in hits},
+            coverage={h.article_id: idf_coverage(coverage_tokens, self.token_sets[h.article_id], self.bm25)
+                      for h in hits})
 
     def sentence_scores(self, retrieval: Retrieval, article_id: str) -> dict[int, float]:
         """Cosine of the question with each sentence of an article, by sentence position."""

@@ -100,3 +100,56 @@ def test_interrupted_build_leaves_the_previous_index_usable(tmp_path, corpus, em
     assert (tmp_path / "index" / "current").resolve() == first.resolve()
     assert load_index(tmp_path / "index", corpus, embedder.name).faiss_index.ntotal > 0
     assert [p.name for p in (tmp_path / "index" / "builds").iterdir()] == [first.name]
+
+
+class Counting:
+    """The real embedder, counting the passages it is asked to embed."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.passages = inner, inner.name, 0
+
+    @property
+    def dim(self):
+        return self.inner.dim
+
+    def embed_passages(self, texts):
+        self.passages += len(texts)
+        return self.inner.embed_passages(texts)
+
+    def embed_queries(self, texts):
+        return self.inner.embed_queries(texts)
+
+
+def test_a_new_document_is_added_without_re_embedding_the_rest(tmp_path, embedder):
+    other = "一、培训\n（一）职业培训。对参加职业培训的给予补贴。（市人社局负责）\n"
+    one = load_corpus(write_corpus(tmp_path / "c1", {"tiny": TEXT}))
+    build_index(one, embedder, tmp_path / "index")
+    both = load_corpus(write_corpus(tmp_path / "c2", {"tiny": TEXT, "more": other}))
+    counting = Counting(embedder)
+    index = ensure_index(tmp_path / "index", both, counting)
+    assert counting.passages == 1 + len(both.article("more:1.1").sentences)
+    assert index.manifest["added_documents"] == ["more"]
+    assert index.manifest["corpus_fingerprint"] == both.fingerprint
+    q = embedder.embed_queries(["职业培训补贴"])[0]
+    assert index.units[index.search(q, 1)[0][0]].article_id == "more:1.1"
+
+
+def test_a_changed_document_forces_a_full_rebuild(tmp_path, embedder):
+    one = load_corpus(write_corpus(tmp_path / "c1", {"tiny": TEXT}))
+    build_index(one, embedder, tmp_path / "index")
+    changed = load_corpus(write_corpus(tmp_path / "c2", {"tiny": TEXT.replace("3年", "2年")}))
+    counting = Counting(embedder)
+    ensure_index(tmp_path / "index", changed, counting)
+    assert counting.passages == 3 + sum(len(a.sentences) for a in changed.articles)
+
+
+def test_hnsw_above_the_exact_limit(tmp_path, corpus, embedder):
+    from retrieval.index import EXACT_LIMIT, make_faiss_index
+    assert make_faiss_index(EXACT_LIMIT - 1, 8)[1]["type"] == "IndexFlatIP"
+    assert make_faiss_index(EXACT_LIMIT, 8)[1]["type"] == "IndexHNSWFlat"
+    path = build_index(corpus, embedder, tmp_path / "index", kind="hnsw")
+    index = load_index(tmp_path / "index", corpus, embedder.name)
+    assert index.manifest["faiss_index"]["type"] == "IndexHNSWFlat" and index.faiss_index.hnsw.efSearch == 128
+    q = embedder.embed_queries(["孵化期能延长几年"])[0]
+    assert index.units[index.search(q, 1)[0][0]].article_id == "tiny:1.2"
+    assert path.name in str((tmp_path / "index" / "current").resolve())
