@@ -54,8 +54,7 @@ class Answer:
 
 def article_label(article: Article, corpus: Corpus) -> str:
     """How a person reads an article's place: 第四部分第（三）条, or 第（九）条 where numbering runs on."""
-    siblings = [a for a in corpus.articles if a.doc_id == article.doc_id]
-    unique = len({a.path[-1] for a in siblings}) == len(siblings)
+    unique = article.doc_id in corpus.numbered_throughout
     last = article.labels[-1]
     own = last if last.startswith("第") else f"第{last.rstrip('、.')}条"
     if unique or len(article.labels) == 1:

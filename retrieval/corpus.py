@@ -37,14 +37,21 @@ class Corpus:
     doc_fingerprints: dict[str, str] = field(default_factory=dict)  # the same, per document
     by_id: dict[str, Article] = field(init=False, repr=False, compare=False)
 
+    docs_by_id: dict[str, DocumentMeta] = field(init=False, repr=False, compare=False)
+    # documents whose article numbers run on (（一）…（二十七）), so one number names an article
+    numbered_throughout: frozenset[str] = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_id", {a.id: a for a in self.articles})
+        object.__setattr__(self, "docs_by_id", {d.doc_id: d for d in self.documents})
+        last_numbers: dict[str, list[int]] = {}
+        for a in self.articles:
+            last_numbers.setdefault(a.doc_id, []).append(a.path[-1])
+        object.__setattr__(self, "numbered_throughout",
+                           frozenset(d for d, ns in last_numbers.items() if len(set(ns)) == len(ns)))
 
     def document(self, doc_id: str) -> DocumentMeta:
-        for d in self.documents:
-            if d.doc_id == doc_id:
-                return d
-        raise KeyError(doc_id)
+        return self.docs_by_id[doc_id]
 
     def article(self, article_id: str) -> Article:
         return self.by_id[article_id]

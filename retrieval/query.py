@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -62,7 +63,8 @@ def document_aliases(meta: DocumentMeta) -> set[str]:
     return {a for a in aliases if a and len(a) >= 2}
 
 
-def _alias_owners(documents: Sequence[DocumentMeta]) -> dict[str, set[str]]:
+@lru_cache(maxsize=8)
+def _alias_owners(documents: tuple[DocumentMeta, ...]) -> dict[str, set[str]]:
     owners: dict[str, set[str]] = {}
     for d in documents:
         for a in document_aliases(d):
@@ -73,15 +75,20 @@ def _alias_owners(documents: Sequence[DocumentMeta]) -> dict[str, set[str]]:
 def documents_named(question: str, documents: Sequence[DocumentMeta]) -> list[str]:
     """doc_ids the question names; an alias shared by several documents names none of them."""
     named = set()
-    for alias, ids in _alias_owners(documents).items():
+    for alias, ids in _alias_owners(tuple(documents)).items():
         if len(ids) == 1 and alias in question:
             named |= ids
     return [d.doc_id for d in documents if d.doc_id in named]
 
 
+@lru_cache(maxsize=8)
+def _aliases_longest_first(documents: tuple[DocumentMeta, ...]) -> list[str]:
+    return sorted(_alias_owners(documents), key=len, reverse=True)
+
+
 def strip_document_names(question: str, documents: Sequence[DocumentMeta]) -> str:
     """The question without the names of documents, which say which document, not what topic."""
-    for alias in sorted(_alias_owners(documents), key=len, reverse=True):
+    for alias in _aliases_longest_first(tuple(documents)):
         question = question.replace(alias, " ")
     return re.sub(r"\s+", " ", question).strip()
 
@@ -107,9 +114,29 @@ def _num(text: str) -> int | None:
         return None
 
 
-def article_references(question: str, articles: Sequence[Article], doc_ids: Sequence[str] | None) -> list[str]:
+class ArticleLookup:
+    """Articles by the numbers people use for them, built once per corpus."""
+
+    def __init__(self, articles: Sequence[Article]):
+        self.by_pair: dict[tuple[int, int], list[Article]] = {}
+        self.by_number: dict[int, list[Article]] = {}
+        per_doc: dict[str, list[Article]] = {}
+        for a in articles:
+            per_doc.setdefault(a.doc_id, []).append(a)
+            if len(a.path) >= 2:
+                self.by_pair.setdefault(a.path[-2:], []).append(a)
+        for own in per_doc.values():
+            # a single number names an article only where a document numbers them uniquely
+            if len({a.path[-1] for a in own}) == len(own):
+                for a in own:
+                    self.by_number.setdefault(a.path[-1], []).append(a)
+
+
+def article_references(question: str, lookup: ArticleLookup, doc_ids: Sequence[str] | None) -> list[str]:
     """Article ids a question names ('细则第十二条', '第四部分第三条', '四（三）', '4.3'), in order."""
-    pool = [a for a in articles if not doc_ids or a.doc_id in doc_ids]
+    def allowed(arts: list[Article]) -> list[str]:
+        return [a.id for a in arts if not doc_ids or a.doc_id in doc_ids]
+
     found: list[str] = []
     consumed = question
     for pattern in _TWO_LEVEL:
@@ -117,21 +144,15 @@ def article_references(question: str, articles: Sequence[Article], doc_ids: Sequ
             s, n = _num(m.group(1)), _num(m.group(2))
             if s is None or n is None:
                 continue
-            hits = [a.id for a in pool if len(a.path) >= 2 and a.path[-2:] == (s, n)]
+            hits = allowed(lookup.by_pair.get((s, n), []))
             if hits:
                 found.extend(h for h in hits if h not in found)
                 consumed = consumed.replace(m.group(0), " " * len(m.group(0)))
     for pattern in _ONE_LEVEL:
         for m in pattern.finditer(consumed):
             n = _num(m.group(1))
-            if n is None:
-                continue
-            for doc in dict.fromkeys(a.doc_id for a in pool):
-                own = [a for a in pool if a.doc_id == doc]
-                # a single number names an article only where a document numbers them uniquely
-                if len({a.path[-1] for a in own}) != len(own):
-                    continue
-                found.extend(a.id for a in own if a.path[-1] == n and a.id not in found)
+            if n is not None:
+                found.extend(h for h in allowed(lookup.by_number.get(n, [])) if h not in found)
     return found
 
 

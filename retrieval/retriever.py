@@ -13,7 +13,7 @@ from .embeddings import Embedder
 from .fusion import standardized_fusion, top_indices
 from .index import DenseIndex
 from .lexical import BM25, Tokenizer, article_terms, idf_coverage
-from .query import Synonym, article_references, documents_named, expand, strip_document_names
+from .query import ArticleLookup, Synonym, article_references, documents_named, expand, strip_document_names
 from .types import Hit
 
 
@@ -48,7 +48,9 @@ class HybridRetriever:
         self.dense_depth = dense_depth  # units searched; all of them in a small index
         self.ids = [a.id for a in corpus.articles]
         self.position = {a_id: i for i, a_id in enumerate(self.ids)}
-        self.doc_of = np.array([corpus.documents.index(corpus.document(a.doc_id)) for a in corpus.articles])
+        doc_number = {d.doc_id: i for i, d in enumerate(corpus.documents)}
+        self.doc_of = np.array([doc_number[a.doc_id] for a in corpus.articles])
+        self.lookup = ArticleLookup(corpus.articles)
         self.unit_article = np.array([self.position[u.article_id] for u in index.units], dtype=np.int64)
         bags = [article_terms(a.title, a.body, tokenizer) for a in corpus.articles]
         self.bm25 = BM25(bags)
@@ -129,7 +131,7 @@ class HybridRetriever:
         carries the earlier turn too — both are searched and weigh equally."""
         named = documents_named(question, self.corpus.documents)
         scope = list(doc_ids) if doc_ids else None
-        referenced = article_references(focus or question, self.corpus.articles, scope)
+        referenced = article_references(focus or question, self.lookup, scope)
         mask = self._mask(scope)
         query, tokens, qvec, dense, lexical = self._signals(question, mask)
         coverage_tokens = tokens  # how much of the question, with its context, an article holds

@@ -1,7 +1,7 @@
 import pytest
 
 from retrieval.corpus import load_corpus
-from retrieval.query import (Synonym, article_references, asked_figure, contextualize, documents_named, expand,
+from retrieval.query import (ArticleLookup, Synonym, article_references, asked_figure, contextualize, documents_named, expand,
                              has_figure, strip_document_names, uncovered_topics)
 
 from conftest import ROOT
@@ -28,11 +28,11 @@ def corpus():
 ])
 def test_article_references(corpus, question, expected):
     named = documents_named(question, corpus.documents)
-    assert article_references(question, corpus.articles, named or None) == expected
+    assert article_references(question, ArticleLookup(corpus.articles), named or None) == expected
 
 
 def test_a_single_number_names_nothing_where_articles_restart_in_each_section(corpus):
-    assert article_references("第三条", corpus.articles, ["nmg-2017-132"]) == []
+    assert article_references("第三条", ArticleLookup(corpus.articles), ["nmg-2017-132"]) == []
 
 
 def test_documents_named(corpus):
