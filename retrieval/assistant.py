@@ -38,6 +38,23 @@ def validate_question(question: object, max_chars: int) -> str:
     return text
 
 
+def validate_history(history: object, settings: Settings) -> list[dict]:
+    """The last turns of a well-formed conversation, each bounded; QuestionError past the limits."""
+    if history is None:
+        return []
+    shape = "对话历史的格式不对：应为 [{\"role\": \"user\", \"content\": \"…\"}, …]。"
+    if not isinstance(history, (list, tuple)):
+        raise QuestionError(shape)
+    if len(history) > settings.max_history_items:
+        raise QuestionError(f"对话历史太长（{len(history)}条），最多{settings.max_history_items}条；请清空对话后再问。")
+    turns = []
+    for h in history:
+        if not isinstance(h, dict) or h.get("role") not in ("user", "assistant") or not isinstance(h.get("content"), str):
+            raise QuestionError(shape)
+        turns.append({"role": h["role"], "content": clean_control(h["content"])[:settings.max_turn_chars]})
+    return turns[-2 * settings.max_history_turns:]
+
+
 class Assistant:
     def __init__(self, settings: Settings, corpus: Corpus, embedder: Embedder, index: DenseIndex,
                  retriever: HybridRetriever, composer: Composer):
@@ -71,9 +88,7 @@ class Assistant:
         unknown = [d for d in doc_ids or () if d not in known]
         if unknown:
             raise QuestionError(f"没有这份文件：{', '.join(unknown)}。可选：{', '.join(sorted(known))}。")
-        if history is not None and not isinstance(history, (list, tuple)):
-            raise QuestionError("对话历史的格式不对：应为 [{\"role\": \"user\", \"content\": \"…\"}, …]。")
-        turns = [h for h in (history or []) if isinstance(h, dict)][-2 * self.settings.max_history_turns:]
+        turns = validate_history(history, self.settings)
         query = contextualize(text, turns, self.corpus.documents)
         scope = list(doc_ids) if doc_ids else None
         if scope is None:

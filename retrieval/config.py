@@ -18,7 +18,9 @@ class Settings:
     embed_threads: int = 0               # 0: all cores
     top_k: int = 3                       # articles cited at most
     max_question_chars: int = 1000
-    max_history_turns: int = 6
+    max_history_turns: int = 6           # question-answer pairs used for follow-ups
+    max_history_items: int = 50          # messages accepted in a request's history
+    max_turn_chars: int = 2000           # each earlier message is cut to this
 
     def __post_init__(self) -> None:
         if self.top_k < 1:

@@ -157,6 +157,12 @@ def load_corpus(corpus_dir: Path | str) -> Corpus:
         parsed = parse_document(meta.doc_id, text)
         if not parsed:
             raise CorpusError(f"{corpus_dir / meta.file}: no text found")
+        seen: set[tuple[int, ...]] = set()
+        for a in parsed:
+            if a.path in seen:
+                raise CorpusError(f"{corpus_dir / meta.file}: heading {''.join(a.labels)} appears twice at the "
+                                  f"same place ({a.id}); fix the numbering or add a correction in {CORRECTIONS_FILE}")
+            seen.add(a.path)
         articles.extend(parsed)
         one = hashlib.sha256(json.dumps(meta.__dict__, ensure_ascii=False, sort_keys=True).encode() + text.encode())
         per_doc[meta.doc_id] = one.hexdigest()[:16]
