@@ -161,7 +161,7 @@ class Composer:
 
         citations = [citation_for(a, self.corpus, self.quote(a, sents)) for a, sents in picks]
         lead = asks_lead(question)
-        lines = []
+        lines: list[str] = []
         by_doc: dict[str, list[int]] = {}
         for n, (a, _) in enumerate(picks, start=1):
             by_doc.setdefault(a.doc_id, []).append(n)
@@ -171,11 +171,12 @@ class Composer:
             if several:
                 lines.append(f"{meta.level}层面，{document_label(meta)}规定：")
             for n in numbers:
-                a, sents = picks[n - 1]
-                lead_note = ""
+                a, _ = picks[n - 1]
                 if lead and a.lead_department:
-                    lead_note = f"（此项由{a.lead_department}牵头）"
-                lines.append(f"“{citations[n - 1].quote}”{lead_note}[{n}]")
+                    others = "、".join(a.departments[1:])
+                    lines.append(f"“{a.title}”一条由{a.lead_department}牵头"
+                                 + (f"，{others}共同负责" if others else "") + f"。[{n}]")
+                lines.append(f"“{citations[n - 1].quote}”[{n}]")
         head = "根据" + "和".join(document_label(self.corpus.document(d)) for d in by_doc) + "：" if not several else ""
         text = (head + "\n" if head else "") + "\n".join(lines)
         return Answer(question, text, False, citations, [], None, query=r.query)

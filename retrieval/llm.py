@@ -417,8 +417,11 @@ class Verifier:
             if plain.endswith(("：", ":")) and len(plain) <= 30 and not figures(plain) and not _NEGATION.search(plain):
                 return _Checked(shown, [], "intro"), unknown
             return _Checked(sentence, markers, "removed", "unknown_marker" if unknown else "no_marker"), unknown
-        if _unmarked_ok(plain) == "gap":
+        kind = _unmarked_ok(plain)
+        if kind == "gap":
             return _Checked(shown, known, "gap"), unknown
+        if kind == "closing":  # a marker on "具体以…为准" cites nothing
+            return _Checked(MARKER.sub("", shown), [], "closing"), unknown
         sources = [self.source(provisions[n]) for n in known]
         missing = sorted(figures(plain) - set().union(*(s[1] for s in sources)))
         if missing:
@@ -667,10 +670,7 @@ class LLMGenerator:
                         if chunk.text:
                             events.put(("text", chunk.text))
                 else:
-                    reply = client.invoke(messages)
-                    if not isinstance(reply.content, (str, list)):
-                        raise LLMFailure("malformed", "reply content is not text")
-                    events.put(("text", reply.text))
+                    events.put(("text", client.invoke(messages).text))
                 events.put(("done", None))
             except BaseException as e:  # noqa: BLE001 — handed to the caller
                 events.put(("error", e))
@@ -733,7 +733,12 @@ class LLMGenerator:
             (log.exception if code == "unexpected" else log.warning)("LLM not used (%s): %s", code, e)
             yield "final", replace(extractive, generator="extractive", llm_error=code, verification=None)
             return
-        yield "final", self.verified(draft, provisions, extractive)
+        try:
+            final = self.verified(draft, provisions, extractive)
+        except Exception:  # noqa: BLE001 — a fault in checking must not reach the person asking
+            log.exception("LLM draft could not be verified")
+            final = replace(extractive, generator="extractive", llm_error="unexpected", verification=None)
+        yield "final", final
 
     def verified(self, draft: str, provisions: Mapping[int, Article], extractive: Answer) -> Answer:
         """The draft as an Answer after verification, or the extractive answer noting the fallback."""

@@ -36,5 +36,6 @@ def plain_text(answer: Answer, with_question: bool = True) -> str:
         lines += ["", "相关条款（供参考，其中没有所问的内容）："]
         for n, c in enumerate(answer.related, start=1):
             lines += _cite(n, c, show_quote=True)
-    lines += ["", "说明：以上内容摘自所列政策文件，以文件原文为准。"]
+    if answer.citations or answer.related:
+        lines += ["", "说明：以上内容摘自所列政策文件，以文件原文为准。"]
     return "\n".join(lines)
