@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from .answer import Answer, Composer
 from .config import Settings
@@ -12,6 +12,7 @@ from .corpus import Corpus, load_corpus
 from .embeddings import Embedder, make_embedder
 from .index import DenseIndex, ensure_index
 from .lexical import Tokenizer
+from .llm import LLMGenerator
 from .query import contextualize, documents_named, load_out_of_scope, load_synonyms, previous_user_turn
 from .retriever import HybridRetriever
 from .text import clean_control
@@ -57,17 +58,18 @@ def validate_history(history: object, settings: Settings) -> list[dict]:
 
 class Assistant:
     def __init__(self, settings: Settings, corpus: Corpus, embedder: Embedder, index: DenseIndex,
-                 retriever: HybridRetriever, composer: Composer):
+                 retriever: HybridRetriever, composer: Composer, llm: LLMGenerator | None = None):
         self.settings = settings
         self.corpus = corpus
         self.embedder = embedder
         self.index = index
         self.retriever = retriever
         self.composer = composer
+        self.llm = llm  # rewrites grounded answers in plain language, when an endpoint is configured
 
     @classmethod
     def load(cls, settings: Settings | None = None, embedder: Embedder | None = None,
-             progress: bool = False) -> "Assistant":
+             progress: bool = False, llm: bool = True) -> "Assistant":
         settings = settings or Settings.from_env()
         corpus = load_corpus(settings.corpus_dir)
         embedder = embedder or make_embedder(settings.embedder, settings.query_prefix, settings.passage_prefix,
@@ -78,7 +80,8 @@ class Assistant:
         retriever = HybridRetriever(corpus, index, embedder, tokenizer, load_synonyms(lexicon / "synonyms.tsv"))
         composer = Composer(retriever, max_articles=settings.top_k,
                             out_of_scope=load_out_of_scope(lexicon / "out_of_scope.tsv"))
-        return cls(settings, corpus, embedder, index, retriever, composer)
+        generator = LLMGenerator.from_env(corpus, tokenizer) if llm else None  # None when LLM_* unset
+        return cls(settings, corpus, embedder, index, retriever, composer, generator)
 
     def plan(self, question: object, history: Sequence[dict] | None,
              doc_ids: Sequence[str] | None) -> tuple[str, str, list[str] | None]:
@@ -102,11 +105,28 @@ class Assistant:
 
     def ask(self, question: object, history: Sequence[dict] | None = None,
             doc_ids: Sequence[str] | None = None) -> Answer:
+        text, turns, answer = self._grounded(question, history, doc_ids)
+        if self.llm and not answer.refused:
+            answer = self.llm.answer(text, turns, answer)
+        return answer
+
+    def ask_stream(self, question: object, history: Sequence[dict] | None = None,
+                   doc_ids: Sequence[str] | None = None) -> Iterator[tuple[str, object]]:
+        """("delta", text)… then ("final", Answer); QuestionError is raised before iterating."""
+        text, turns, answer = self._grounded(question, history, doc_ids)
+        if self.llm and not answer.refused:
+            return self.llm.stream(text, turns, answer)
+        return iter([("final", answer)])
+
+    def _grounded(self, question: object, history: Sequence[dict] | None,
+                  doc_ids: Sequence[str] | None) -> tuple[str, list[dict], Answer]:
         text, query, scope = self.plan(question, history, doc_ids)
-        return self.composer.compose(text, self.retriever.retrieve(query, top_k=10, doc_ids=scope, focus=text))
+        answer = self.composer.compose(text, self.retriever.retrieve(query, top_k=10, doc_ids=scope, focus=text))
+        return text, validate_history(history, self.settings), answer
 
     def ask_many(self, questions: Sequence[object]) -> list[Answer | QuestionError]:
-        """Answer a batch; the questions are embedded together, which is faster per question."""
+        """Answer a batch of single questions with grounded answers; they are embedded together,
+        which is faster per question. (Batch scoring measures the deterministic core, never an LLM.)"""
         plans: list[tuple[str, str, list[str] | None] | QuestionError] = []
         for q in questions:
             try:

@@ -11,9 +11,10 @@ What keeps the guarantees of the extractive answer:
   and the question and history as delimited data (prompts/ in Chinese).
 - Its draft is verified sentence by sentence (`verify`): every marker must name one of those
   articles (others are removed); every number in a sentence must appear in a provision it cites; the
-  sentence's key terms (jieba tokens, the retriever's tokenizer) must overlap the cited provisions by
-  at least `min_overlap` (0.5: half of its content words); a negation ("不能", "不予" …) must be in
-  the cited text too. Sentences failing a check are removed; when nothing cited survives, the draft
+  sentence's key terms (jieba tokens from the retriever's tokenizer, weighted by their idf over the
+  corpus, so a word the documents never use weighs most) must be found in the cited provisions for at
+  least `min_overlap` of their weight (0.5, LLM_MIN_OVERLAP); a negation ("不能", "不予" …) must be
+  in the cited text too. Sentences failing a check are removed; when nothing cited survives, the draft
   has no markers at all, or more than half of its statements fail, the grounded extractive answer is
   returned instead. Unmarked sentences are dropped, except two short kinds that state nothing about
   the policy and contain no figure (12333 excepted): a closing such as "具体以当地人社部门解释为准。"
@@ -21,7 +22,8 @@ What keeps the guarantees of the extractive answer:
 - Citations are the verified ones, renumbered [1]..[k] in their original order; each quote is the
   cited article's sentences that best support the kept statements (else the extractive quote).
 - Time-outs, connection errors, rate limits, HTTP errors and malformed replies give the extractive
-  answer with `llm_error` set. LLM_TIMEOUT bounds the wait (retries included) wall-clock.
+  answer with `llm_error` set. LLM_TIMEOUT bounds the wait wall-clock, retries included: for a whole
+  answer, or, when streaming, for the first piece and each gap (LLM_STREAM_TIMEOUT for the whole).
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from .answer import HOTLINE, Answer, Composer
+from .answer import HOTLINE, Answer, Composer, article_label
 from .config import ROOT
 from .corpus import Corpus
 from .text import int_to_cn
@@ -68,7 +70,7 @@ class LLMSettings:
     max_tokens: int = 1024
     history_turns: int = 3                 # earlier exchanges (question + answer) passed along
     history_chars: int = 300               # characters kept of each earlier message
-    min_overlap: float = MIN_OVERLAP       # share of a sentence's key terms found in its provision
+    min_overlap: float = MIN_OVERLAP       # idf-weighted share of a sentence's key terms in its provision
     prompts_dir: Path = PROMPTS_DIR
 
     def __post_init__(self) -> None:
@@ -171,7 +173,6 @@ def as_data(text: str) -> str:
 
 
 def provision_header(n: int, article: Article, corpus: Corpus) -> str:
-    from .answer import article_label
     return f"[{n}] 《{corpus.document(article.doc_id).short_name}》{article_label(article, corpus)} {article.title}".rstrip()
 
 
@@ -544,7 +545,7 @@ class LLMFailure(Exception):
 
 def classify(error: BaseException) -> str:
     """A short code for why an LLM call failed: timeout, connection, rate_limited, server_error,
-    auth, not_found, bad_request, malformed or unexpected."""
+    auth, not_found, bad_request, malformed, empty_response or unexpected."""
     import openai
     if isinstance(error, LLMFailure):
         return error.code
@@ -602,19 +603,23 @@ class LLMGenerator:
     """Writes a plain-language answer from the articles an extractive answer cited, and verifies it."""
 
     def __init__(self, settings: LLMSettings, corpus: Corpus, tokenizer: Callable[[str], list[str]],
-                 client: Any = None):
+                 client: Any = None, redact: Callable[[str], str] | None = None):
+        """`redact`, if given, is applied to the question and the history before they are sent
+        (e.g. web.privacy.redact: ID card, phone and bank card numbers never leave for the LLM)."""
         self.settings = settings
         self.corpus = corpus
+        self.redact = redact or (lambda text: text)
         self.prompts = Prompts.load(settings.prompts_dir)
         self.verifier = Verifier(tokenizer, settings.min_overlap, corpus)
         self._client = client
         self._lock = threading.Lock()
 
     @classmethod
-    def from_env(cls, corpus: Corpus, tokenizer: Callable[[str], list[str]],
-                 env: Mapping[str, str] | None = None) -> "LLMGenerator | None":
+    def from_env(cls, corpus: Corpus, tokenizer: Callable[[str], list[str]], env: Mapping[str, str] | None = None,
+                 redact: Callable[[str], str] | None = None) -> "LLMGenerator | None":
+        """A generator when LLM_BASE_URL and LLM_MODEL (or LLM_CONFIG) are set, else None."""
         settings = LLMSettings.from_env(env)
-        return cls(settings, corpus, tokenizer) if settings else None
+        return cls(settings, corpus, tokenizer, redact=redact) if settings else None
 
     # ------------------------------------------------------------ the client
     @property
@@ -641,10 +646,11 @@ class LLMGenerator:
     def messages(self, question: str, history: Sequence[Any] | None,
                  provisions: Mapping[int, Article]) -> list[dict]:
         s = self.settings
-        turns = bound_history(history, s.history_turns, s.history_chars)
+        turns = [{"role": h["role"], "content": self.redact(h["content"])}
+                 for h in bound_history(history, s.history_turns, s.history_chars)]
         block = "\n\n".join(provision_block(n, a, self.corpus) for n, a in provisions.items())
         user = self.prompts.render_user(nonce=secrets.token_hex(4), provisions=block,
-                                        history=history_block(turns), question=as_data(question))
+                                        history=history_block(turns), question=as_data(self.redact(question)))
         return [{"role": "system", "content": self.prompts.system}, {"role": "user", "content": user}]
 
     def _drafts(self, messages: list[dict], streaming: bool) -> Iterator[str]:
@@ -652,6 +658,7 @@ class LLMGenerator:
 
         The request runs in a worker thread, so a server that stalls (or retries that add up)
         cannot hold the caller beyond the deadline; the worker ends at the client's own time-out."""
+        from langsmith import tracing_context
         s = self.settings
         client = self.client  # created (and langchain_openai imported) before the clock starts
         start = time.monotonic()
@@ -660,6 +667,14 @@ class LLMGenerator:
         cancel = threading.Event()
 
         def work() -> None:
+            try:
+                # questions go to LLM_BASE_URL only: no LangSmith tracing, whatever the environment says
+                with tracing_context(enabled=False):
+                    _request()
+            except BaseException as e:  # noqa: BLE001 — handed to the caller
+                events.put(("error", e))
+
+        def _request() -> None:
             stream = None
             try:
                 if streaming:
@@ -672,8 +687,6 @@ class LLMGenerator:
                 else:
                     events.put(("text", client.invoke(messages).text))
                 events.put(("done", None))
-            except BaseException as e:  # noqa: BLE001 — handed to the caller
-                events.put(("error", e))
             finally:
                 if stream is not None:
                     stream.close()
