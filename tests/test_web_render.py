@@ -1,0 +1,137 @@
+"""web.render and web.service helpers that need no model: HTML of answers, cards and contents."""
+import re
+
+import pytest
+
+from retrieval.config import Settings
+from retrieval.corpus import load_corpus
+from retrieval.links import counterparts
+from web import render
+from web.service import PolicyService, answer_from_dict, clean_doc_ids
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus(Settings.from_env().corpus_dir)
+
+
+@pytest.fixture(scope="module")
+def links(corpus):
+    return counterparts(corpus)  # lexical only: the same pairs, no index needed
+
+
+def cite(corpus, article_id, quote):
+    from retrieval.answer import citation_for
+    from dataclasses import asdict
+    d = asdict(citation_for(corpus.article(article_id), corpus, quote))
+    d["departments"] = list(d["departments"])
+    return d
+
+
+@pytest.fixture()
+def answer(corpus):
+    return {
+        "question": "创业担保贷款有什么规定？",
+        "answer": "根据《自治区实施意见》和《巴彦淖尔市实施细则》：\n加大创业担保贷款工作力度。[1]\n优化创业担保贷款政策。[2]",
+        "refused": False,
+        "citations": [cite(corpus, "nmg-2017-132:3.4", "加大创业担保贷款工作力度。"),
+                      cite(corpus, "byn-2018-49:3.10", "优化创业担保贷款政策。")],
+        "related": [], "refusal_reason": None, "generator": "extractive", "query": "创业担保贷款",
+    }
+
+
+def test_answer_chips_and_expandable_sources(corpus, links, answer):
+    html = render.answer_html(answer, corpus, links)
+    assert html.count('<sup class="pa-ref">') == 2
+    assert "[1]" not in html and "\n" not in html and "\n\n" not in html
+    assert html.count('<details class="pa-cite">') == 2
+    assert "第三部分第（四）条" in html and "拓宽投融资渠道" in html
+    assert "牵头：自治区财政厅" in html
+    assert "加大创业担保贷款工作力度" in html
+    assert corpus.article("nmg-2017-132:3.4").body[:30] in html  # full text, on demand
+    assert "第（十）条 拓宽融资渠道" in html                          # the counterpart, named
+    assert "内政发〔2017〕132号" in html
+
+
+def test_refusal_is_never_empty_and_names_the_hotline(corpus, links):
+    for text in ["抱歉，现有的就业创业政策文件中没有找到能回答这个问题的规定。", ""]:
+        html = render.answer_html({"question": "q", "answer": text, "refused": True, "citations": [],
+                                   "related": []}, corpus, links)
+        assert "12333" in html and "pa-refused" in html and "没有找到" in html
+
+
+def test_everything_is_escaped(corpus, links, answer):
+    answer = {**answer, "answer": "<script>alert(1)</script>[1]"}
+    html = render.answer_html(answer, corpus, links)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<img" not in render.user_html('<img src=x onerror=alert(1)>')
+    assert "<b>" not in render.error_html("<b>x</b>")
+
+
+def test_highlight():
+    assert render.highlight("创业担保贷款", ["创业", "创业担保贷款"]) == "<mark>创业担保贷款</mark>"
+    assert render.highlight("a<b>创业", ["创业"]) == "a&lt;b&gt;<mark>创业</mark>"
+    assert render.highlight("创业担保", ["创业", "担保"]) == "<mark>创业担保</mark>"  # adjacent marks merge
+    assert render.highlight("无关", []) == "无关"
+
+
+def test_toc_lists_every_article_with_links(corpus, links):
+    for meta in corpus.documents:
+        html = render.toc_html(corpus, meta.doc_id, links)
+        ids = re.findall(r'data-article="([^"]+)"', html)
+        assert ids == [a.id for a in corpus.articles if a.doc_id == meta.doc_id]
+        assert meta.number in html
+
+
+def test_article_view_shows_departments_and_counterparts(corpus, links):
+    html = render.article_view_html(corpus, "byn-2018-49:3.10", links)
+    assert "拓宽融资渠道" in html and "牵头：市财政局" in html
+    assert 'data-article="nmg-2017-132:3.4"' in html and "本条落实的上级条款" in html
+    html = render.article_view_html(corpus, "nmg-2017-132:3.4", links)
+    assert 'data-article="byn-2018-49:3.10"' in html and "本条由下列条款落实" in html
+    assert "pa-cp" not in render.article_view_html(corpus, "byn-2018-49:4.15", links)
+    assert "选择" in render.article_view_html(corpus, "no-such:1", links)
+
+
+def test_search_html(corpus, links):
+    assert "输入关键词" in render.search_html(corpus, "", [], [], links)
+    results = [{"id": "nmg-2017-132:4.6", "matched": True}, {"id": "byn-2018-49:4.17", "matched": True}]
+    html = render.search_html(corpus, "退役军人", results, ["退役军人", "退役", "军人"], links)
+    assert "找到 2 条" in html and "<mark>退役军人</mark>" in html
+    html = render.search_html(corpus, "离婚", [{"id": "nmg-2017-132:6.2", "matched": False}], ["离婚"], links)
+    assert "没有条款包含这些词" in html
+
+
+def test_welcome_says_what_is_and_is_not_covered(corpus):
+    text = render.welcome_markdown(corpus)
+    assert "自治区实施意见" in text and "巴彦淖尔市实施细则" in text and "12333" in text and "不" in text
+
+
+def test_plain_text_round_trip(answer):
+    text = PolicyService.copy_text(answer)
+    assert text.startswith("问：创业担保贷款有什么规定？")
+    assert "[1] 《自治区实施意见》第三部分第（四）条 拓宽投融资渠道（nmg-2017-132:3.4）" in text
+    assert "以文件原文为准" in text
+    assert PolicyService.copy_text({}) == ""
+    again = answer_from_dict(answer).to_dict()
+    assert {k: v for k, v in again.items() if k in answer} == answer
+
+
+def test_fields_added_by_the_core_survive_and_notices_show(corpus, links, answer):
+    from dataclasses import fields
+
+    from retrieval.answer import Answer
+    from web.service import notice_for
+    assert notice_for(answer) is None
+    if "llm_error" not in {f.name for f in fields(Answer)}:
+        pytest.skip("the core has no LLM fields")
+    failed = {**answer, "llm_error": "timeout"}
+    assert answer_from_dict(failed).llm_error == "timeout"
+    note = notice_for(failed)
+    assert note
+    assert render.esc(note) in render.answer_html(failed, corpus, links, note)
+
+
+def test_clean_inputs():
+    assert clean_doc_ids("nmg-2017-132") == ["nmg-2017-132"]
+    assert clean_doc_ids([]) is None and clean_doc_ids(None) is None

@@ -1,0 +1,102 @@
+"""Helpers for the web tests: start the real server (`python app.py --port N`) in a subprocess.
+
+Kept out of conftest.py on purpose; test modules import from here and define their own fixtures.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+START_TIMEOUT = 180.0  # the first start builds the index (~40 s); a built index loads in a few seconds
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    process: subprocess.Popen
+    feedback_db: Path
+    log_path: Path
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+
+def http_json(method: str, url: str, body: object = None, timeout: float = 30.0) -> tuple[int, dict]:
+    data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"} if data is not None else {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read().decode("utf-8"))
+    except urllib.error.HTTPError as e:
+        raw = e.read().decode("utf-8", errors="replace")
+        try:
+            return e.code, json.loads(raw)
+        except json.JSONDecodeError:
+            return e.code, {"raw": raw}
+
+
+def wait_healthy(server: Server, timeout: float = START_TIMEOUT) -> dict:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            status, body = http_json("GET", server.url + "/healthz", timeout=5)
+            if status == 200:
+                return body
+        except (urllib.error.URLError, ConnectionError, OSError) as e:
+            last = e
+        time.sleep(0.5)
+    raise RuntimeError(f"server not healthy after {timeout} s ({last}):\n{server.log()}")
+
+
+@contextmanager
+def running_server(tmp_dir: Path, extra_env: dict[str, str] | None = None):
+    """The real app (`python app.py --port N`) with its feedback database in tmp_dir."""
+    port = free_port()
+    feedback_db = tmp_dir / "feedback.sqlite3"
+    log_path = tmp_dir / "server.log"
+    env = {**os.environ, "POLICY_FEEDBACK_DB": str(feedback_db), "PYTHONUNBUFFERED": "1",
+           "GRADIO_ANALYTICS_ENABLED": "False", **(extra_env or {})}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(f"http://127.0.0.1:{port}", port, proc, feedback_db, log_path)
+    try:
+        wait_healthy(server)
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)

@@ -1,0 +1,251 @@
+"""HTML for the page: answers with citation chips, article cards, search results, tables of contents.
+
+Pure functions over plain data (answer dicts, the corpus); every piece of text is escaped here.
+The HTML is kept on single lines without blank lines, so the chat's Markdown renderer passes it
+through as one HTML block.
+"""
+from __future__ import annotations
+
+import html
+import re
+from typing import Iterable, Sequence
+
+from retrieval.answer import HOTLINE, article_label
+from retrieval.corpus import Corpus
+from retrieval.types import Article
+
+NOTICE = "回答摘自所列政策文件原文，仅供参考，以文件原文和当地人社部门解释为准。"
+UNAVAILABLE = f"抱歉，系统暂时出了点问题，请稍后再试，或拨打{HOTLINE}人社服务热线咨询。"
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text or ""), quote=True)
+
+
+# ------------------------------------------------------------------ highlighting
+
+def highlight(text: str, terms: Iterable[str]) -> str:
+    """Escaped text with every occurrence of the terms wrapped in <mark> (longest terms win)."""
+    words = sorted({t for t in terms if t and len(t.strip()) > 0}, key=len, reverse=True)
+    if not words:
+        return esc(text)
+    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    out, pos = [], 0
+    for m in pattern.finditer(text):
+        out.append(esc(text[pos:m.start()]))
+        out.append(f"<mark>{esc(m.group(0))}</mark>")
+        pos = m.end()
+    out.append(esc(text[pos:]))
+    return "".join(out).replace("</mark><mark>", "")
+
+
+def match_weight(text: str, terms: Sequence[str]) -> int:
+    return sum(len(t) for t in set(terms) if t and t in text)
+
+
+def snippet(article: Article, terms: Sequence[str], width: int = 70) -> str:
+    """The sentence that matches the terms best, cut around its first match; escaped and highlighted."""
+    sentences = list(article.sentences) or [article.body or article.title]
+    best = max(sentences, key=lambda s: match_weight(s, terms)) if terms else sentences[0]
+    if len(best) > width:
+        first = min((best.find(t) for t in terms if t and t in best), default=0)
+        start = max(0, min(first - 12, len(best) - width))
+        cut = best[start:start + width]
+        best = ("…" if start else "") + cut + ("…" if start + width < len(best) else "")
+    return highlight(best, terms)
+
+
+# ------------------------------------------------------------------ pieces
+
+def doc_tag(corpus: Corpus, doc_id: str) -> str:
+    meta = corpus.document(doc_id)
+    kind = "city" if meta.implements else "region"
+    return f'<span class="pa-doc pa-doc-{kind}">{esc(meta.short_name)}</span>'
+
+
+def departments_html(article: Article) -> str:
+    if not article.departments:
+        return ""
+    lead, *rest = article.departments
+    out = f'<div class="pa-dept"><span class="pa-lead">牵头：{esc(lead)}</span>'
+    if rest:
+        out += f'<span class="pa-co">配合：{esc("、".join(rest))}</span>'
+    return out + "</div>"
+
+
+def source_line(corpus: Corpus, article: Article) -> str:
+    meta = corpus.document(article.doc_id)
+    return (f'<div class="pa-src">出自《{esc(meta.title)}》（{esc(meta.number)}）'
+            f' · <code>{esc(article.id)}</code></div>')
+
+
+def article_heading(corpus: Corpus, article: Article) -> str:
+    return f"{article_label(article, corpus)} {article.title}".strip()
+
+
+def counterpart_block(corpus: Corpus, article: Article, links: dict[str, list[str]],
+                      clickable: bool = True, with_text: bool = True) -> str:
+    ids = [i for i in links.get(article.id, []) if i in corpus.by_id]
+    if not ids:
+        return ""
+    meta = corpus.document(article.doc_id)
+    what = "本条由下列条款落实" if not meta.implements else "本条落实的上级条款"
+    items = []
+    for other_id in ids:
+        other = corpus.article(other_id)
+        head = f"{doc_tag(corpus, other.doc_id)} {esc(article_heading(corpus, other))}"
+        link = (f' <a class="pa-open" href="#" data-article="{esc(other.id)}">打开</a>' if clickable else "")
+        if with_text:
+            items.append(f'<details class="pa-cp-item"><summary>{head}</summary>'
+                         f'<p class="pa-text">{esc(other.text)}</p>{departments_html(other)}{link}</details>')
+        else:
+            items.append(f'<div class="pa-cp-item">{head}{link}</div>')
+    return f'<div class="pa-cp"><div class="pa-cp-head">↔ {what}</div>{"".join(items)}</div>'
+
+
+# ------------------------------------------------------------------ chat answers
+
+def _answer_lines(text: str) -> str:
+    parts = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        body = esc(line)
+        body = re.sub(r"\[(\d{1,2})\]", r'<sup class="pa-ref">\1</sup>', body)
+        cls = "pa-lead-in" if line.endswith("：") else "pa-line"
+        parts.append(f'<p class="{cls}">{body}</p>')
+    return "".join(parts)
+
+
+def citation_card(n: int | None, cite: dict, corpus: Corpus, links: dict[str, list[str]]) -> str:
+    article = corpus.by_id.get(cite.get("id", ""))
+    num = f'<span class="pa-num">{n}</span>' if n is not None else ""
+    head = (f'{num}<span class="pa-cdoc">《{esc(cite.get("document"))}》</span>'
+            f'<span class="pa-cart">{esc(cite.get("article"))}</span>'
+            f'<span class="pa-ctitle">{esc(cite.get("title"))}</span>')
+    body = f'<blockquote class="pa-quote">{esc(cite.get("quote"))}</blockquote>'
+    if article is not None:
+        body += (f'<details class="pa-full"><summary>查看条文全文</summary>'
+                 f'<p class="pa-text">{esc(article.text)}</p></details>')
+        body += departments_html(article)
+        cp = counterpart_block(corpus, article, links, clickable=False, with_text=False)
+        body += cp
+        body += source_line(corpus, article)
+    elif cite.get("lead_department"):
+        body += f'<div class="pa-dept"><span class="pa-lead">牵头：{esc(cite.get("lead_department"))}</span></div>'
+    return f'<details class="pa-cite"><summary>{head}</summary><div class="pa-cbody">{body}</div></details>'
+
+
+def answer_html(answer: dict, corpus: Corpus, links: dict[str, list[str]], notice: str | None = None) -> str:
+    """The chat bubble of an answer: text with numbered chips, then the sources, each expandable."""
+    cites = answer.get("citations") or []
+    note = f'<div class="pa-note">ⓘ {esc(notice)}</div>' if notice else ""
+    related = answer.get("related") or []
+    if answer.get("refused"):
+        text = answer.get("answer") or f"抱歉，现有文件中没有找到相关规定。建议拨打{HOTLINE}人社服务热线咨询。"
+        if HOTLINE not in text:
+            text += f"建议拨打{HOTLINE}人社服务热线咨询。"
+        out = ('<div class="pa-answer pa-refused"><div class="pa-notice">'
+               '<div class="pa-notice-head">文件中没有找到可以直接回答的规定</div>'
+               f'{_answer_lines(text)}'
+               f'<div class="pa-hotline">☎ 人社服务热线 <b>{HOTLINE}</b></div></div>')
+        if related:
+            out += ('<div class="pa-cites"><div class="pa-cites-head">相关条款（供参考，其中没有所问的内容）</div>'
+                    + "".join(citation_card(None, c, corpus, links) for c in related) + "</div>")
+        return out + "</div>"
+    out = f'<div class="pa-answer">{note}{_answer_lines(answer.get("answer", ""))}'
+    if cites:
+        out += ('<div class="pa-cites"><div class="pa-cites-head">依据（点开查看原文）</div>'
+                + "".join(citation_card(n, c, corpus, links) for n, c in enumerate(cites, start=1)) + "</div>")
+    return out + "</div>"
+
+
+def draft_html(text: str) -> str:
+    """An LLM's answer while it is being written: shown as a draft, replaced by the checked answer."""
+    return ('<div class="pa-answer pa-draft"><div class="pa-note">正在撰写回答，核对条文后显示最终内容…</div>'
+            f'{_answer_lines(text)}</div>')
+
+
+def error_html(message: str) -> str:
+    return f'<div class="pa-answer pa-error"><p class="pa-line">⚠ {esc(message)}</p></div>'
+
+
+def user_html(question: str) -> str:
+    return f'<div class="pa-question">{esc(question)}</div>'
+
+
+def welcome_markdown(corpus: Corpus) -> str:
+    docs = "、".join(f"《{m.short_name}》" for m in corpus.documents)
+    return (
+        "### 您好！我是就业创业政策问答助手\n"
+        f"我根据内蒙古自治区两份就业创业政策文件（{docs}）回答问题，"
+        "每句话都注明出自哪一条，点开即可核对原文。\n\n"
+        f"我**不**办理具体业务，也不回答文件没有涉及的问题（如具体补贴金额、社保缴费、户籍等）；"
+        f"这类问题请拨打 **{HOTLINE}** 人社服务热线。"
+    )
+
+
+# ------------------------------------------------------------------ console
+
+def result_card(corpus: Corpus, article: Article, terms: Sequence[str], links: dict[str, list[str]],
+                matched: bool = True) -> str:
+    text = "".join(f'<p class="pa-text">{highlight(s, terms)}</p>' for s in article.sentences) or \
+        f'<p class="pa-text">{highlight(article.body, terms)}</p>'
+    weak = "" if matched else " pa-weak"
+    return (f'<details class="pa-card{weak}"><summary>'
+            f'<div class="pa-card-head">{doc_tag(corpus, article.doc_id)}'
+            f'<span class="pa-cart">{esc(article_label(article, corpus))}</span>'
+            f'<span class="pa-ctitle">{highlight(article.title, terms)}</span></div>'
+            f'<div class="pa-snip">{snippet(article, terms)}</div></summary>'
+            f'<div class="pa-cbody">{text}{departments_html(article)}'
+            f'{counterpart_block(corpus, article, links)}'
+            f'<div class="pa-actions"><a class="pa-open" href="#" data-article="{esc(article.id)}">在条文浏览中打开</a>'
+            f' <code>{esc(article.id)}</code></div></div></details>')
+
+
+def search_html(corpus: Corpus, query: str, results: Sequence[dict], terms: Sequence[str],
+                links: dict[str, list[str]]) -> str:
+    if not query.strip():
+        return ('<div class="pa-hint">输入关键词（如“创业担保贷款”“退役军人”“稳岗”），'
+                "边输入边显示匹配的条款；点开条款看全文、牵头部门和上下级对应条款。</div>")
+    matched = [r for r in results if r["matched"]]
+    if matched:
+        head = f'<div class="pa-count">找到 {len(matched)} 条含有关键词的条款</div>'
+        cards = [result_card(corpus, corpus.article(r["id"]), terms, links) for r in matched]
+    else:
+        head = ('<div class="pa-count">没有条款包含这些词。以下是意思可能相近的条款，'
+                "请自行判断是否相关：</div>")
+        cards = [result_card(corpus, corpus.article(r["id"]), terms, links, matched=False) for r in results[:3]]
+    return f'<div class="pa-results">{head}{"".join(cards)}</div>'
+
+
+def article_view_html(corpus: Corpus, article_id: str | None, links: dict[str, list[str]]) -> str:
+    if not article_id or article_id not in corpus.by_id:
+        return '<div class="pa-hint">从目录、检索结果或上方列表中选择一条，查看全文。</div>'
+    a = corpus.article(article_id)
+    section = ""
+    if a.section_titles:
+        section = f'<div class="pa-section">{esc(a.labels[0])}{esc(" / ".join(a.section_titles))}</div>'
+    text = "".join(f'<p class="pa-text">{esc(s)}</p>' for s in a.sentences) or f'<p class="pa-text">{esc(a.body)}</p>'
+    return (f'<article class="pa-article">{section}'
+            f'<h3>{doc_tag(corpus, a.doc_id)} {esc(article_label(a, corpus))} {esc(a.title)}</h3>'
+            f'{text}{departments_html(a)}{counterpart_block(corpus, a, links)}{source_line(corpus, a)}</article>')
+
+
+def toc_html(corpus: Corpus, doc_id: str, links: dict[str, list[str]]) -> str:
+    meta = corpus.document(doc_id)
+    items, current = [], None
+    for a in corpus.articles:
+        if a.doc_id != doc_id:
+            continue
+        part = (a.labels[0], a.section_titles[0] if a.section_titles else "") if len(a.labels) > 1 else None
+        if part != current and part is not None:
+            items.append(f'<li class="pa-toc-part">{esc(part[0])}{esc(part[1])}</li>')
+            current = part
+        mark = ' <span class="pa-linked" title="有上下级对应条款">↔</span>' if links.get(a.id) else ""
+        items.append(f'<li><a href="#" data-article="{esc(a.id)}">'
+                     f'<span class="pa-toc-label">{esc(a.labels[-1])}</span>{esc(a.title)}</a>{mark}</li>')
+    return (f'<div class="pa-toc"><div class="pa-toc-title">{esc(meta.title)}</div>'
+            f'<div class="pa-src">{esc(meta.issuer)} · {esc(meta.number)} · {esc(meta.date)}</div>'
+            f'<ul>{"".join(items)}</ul></div>')
