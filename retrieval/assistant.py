@@ -13,6 +13,7 @@ from .embeddings import Embedder, make_embedder
 from .index import DenseIndex, ensure_index
 from .lexical import Tokenizer
 from .llm import LLMGenerator
+from .privacy import redact, without_personal_mentions
 from .query import contextualize, documents_named, load_out_of_scope, load_synonyms, previous_user_turn
 from .retriever import HybridRetriever
 from .text import clean_control
@@ -52,7 +53,8 @@ def validate_history(history: object, settings: Settings) -> list[dict]:
     for h in history:
         if not isinstance(h, dict) or h.get("role") not in ("user", "assistant") or not isinstance(h.get("content"), str):
             raise QuestionError(shape)
-        turns.append({"role": h["role"], "content": clean_control(h["content"])[:settings.max_turn_chars]})
+        content = redact(clean_control(h["content"])[:settings.max_turn_chars])
+        turns.append({"role": h["role"], "content": content})
     return turns[-2 * settings.max_history_turns:]
 
 
@@ -85,8 +87,12 @@ class Assistant:
 
     def plan(self, question: object, history: Sequence[dict] | None,
              doc_ids: Sequence[str] | None) -> tuple[str, str, list[str] | None]:
-        """(question as text, query to search, documents to search) — or QuestionError."""
+        """(question as searched, query to search, documents to search) — or QuestionError.
+
+        Personal numbers (ID card, phone, bank card) are removed here, before anything else sees
+        the question: they are never searched, logged, stored, sent to an LLM or echoed."""
         text = validate_question(question, self.settings.max_question_chars)
+        text = without_personal_mentions(redact(text)).strip() or redact(text)
         known = {m.doc_id for m in self.corpus.documents}
         unknown = [d for d in doc_ids or () if d not in known]
         if unknown:
@@ -108,7 +114,12 @@ class Assistant:
         text, turns, answer = self._grounded(question, history, doc_ids)
         if self.llm and not answer.refused:
             answer = self.llm.answer(text, turns, answer)
+        answer.question = self._echo(question)
         return answer
+
+    def _echo(self, question: object) -> str:
+        """The question as given back in an answer: as typed, with personal numbers replaced."""
+        return redact(unicodedata.normalize("NFC", clean_control(str(question))).strip())
 
     def ask_stream(self, question: object, history: Sequence[dict] | None = None,
                    doc_ids: Sequence[str] | None = None) -> Iterator[tuple[str, object]]:
@@ -121,8 +132,12 @@ class Assistant:
     def _grounded(self, question: object, history: Sequence[dict] | None,
                   doc_ids: Sequence[str] | None) -> tuple[str, list[dict], Answer]:
         text, query, scope = self.plan(question, history, doc_ids)
+        return text, validate_history(history, self.settings), self._compose(question, text, query, scope)
+
+    def _compose(self, question: object, text: str, query: str, scope: list[str] | None) -> Answer:
         answer = self.composer.compose(text, self.retriever.retrieve(query, top_k=10, doc_ids=scope, focus=text))
-        return text, validate_history(history, self.settings), answer
+        answer.question = self._echo(question)
+        return answer
 
     def ask_many(self, questions: Sequence[object]) -> list[Answer | QuestionError]:
         """Answer a batch of single questions with grounded answers; they are embedded together,
@@ -134,6 +149,4 @@ class Assistant:
             except QuestionError as e:
                 plans.append(e)
         self.retriever.prepare([p[1] for p in plans if not isinstance(p, QuestionError)])
-        return [p if isinstance(p, QuestionError) else
-                self.composer.compose(p[0], self.retriever.retrieve(p[1], top_k=10, doc_ids=p[2]))
-                for p in plans]
+        return [p if isinstance(p, QuestionError) else self._compose(q, *p) for q, p in zip(questions, plans)]

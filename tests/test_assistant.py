@@ -129,3 +129,11 @@ def test_long_history_is_bounded(assistant):
                {"role": "assistant", "content": "……"}]
     ans = assistant.ask("那贷款呢？", history=history)
     assert len(ans.query) < 3000
+
+
+def test_personal_numbers_never_leave_the_question(assistant):
+    ans = assistant.ask("我身份证11010519491231002X，手机138 1234 5678，退役军人创业有什么扶持？")
+    assert not ans.refused and {"nmg-2017-132:4.6", "byn-2018-49:4.17"} & set(ids(ans))
+    blob = json.dumps(ans.to_dict(), ensure_ascii=False)
+    assert "11010519491231002X" not in blob and "5678" not in blob
+    assert "[身份证号]" in ans.question and "[手机号]" in ans.question

@@ -363,7 +363,7 @@ def test_stream_hides_a_reasoning_block(assistant, extractive):
 
 
 def test_personal_numbers_can_be_redacted_before_sending(assistant, extractive):
-    from web.privacy import redact
+    from retrieval.privacy import redact
     with FakeOpenAI(lambda request: Reply(GOOD_1)) as server:
         gen = LLMGenerator(LLMSettings(base_url=server.base_url, model="m", max_retries=0), assistant.corpus,
                            assistant.retriever.tokenize, redact=redact)

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from .privacy import redact
+from retrieval.privacy import redact
 
 RATINGS = ("up", "down")
 MAX_TEXT = 4000          # characters kept of a question, an answer or a comment

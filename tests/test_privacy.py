@@ -1,7 +1,7 @@
 """web.privacy: personal numbers are removed, look-alikes are kept."""
 import pytest
 
-from web.privacy import (BANK_CARD, ID_CARD, PHONE, contains_personal_data, find, id_checksum_ok, is_id_card,
+from retrieval.privacy import (BANK_CARD, ID_CARD, PHONE, contains_personal_data, find, id_checksum_ok, is_id_card,
                          luhn_ok, redact)
 
 VALID_ID = "11010519491231002X"      # GB 11643 example number, valid check character
