@@ -1,4 +1,4 @@
-"""Remove personal numbers from free text before it is stored: ID cards, mobile phones, bank cards.
+"""Remove personal data from free text: ID cards, mobile phones, bank cards, stated names and addresses.
 
 Pure functions, no I/O. A number is redacted only when it is what it looks like:
   * resident ID card: 18 characters, a plausible birth date, and a valid ISO 7064 MOD 11-2 check
@@ -6,7 +6,8 @@ Pure functions, no I/O. A number is redacted only when it is what it looks like:
   * mobile phone: 11 digits starting 13–19, optionally +86/86/0086 and spaces or hyphens (3-4-4);
   * bank card: 16–19 digits passing the Luhn check, optionally in groups of four.
 Full-width digits (１３８…) count as digits. A number glued to further digits or letters is part
-of something longer and left alone.
+of something longer and left alone. Names and addresses are redacted where the text says they are
+one (我叫…, 姓名：…, 家住…, 地址：…) or where a street comes with a house number (…路8号).
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from datetime import date
 ID_CARD = "[身份证号]"
 PHONE = "[手机号]"
 BANK_CARD = "[银行卡号]"
+NAME = "[姓名]"
+ADDRESS = "[地址]"
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -38,7 +41,7 @@ _CARD = re.compile(_BEFORE + r"(\d(?:[ \-]?\d){15,18})" + _AFTER)
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str   # "id_card" | "phone" | "bank_card"
+    kind: str   # "id_card" | "phone" | "bank_card" | "name" | "address"
     start: int
     end: int
 
@@ -115,10 +118,29 @@ def find(text: str) -> list[Finding]:
     for m in _PHONE.finditer(probe):
         if free(m.start(), m.end()):
             taken.append(Finding("phone", m.start(), m.end()))
+    for f in _find_words(text):
+        if free(f.start, f.end):
+            taken.append(f)
     return sorted(taken, key=lambda f: f.start)
 
 
-_LABELS = {"id_card": ID_CARD, "phone": PHONE, "bank_card": BANK_CARD}
+_LABELS = {"id_card": ID_CARD, "phone": PHONE, "bank_card": BANK_CARD, "name": NAME, "address": ADDRESS}
+
+# A name only where the text says it is one ("我叫…", "姓名：…"); "我是…" introduces a role
+# (我是返乡农民工), not a name, and is left alone.
+_NAME = re.compile(r"(?:我叫|名叫|名字叫|名字是|姓名\s*[:：是为]?)\s*([\u4e00-\u9fff·]{2,4}?)(?=[，,。；;、\s]|$|[我家住在今年想])")
+# An address: what follows 住在/家住/地址, or a street with a house number.
+_ADDRESS = re.compile(r"(?:(?:家住|住在|住址\s*[:：是为]?|地址\s*[:：是为]?)\s*(?!在哪|是哪|哪|在什么|是什么|怎么|多少)"
+                      r"([^，,。；;？?！!\s]{2,30}))|"
+                      r"([\u4e00-\u9fff]{1,12}(?:路|街|巷|道|胡同)\d+号(?:\d+(?:栋|楼|单元|室))*)")
+
+
+def _find_words(text: str) -> list[Finding]:
+    found = [Finding("name", m.start(1), m.end(1)) for m in _NAME.finditer(text)]
+    for m in _ADDRESS.finditer(text):
+        g = 1 if m.group(1) else 2
+        found.append(Finding("address", m.start(g), m.end(g)))
+    return found
 
 
 def redact(text: str) -> str:
@@ -138,8 +160,8 @@ def contains_personal_data(text: str) -> bool:
     return bool(find(text))
 
 
-_MENTION = re.compile(r"(?:我的|本人)?(?:身份证|手机|电话|联系方式|银行卡|卡)?(?:号码|号)?\s*[:：是为]?\s*"
-                      r"(\[身份证号\]|\[手机号\]|\[银行卡号\])")
+_MENTION = re.compile(r"(?:我的|本人)?(?:身份证|手机|电话|联系方式|银行卡|卡|我叫|名叫|名字叫|名字是|姓名|家住|住在|住址|地址)?"
+                      r"(?:号码|号)?\s*[:：是为]?\s*(\[身份证号\]|\[手机号\]|\[银行卡号\]|\[姓名\]|\[地址\])")
 
 
 def without_personal_mentions(redacted: str) -> str:

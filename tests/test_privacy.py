@@ -1,7 +1,7 @@
 """web.privacy: personal numbers are removed, look-alikes are kept."""
 import pytest
 
-from retrieval.privacy import (BANK_CARD, ID_CARD, PHONE, contains_personal_data, find, id_checksum_ok, is_id_card,
+from retrieval.privacy import (BANK_CARD, ID_CARD, NAME, PHONE, contains_personal_data, find, id_checksum_ok, is_id_card,
                          luhn_ok, redact)
 
 VALID_ID = "11010519491231002X"      # GB 11643 example number, valid check character
@@ -73,4 +73,22 @@ def test_non_text_and_empty():
 
 def test_offsets_survive_full_width_characters():
     text = "姓名张三，电话：１３８ １２３４ ５６７８，住址"
-    assert redact(text) == f"姓名张三，电话：{PHONE}，住址"
+    assert redact(text) == f"姓名{NAME}，电话：{PHONE}，住址"
+
+
+@pytest.mark.parametrize("text,kept,gone", [
+    ("我叫张三，住临河区新华街12号，想开个小店有什么扶持？", "想开个小店有什么扶持", ["张三", "新华街12号"]),
+    ("姓名：李四，电话13812345678", "电话", ["李四", "13812345678"]),
+    ("家住五原县隆兴昌镇，退伍兵找工作有啥政策", "退伍兵找工作有啥政策", ["隆兴昌镇"]),
+    ("地址是临河区胜利路8号3单元", "", ["胜利路8号"]),
+])
+def test_stated_names_and_addresses_are_redacted(text, kept, gone):
+    out = redact(text)
+    assert kept in out
+    for g in gone:
+        assert g not in out
+
+
+@pytest.mark.parametrize("text", ["我是返乡农民工，想回乡创业", "我是退役军人", "住房公积金能异地转移吗", "创业园地址在哪"])
+def test_roles_and_topics_are_not_names_or_addresses(text):
+    assert redact(text) == text
