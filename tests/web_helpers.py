@@ -78,19 +78,20 @@ def wait_healthy(server: Server, timeout: float = START_TIMEOUT) -> dict:
 
 
 @contextmanager
-def running_server(tmp_dir: Path, extra_env: dict[str, str] | None = None):
-    """The real app (`python app.py --port N`) with its feedback database in tmp_dir."""
+def running_server(tmp_dir: Path, extra_env: dict[str, str] | None = None, args: list[str] | None = None,
+                   start_timeout: float = START_TIMEOUT):
+    """The real app (`python app.py [args] --port N`) with its database (query log and feedback) in tmp_dir."""
     port = free_port()
     feedback_db = tmp_dir / "feedback.sqlite3"
     log_path = tmp_dir / "server.log"
-    env = {**os.environ, "POLICY_FEEDBACK_DB": str(feedback_db), "PYTHONUNBUFFERED": "1",
+    env = {**os.environ, "POLICY_DB": str(feedback_db), "POLICY_FEEDBACK_DB": str(feedback_db), "PYTHONUNBUFFERED": "1",
            "GRADIO_ANALYTICS_ENABLED": "False", **(extra_env or {})}
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, "app.py", *(args or []), "--port", str(port)], cwd=ROOT, env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(f"http://127.0.0.1:{port}", port, proc, feedback_db, log_path)
     try:
-        wait_healthy(server)
+        wait_healthy(server, start_timeout)
         yield server
     finally:
         if proc.poll() is None:

@@ -1,33 +1,13 @@
-"""👍/👎 on answers, kept in a small SQLite file; personal numbers are redacted before anything is written."""
+"""👍/👎 on answers: what a rating is and how an entry is read from a request or an answer object.
+
+Storing is `web.storage.Store.add_feedback` (personal numbers are redacted there, before anything
+is written)."""
 from __future__ import annotations
 
-import json
-import sqlite3
-import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Sequence
-
-from retrieval.privacy import redact
+from typing import Any, Mapping, Sequence
 
 RATINGS = ("up", "down")
-MAX_TEXT = 4000          # characters kept of a question, an answer or a comment
-MAX_CITATIONS = 20
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at   TEXT    NOT NULL,          -- UTC, ISO 8601
-    rating       TEXT    NOT NULL CHECK (rating IN ('up', 'down')),
-    question     TEXT    NOT NULL,          -- redacted
-    answer       TEXT    NOT NULL,          -- redacted
-    citation_ids TEXT    NOT NULL,          -- JSON list, e.g. ["nmg-2017-132:4.3"]
-    refused      INTEGER,                   -- 1 when the answer declined, NULL when unknown
-    comment      TEXT    NOT NULL DEFAULT '',
-    source       TEXT    NOT NULL DEFAULT ''  -- 'chat' | 'api'
-)
-"""
 
 
 class FeedbackError(ValueError):
@@ -59,78 +39,44 @@ def normalize_rating(value: object) -> str:
     raise FeedbackError("评价只能是 up（👍）或 down（👎）。")
 
 
-def _clip(text: object) -> str:
-    return redact(str(text or "")[:MAX_TEXT])
+def _text(value: object) -> str:
+    return "" if value is None else value if isinstance(value, str) else str(value)
 
 
-class FeedbackStore:
-    """Append-only store; the file and its folder are created on the first write."""
-
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._ready = False
-
-    def _connect(self) -> sqlite3.Connection:
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=10)
-        if not self._ready:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(_SCHEMA)
-            conn.commit()
-            self._ready = True
-        return conn
-
-    def add(self, fb: Feedback) -> int:
-        rating = normalize_rating(fb.rating)
-        ids = [str(c)[:100] for c in list(fb.citation_ids)[:MAX_CITATIONS]]
-        row = (datetime.now(timezone.utc).isoformat(timespec="seconds"), rating, _clip(fb.question),
-               _clip(fb.answer), json.dumps(ids, ensure_ascii=False),
-               None if fb.refused is None else int(bool(fb.refused)), _clip(fb.comment), fb.source[:20])
-        with self._lock:
-            conn = self._connect()
-            try:
-                cur = conn.execute(
-                    "INSERT INTO feedback (created_at, rating, question, answer, citation_ids, refused, comment, source)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
-                conn.commit()
-                return int(cur.lastrowid)
-            finally:
-                conn.close()
-
-    def rows(self, limit: int = 100) -> list[dict]:
-        """The latest entries, newest first (for review and tests)."""
-        if not self.path.is_file():
-            return []
-        with self._lock:
-            conn = self._connect()
-            try:
-                conn.row_factory = sqlite3.Row
-                cur = conn.execute("SELECT * FROM feedback ORDER BY id DESC LIMIT ?", (limit,))
-                out = []
-                for r in cur.fetchall():
-                    d = dict(r)
-                    d["citation_ids"] = json.loads(d["citation_ids"])
-                    out.append(d)
-                return out
-            finally:
-                conn.close()
+def citation_ids_of(answer: Mapping[str, Any]) -> list[str]:
+    cites = answer.get("citations")
+    if not isinstance(cites, (list, tuple)):
+        return []
+    return [_text(c.get("id", "")) for c in cites if isinstance(c, Mapping)]
 
 
-def citation_ids_of(answer: dict) -> list[str]:
-    return [c.get("id", "") for c in (answer.get("citations") or []) if isinstance(c, dict)]
+def _refused(value: object) -> bool | None:
+    return None if value is None else bool(value)
 
 
-def from_answer(answer: dict, rating: object, comment: str = "", source: str = "") -> Feedback:
-    return Feedback(rating=normalize_rating(rating), question=str(answer.get("question", "")),
-                    answer=str(answer.get("answer", "")), citation_ids=tuple(citation_ids_of(answer)),
-                    refused=answer.get("refused"), comment=comment, source=source)
+def from_answer(answer: Mapping[str, Any], rating: object, comment: object = "", source: str = "") -> Feedback:
+    """An entry from an answer object as the API returns it (any malformed field is read as empty)."""
+    return Feedback(rating=normalize_rating(rating), question=_text(answer.get("question", "")),
+                    answer=_text(answer.get("answer", "")), citation_ids=tuple(citation_ids_of(answer)),
+                    refused=_refused(answer.get("refused")), comment=_text(comment), source=source)
 
 
-def as_ids(values: Sequence[object] | None) -> tuple[str, ...]:
+def from_fields(rating: object, question: object = "", answer: object = "", citation_ids: object = None,
+                refused: object = None, comment: object = "", source: str = "") -> Feedback:
+    """An entry from separate fields; `answer` may also be the whole answer object."""
+    if isinstance(answer, Mapping):
+        fb = from_answer(answer, rating, comment=comment, source=source)
+        if question and not fb.question:
+            fb = Feedback(fb.rating, _text(question), fb.answer, fb.citation_ids, fb.refused, fb.comment, source)
+        return fb
+    return Feedback(rating=normalize_rating(rating), question=_text(question), answer=_text(answer),
+                    citation_ids=as_ids(citation_ids), refused=_refused(refused), comment=_text(comment),
+                    source=source)
+
+
+def as_ids(values: object) -> tuple[str, ...]:
     if not values:
         return ()
-    if isinstance(values, str):
+    if isinstance(values, (str, bytes, int, float)) or not isinstance(values, (Sequence, set, frozenset)):
         values = [values]
-    return tuple(str(v) for v in values)
+    return tuple(_text(v) for v in values)  # type: ignore[union-attr]

@@ -1,15 +1,22 @@
 """The web server: a FastAPI app with the JSON routes, the Gradio page mounted at /, served by uvicorn.
 
-Routes of our own (everything else is Gradio's):
+Routes of our own (everything else is Gradio's; see SECURITY.md for which of Gradio's are closed):
     GET  /healthz         {"status": "ok", "documents": n, "articles": n}
     POST /api/ask         {"question", "history"?, "doc_ids"?} -> the JSON of `app.py ask --json`;
-                          400 {"error"} for a question that cannot be answered, 503 when overloaded
+                          400 {"error"} for a question that cannot be answered, 413 for a body over
+                          POLICY_MAX_BODY_BYTES, 503 {"error"} (Retry-After) when too many are waiting
     POST /api/feedback    {"rating": "up"|"down", "question", "answer", "citation_ids"?, "comment"?}
-                          (or "answer" as the whole answer object) -> {"stored": true, "id": n}
+                          (or "answer" as the whole answer object) -> {"stored": true, "id": n};
+                          {"stored": false, "id": null} when feedback is off or cannot be written
 
-Configuration from the environment (besides POLICY_* of retrieval.config):
-    POLICY_FEEDBACK_DB    SQLite file for 👍/👎 (default data/feedback.sqlite3, created on demand)
-    POLICY_WEB_CONCURRENCY answers computed at the same time (default 4; the rest wait in line)
+Configuration from the environment (besides POLICY_* of retrieval.config and web.storage):
+    POLICY_WEB_CONCURRENCY  grounded answers computed at once, all routes together (default 4)
+    POLICY_LLM_CONCURRENCY  LLM calls at once (default 8), see web.service
+    POLICY_LLM_WAIT         seconds to wait for a free LLM slot before answering without it (default 0.5)
+    POLICY_MAX_BODY_BYTES   largest request body (default 65536); larger gets 413 before it is read
+    POLICY_MAX_WAITING      JSON requests waiting for a slot before 503 (default 200)
+    POLICY_MAX_CONNECTIONS  open connections (each open page holds one) before uvicorn answers 503 (default 2000)
+    POLICY_FORWARDED_ALLOW_IPS  proxies whose X-Forwarded-* headers are believed (default 127.0.0.1)
 """
 from __future__ import annotations
 
@@ -20,7 +27,6 @@ import socket
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import anyio
@@ -30,69 +36,87 @@ from fastapi.responses import JSONResponse
 from retrieval.config import ROOT, Settings
 from retrieval.types import QuestionError
 
-from .feedback import FeedbackError, FeedbackStore
+from .feedback import FeedbackError
+from .guard import Guard, json_depth, max_body_from_env, redact_logs, scrub
 from .render import UNAVAILABLE
-from .service import PolicyService
+from .service import PolicyService, llm_slots_from_env, llm_wait_from_env, workers_from_env
+from .storage import StorageSettings, Store
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FEEDBACK_DB = ROOT / "data" / "feedback.sqlite3"
-MAX_BODY = 256 * 1024
-MAX_WAITING = 200
+MAX_DEPTH = 16        # nesting of a JSON body (history is depth 3)
+BUSY = "当前咨询人数较多，请稍后再试。"
 
 
-def feedback_path(env: dict[str, str] | None = None) -> Path:
+def _whole(name: str, default: int, env: dict[str, str] | None = None) -> int:
     env = os.environ if env is None else env
-    raw = env.get("POLICY_FEEDBACK_DB")
-    return Path(raw).expanduser() if raw else DEFAULT_FEEDBACK_DB
-
-
-def concurrency(env: dict[str, str] | None = None) -> int:
-    env = os.environ if env is None else env
+    raw = (env.get(name) or "").strip()
     try:
-        return max(1, int(env.get("POLICY_WEB_CONCURRENCY", "4")))
+        value = int(raw) if raw else default
     except ValueError:
-        return 4
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def max_waiting(env: dict[str, str] | None = None) -> int:
+    return _whole("POLICY_MAX_WAITING", 200, env)
+
+
+def max_connections(env: dict[str, str] | None = None) -> int:
+    return _whole("POLICY_MAX_CONNECTIONS", 2000, env)
 
 
 class _Busy(Exception):
     pass
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+class _JSON(JSONResponse):
+    """JSON as UTF-8 whatever a string holds (a lone surrogate becomes U+FFFD instead of a 500)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
+            "utf-8", "replace")
+
+
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return _JSON({"error": message}, status_code=status, headers=headers)
 
 
 async def _json_body(request: Request) -> dict | JSONResponse:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return _error(413, "请求太大。")
+    body = await request.body()  # the Guard has already refused anything over the size limit
     try:
         data = json.loads(body.decode("utf-8")) if body else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return _error(400, "请求内容不是有效的 JSON。")
+    except (UnicodeDecodeError, ValueError, RecursionError):  # ValueError: bad JSON, or an int of 5000 digits
+        return _error(400, "请求内容不是有效的 JSON（UTF-8 编码）。")
     if not isinstance(data, dict):
         return _error(400, "请求内容应为 JSON 对象，例如 {\"question\": \"创业担保贷款有什么规定？\"}。")
-    return data
+    if not json_depth(data, MAX_DEPTH):
+        return _error(400, "请求内容的层次太深。")
+    return scrub(data)
 
 
-def create_app(service: PolicyService, workers: int | None = None, mount_ui: bool = True) -> FastAPI:
-    """The whole web app. `workers`: answers computed at once (the JSON route; the page has its own queue)."""
+def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | None = None) -> FastAPI:
+    """The whole web app, limits included (`service` holds the answer and LLM slots)."""
     import gradio as gr
 
     from .ui import build_blocks, css, theme
 
-    workers = workers or concurrency()
+    workers, llm_slots = service.workers, service.llm_slots
     app = FastAPI(title="就业创业政策问答", docs_url=None, redoc_url=None, openapi_url=None)
-    limiter = anyio.CapacityLimiter(workers)
+    # threads for the JSON routes: the grounded step takes at most `workers` of them (the service's
+    # CPU slots), the LLM step at most `llm_slots`, and the rest wait at most POLICY_LLM_WAIT for an LLM slot
+    threads = anyio.CapacityLimiter(2 * workers + llm_slots)
+    waiting_limit = max_waiting()
     waiting = {"n": 0}
 
     async def run_limited(fn: Callable[..., Any], *args: Any) -> Any:
-        if waiting["n"] >= MAX_WAITING:
+        if waiting["n"] >= waiting_limit:
             raise _Busy()
         waiting["n"] += 1
         try:
-            return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
+            return await anyio.to_thread.run_sync(fn, *args, limiter=threads)
         finally:
             waiting["n"] -= 1
 
@@ -106,12 +130,14 @@ def create_app(service: PolicyService, workers: int | None = None, mount_ui: boo
         if isinstance(data, JSONResponse):
             return data
         try:
-            return await run_limited(service.ask, data.get("question"), data.get("history"), data.get("doc_ids"))
+            answer = await run_limited(service.ask, data.get("question"), data.get("history"),
+                                       data.get("doc_ids"), "api")
+            return _JSON(answer)
         except QuestionError as e:
             return _error(400, str(e))
         except _Busy:
-            return JSONResponse({"error": "当前咨询人数较多，请稍后再试。"}, status_code=503, headers={"Retry-After": "5"})
-        except Exception:  # noqa: BLE001 — the caller gets a message, the log the traceback
+            return _error(503, BUSY, {"Retry-After": "5"})
+        except Exception:  # noqa: BLE001 — the caller gets a message, the log the traceback (redacted)
             log.exception("/api/ask failed")
             return _error(500, UNAVAILABLE)
 
@@ -128,25 +154,23 @@ def create_app(service: PolicyService, workers: int | None = None, mount_ui: boo
         except FeedbackError as e:
             return _error(400, str(e))
         except _Busy:
-            return _error(503, "当前咨询人数较多，请稍后再试。")
+            return _error(503, BUSY, {"Retry-After": "5"})
         except Exception:  # noqa: BLE001
             log.exception("/api/feedback failed")
             return _error(500, UNAVAILABLE)
-        return {"stored": True, "id": row}
-
-    @app.post("/gradio_api/upload")
-    async def no_uploads():
-        # nothing on the page takes files; without this Gradio would store any small upload in its cache
-        return _error(403, "不支持上传文件。")
+        return _JSON({"stored": row is not None, "id": row})
 
     if mount_ui:
-        demo = build_blocks(service, concurrency=workers)
-        # api_open=False: the REST route /gradio_api/run/<name> cannot skip the queue
+        demo = build_blocks(service)
+        # api_open=False: the REST routes /gradio_api/run/<name> and /gradio_api/api/<name> would
+        # run a function directly, skipping the queue and its concurrency limits (the Guard closes them too)
         demo.queue(api_open=False, max_size=256, default_concurrency_limit=workers)
+        blocked = sorted({str(ROOT), str(service.store.path.resolve().parent)})
         app = gr.mount_gradio_app(
             app, demo, path="/", theme=theme(), css=css(), footer_links=["api"], ssr_mode=False,
-            allowed_paths=[], show_error=False, mcp_server=False, pwa=False, enable_monitoring=False,
-            run_history=False, max_file_size="100kb")  # the page uploads nothing; keep the upload route small
+            allowed_paths=[], blocked_paths=blocked, show_error=False, mcp_server=False, pwa=False,
+            enable_monitoring=False, run_history=False, max_file_size="1kb")  # the page uploads nothing
+    app.add_middleware(Guard, max_body=max_body or max_body_from_env())
     return app
 
 
@@ -166,22 +190,13 @@ def _port_free(host: str, port: int) -> str | None:
     return None
 
 
-def _announce(server, host: str, port: int, share: bool) -> None:
+def _announce(server, host: str, port: int) -> None:
     while not server.started and not server.should_exit:
         time.sleep(0.1)
     if not server.started:
         return
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(f"* 就业创业政策问答已启动: http://{shown}:{port}   (Ctrl+C 停止)", flush=True)
-    if share:
-        try:
-            import secrets
-
-            from gradio import networking
-            url = networking.setup_tunnel(shown, port, secrets.token_urlsafe(32), None, None)
-            print(f"* 公开链接 (public share link): {url}", flush=True)
-        except Exception as e:  # noqa: BLE001 — the local server keeps running
-            print(f"warning: could not create a share link ({e}); serving locally only", file=sys.stderr, flush=True)
 
 
 def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False) -> int:
@@ -190,28 +205,48 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
 
     from retrieval.assistant import Assistant
 
+    if share:
+        print("error: share links are disabled: they would send residents' questions through a third-party "
+              "tunnel. Serve it behind your own reverse proxy with TLS instead (SECURITY.md).", file=sys.stderr)
+        return 2
     problem = _port_free(host, port)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     settings = settings or Settings.from_env()
+    storage = StorageSettings.from_env()     # configuration errors stop here, before anything loads
+    max_body = max_body_from_env()
+    max_waiting()
+    connections = max_connections()
+    workers, llm_slots, llm_wait = workers_from_env(), llm_slots_from_env(), llm_wait_from_env()
     started = time.perf_counter()
+    redact_logs()
     # importing gradio takes seconds; do it on the other core while the corpus and index load
     preload = threading.Thread(target=__import__, args=("gradio",), daemon=True)
     preload.start()
     assistant = Assistant.load(settings, progress=sys.stderr.isatty())
-    service = PolicyService(assistant, FeedbackStore(feedback_path()))
+    store = Store(storage)
+    store.start()                            # creates the file and purges rows past the retention period
+    service = PolicyService(assistant, store, workers=workers, llm_slots=llm_slots, llm_wait=llm_wait)
     service.warm_up()
     preload.join()
-    app = create_app(service)
+    app = create_app(service, max_body=max_body)
     log.info("loaded in %.1f s", time.perf_counter() - started)
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        log.warning("listening on %s: put a reverse proxy with TLS and rate limits in front (SECURITY.md)", host)
     verbose = logging.getLogger().getEffectiveLevel() <= logging.INFO
     config = uvicorn.Config(app, host=host, port=port, log_level="info" if verbose else "warning",
-                            access_log=verbose, timeout_graceful_shutdown=2)
+                            access_log=verbose, timeout_graceful_shutdown=2, server_header=False,
+                            proxy_headers=True,
+                            forwarded_allow_ips=os.environ.get("POLICY_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+                            limit_concurrency=connections)
+    redact_logs("uvicorn", "uvicorn.error", "uvicorn.access")  # uvicorn.Config has set up its handlers now
     server = uvicorn.Server(config)
-    threading.Thread(target=_announce, args=(server, host, port, share), daemon=True).start()
+    threading.Thread(target=_announce, args=(server, host, port), daemon=True).start()
     try:
         server.run()
     except SystemExit as e:  # uvicorn exits when it cannot start
         return int(e.code or 1)
+    finally:
+        store.close()                        # write what is queued
     return 0 if server.started else 1

@@ -1,10 +1,27 @@
 """What the web front end can do, as plain functions over the Assistant: shared by the page, the
-named Gradio endpoints and the JSON routes."""
+named Gradio endpoints and the JSON routes.
+
+Answering is two steps with separate limits, so that a slow LLM never holds up anyone else:
+
+1. the grounded answer (retrieval and the extractive answer: CPU work) runs under `workers`
+   slots shared by every route (POLICY_WEB_CONCURRENCY, default 4);
+2. the LLM rewrite (waiting on the network), only when an LLM is configured and the grounded
+   answer did not decline, runs under `llm_slots` slots of its own (POLICY_LLM_CONCURRENCY,
+   default 8). Each call is bounded by LLM_TIMEOUT (streaming: LLM_TIMEOUT for each pause and
+   LLM_STREAM_TIMEOUT in all). When every LLM slot is taken for more than `llm_wait` seconds
+   (POLICY_LLM_WAIT, default 0.5) the grounded answer is given at once with llm_error "busy".
+
+Refusals never wait for an LLM slot. Every answer is written to the query log (web.storage),
+redacted, after it is computed; the log never delays or fails an answer.
+"""
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
-from typing import Any, Sequence
+import os
+import threading
+import time
+from dataclasses import fields, replace
+from typing import Any, Iterator, Sequence
 
 from retrieval.answer import Answer, article_label
 from retrieval.links import counterparts
@@ -12,20 +29,28 @@ from retrieval.render import plain_text
 from retrieval.types import Citation, QuestionError
 
 from . import render
-from .feedback import Feedback, FeedbackStore, as_ids, from_answer, normalize_rating
+from .feedback import from_fields
+from .storage import StorageSettings, Store
 
 log = logging.getLogger(__name__)
 
 MAX_SEARCH_CHARS = 100
 
 
+MAX_DOC_IDS = 20
+
+
 def clean_doc_ids(doc_ids: object) -> list[str] | None:
+    """The documents to search as sent (the core checks they exist), or None for all of them."""
     if doc_ids is None or doc_ids == "" or doc_ids == []:
         return None
     if isinstance(doc_ids, str):
-        return [doc_ids]
+        doc_ids = [doc_ids]
     if isinstance(doc_ids, (list, tuple)):
-        return [str(d) for d in doc_ids if d is not None and str(d)] or None
+        if len(doc_ids) > MAX_DOC_IDS:
+            raise QuestionError(f"doc_ids 最多{MAX_DOC_IDS}个。")
+        ids = [str(d)[:100].encode("utf-8", "replace").decode("utf-8") for d in doc_ids if d is not None]
+        return [d for d in ids if d] or None
     raise QuestionError("doc_ids 应为文件编号的列表，例如 [\"nmg-2017-132\"]。")
 
 
@@ -51,8 +76,48 @@ def answer_from_dict(d: dict) -> Answer:
 _CORE_FIELDS = {"question", "answer", "refused", "citations", "related", "refusal_reason", "generator", "query"}
 
 
+BUSY = "busy"  # llm_error when every LLM slot was taken: the grounded answer is given at once
+BUSY_NOTICE = "智能问答服务繁忙，以下为政策原文摘录。"
+
+
+def _env_int(name: str, default: int, env: dict[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def workers_from_env(env: dict[str, str] | None = None) -> int:
+    return _env_int("POLICY_WEB_CONCURRENCY", 4, env)
+
+
+def llm_slots_from_env(env: dict[str, str] | None = None) -> int:
+    return _env_int("POLICY_LLM_CONCURRENCY", 8, env)
+
+
+def llm_wait_from_env(env: dict[str, str] | None = None) -> float:
+    env = os.environ if env is None else env
+    raw = (env.get("POLICY_LLM_WAIT") or "").strip()
+    try:
+        value = float(raw) if raw else 0.5
+    except ValueError:
+        raise ValueError(f"POLICY_LLM_WAIT must be a number of seconds, got {raw!r}") from None
+    if not 0 <= value <= 60:
+        raise ValueError(f"POLICY_LLM_WAIT must be between 0 and 60 seconds, got {value}")
+    return value
+
+
 def notice_for(answer: dict) -> str | None:
     """The core's one-line notice (e.g. an LLM was asked but the excerpt is shown), if it has one."""
+    if answer.get("llm_error") == BUSY:
+        return BUSY_NOTICE
     try:
         from retrieval.llm import notice
     except Exception:  # noqa: BLE001 — optional part of the core
@@ -65,37 +130,82 @@ def notice_for(answer: dict) -> str | None:
 
 
 class PolicyService:
-    def __init__(self, assistant, feedback: FeedbackStore):
+    def __init__(self, assistant, store: Store | None = None, workers: int | None = None,
+                 llm_slots: int | None = None, llm_wait: float | None = None):
         self.assistant = assistant
         self.corpus = assistant.corpus
-        self.feedback_store = feedback
+        self.store = store if store is not None else Store(StorageSettings(query_log=False, feedback=False))
         self.links = counterparts(self.corpus, assistant.index)
         self.doc_ids = [m.doc_id for m in self.corpus.documents]
+        self.workers = workers or workers_from_env()
+        self.llm_slots = llm_slots or llm_slots_from_env()
+        self.llm_wait = llm_wait_from_env() if llm_wait is None else llm_wait
+        self._cpu = threading.BoundedSemaphore(self.workers)
+        self._llm = threading.BoundedSemaphore(self.llm_slots)
 
     # ------------------------------------------------------------ answers
-    def ask(self, question: object, history: object = None, doc_ids: object = None) -> dict:
+    def _grounded(self, question: object, history: object, scope: list[str] | None):
+        """(question as searched, history as checked, grounded Answer) under a CPU slot; QuestionError."""
+        split = self.assistant.grounded
+        with self._cpu:
+            return split(question, history, scope)
+
+    def _llm_for(self, answer) -> Any:
+        llm = getattr(self.assistant, "llm", None)
+        if llm is None or answer.refused or not answer.citations:
+            return None
+        return llm
+
+    def ask(self, question: object, history: object = None, doc_ids: object = None, source: str = "api") -> dict:
         """Answer.to_dict(); QuestionError (Chinese message) for a question, history or doc_ids that cannot be used.
         The history is passed on as sent: the core checks and bounds it."""
-        answer = self.assistant.ask(question, history=history, doc_ids=clean_doc_ids(doc_ids))  # type: ignore[arg-type]
-        return answer.to_dict()
+        started = time.monotonic()
+        scope = clean_doc_ids(doc_ids)
+        text, turns, answer = self._grounded(question, history, scope)
+        llm = self._llm_for(answer)
+        if llm is not None:
+            if self._llm.acquire(timeout=self.llm_wait):
+                try:
+                    answer = llm.answer(text, turns, answer)
+                finally:
+                    self._llm.release()
+            else:
+                answer = replace(answer, llm_error=BUSY)
+        return self._done(answer.to_dict(), started, source)
 
-    def ask_events(self, question: object, history: object = None, doc_ids: object = None):
+    def ask_events(self, question: object, history: object = None, doc_ids: object = None,
+                   source: str = "chat") -> Iterator[tuple[str, Any]]:
         """("draft", text so far)… while an LLM writes (when one is configured), then ("final", answer dict).
         The draft is unverified: show it as such, and replace it with the final answer.
         QuestionError is raised on the first next()."""
+        started = time.monotonic()
         scope = clean_doc_ids(doc_ids)
-        stream = getattr(self.assistant, "ask_stream", None)
-        if stream is None:
-            yield "final", self.ask(question, history, scope)
+        text, turns, answer = self._grounded(question, history, scope)
+        llm = self._llm_for(answer)
+        if llm is None:
+            yield "final", self._done(answer.to_dict(), started, source)
             return
-        draft = ""
-        for kind, value in stream(question, history=history, doc_ids=scope):  # type: ignore[arg-type]
-            if kind == "delta" and isinstance(value, str):
-                draft += value
-                yield "draft", draft
-            elif kind == "final":
-                yield "final", value.to_dict() if hasattr(value, "to_dict") else dict(value)  # type: ignore[arg-type]
-                return
+        if not self._llm.acquire(timeout=self.llm_wait):
+            yield "final", self._done(replace(answer, llm_error=BUSY).to_dict(), started, source)
+            return
+        try:  # the slot is released when the stream ends, fails, or is closed by a client that left
+            draft = ""
+            for kind, value in llm.stream(text, turns, answer):
+                if kind == "delta" and isinstance(value, str):
+                    draft += value
+                    yield "draft", draft
+                elif kind == "final":
+                    final = value.to_dict() if hasattr(value, "to_dict") else dict(value)
+                    break
+            else:
+                final = replace(answer, llm_error="unexpected").to_dict()
+        finally:
+            self._llm.release()
+        yield "final", self._done(final, started, source)
+
+    def _done(self, answer: dict, started: float, source: str) -> dict:
+        self.store.log_query(answer, time.monotonic() - started, source)
+        return answer
 
     def warm_up(self) -> None:
         """Load the embedding model now, not on the first visitor's question (grounded path only: no LLM call)."""
@@ -117,7 +227,12 @@ class PolicyService:
         scope = [str(doc_id)] if doc_id and str(doc_id) in self.doc_ids else None
         if not text:
             return {"query": "", "tokens": [], "results": []}
-        r = self.assistant.retriever.retrieve(text, top_k=max(1, min(int(limit), 30)), doc_ids=scope)
+        try:
+            top_k = max(1, min(int(limit), 30))
+        except (TypeError, ValueError, OverflowError):
+            top_k = 8
+        with self._cpu:
+            r = self.assistant.retriever.retrieve(text, top_k=top_k, doc_ids=scope)
         terms = self.terms(text, r.tokens)
         results = []
         for hit in r.hits:
@@ -171,17 +286,12 @@ class PolicyService:
     # ------------------------------------------------------------ feedback
     def record_feedback(self, rating: object, question: object = "", answer: object = "",
                         citation_ids: object = None, comment: object = "", refused: object = None,
-                        source: str = "api") -> int:
-        if isinstance(answer, dict):
-            fb = from_answer(answer, rating, comment=str(comment or ""), source=source)
-            if question and not fb.question:
-                fb = Feedback(fb.rating, str(question), fb.answer, fb.citation_ids, fb.refused, fb.comment, source)
-        else:
-            fb = Feedback(rating=normalize_rating(rating), question=str(question or ""), answer=str(answer or ""),
-                          citation_ids=as_ids(citation_ids),  # type: ignore[arg-type]
-                          refused=None if refused is None else bool(refused), comment=str(comment or ""),
-                          source=source)
-        return self.feedback_store.add(fb)
+                        source: str = "api") -> int | None:
+        """The stored row's id; None when feedback is off or the database cannot be written (a warning
+        is logged); FeedbackError for a rating that is neither up nor down."""
+        fb = from_fields(rating, question, answer, citation_ids, refused, comment, source)
+        return self.store.add_feedback(fb.rating, fb.question, fb.answer, fb.citation_ids, fb.refused,
+                                       fb.comment, fb.source)
 
     def health(self) -> dict:
         return {"status": "ok", "documents": len(self.corpus.documents), "articles": len(self.corpus.articles)}

@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from retrieval.answer import HOTLINE
+from retrieval.privacy import redact
 from retrieval.types import QuestionError
 
 from . import render
@@ -54,8 +55,16 @@ def css() -> str:
     return (STATIC / "style.css").read_text(encoding="utf-8")
 
 
-def build_blocks(service: PolicyService, concurrency: int = 4) -> gr.Blocks:
-    """The page; `concurrency`: answers (and searches) computed at once, the rest wait in the queue."""
+def build_blocks(service: PolicyService) -> gr.Blocks:
+    """The page. Limits are enforced here and in the service, never only in the browser (a Textbox's
+    max_length is not checked by the server): the core refuses a question over its limit, the search
+    box is cut to 100 characters, choices are checked against the corpus.
+
+    Queue groups: "assistant" (answers) admits workers + LLM slots events at once; inside, the
+    service lets `workers` of them compute and `llm_slots` wait on an LLM, so slow LLM calls can
+    never take every place of the group. "search" admits `workers`."""
+    concurrency = service.workers
+    answering = service.workers + service.llm_slots
     corpus = service.corpus
     links = service.links
     doc_choices = [("全部文件", "")] + [(m.short_name, m.doc_id) for m in corpus.documents]
@@ -69,7 +78,9 @@ def build_blocks(service: PolicyService, concurrency: int = 4) -> gr.Blocks:
         question = (text or "").strip()
         if not question:
             return gr.skip(), state["messages"], state, ""
-        state["messages"] = state["messages"] + [{"role": "user", "content": render.user_html(question[:max_chars + 200])}]
+        # shown as the assistant will read it: personal numbers replaced (they are not kept in the session)
+        shown = redact(question[:max_chars + 200])
+        state["messages"] = state["messages"] + [{"role": "user", "content": render.user_html(shown)}]
         return gr.update(value="", interactive=False), state["messages"], state, question
 
     def respond(question: str, state: dict, scope: str):
@@ -83,7 +94,8 @@ def build_blocks(service: PolicyService, concurrency: int = 4) -> gr.Blocks:
         copy_text = gr.skip()
         shown = 0.0
         try:
-            for kind, value in service.ask_events(question, history=history, doc_ids=[scope] if scope else None):
+            events = service.ask_events(question, history=history, doc_ids=[scope] if scope else None, source="chat")
+            for kind, value in events:
                 if kind == "draft":
                     if time.monotonic() - shown > 0.15:  # a few updates a second are enough
                         shown = time.monotonic()
@@ -92,7 +104,8 @@ def build_blocks(service: PolicyService, concurrency: int = 4) -> gr.Blocks:
                     continue
                 answer = value
                 bubble = render.answer_html(answer, corpus, links, notice_for(answer))
-                state["turns"] = history + [{"role": "user", "content": question},
+                # the question as the core gave it back (redacted), never as typed
+                state["turns"] = history + [{"role": "user", "content": answer["question"]},
                                             {"role": "assistant", "content": answer["answer"]}]
                 state["answers"] = {**state.get("answers", {}), str(len(state["messages"])): answer}
                 copy_text = service.copy_text(answer)
@@ -121,10 +134,14 @@ def build_blocks(service: PolicyService, concurrency: int = 4) -> gr.Blocks:
         if answer is None or not isinstance(data.liked, bool):
             return
         try:
-            service.record_feedback("up" if data.liked else "down", answer=answer, source="chat")
-            gr.Info("谢谢您的评价！" if data.liked else "谢谢反馈，我们会据此改进。", duration=3, title="已收到")
+            stored = service.record_feedback("up" if data.liked else "down", answer=answer, source="chat")
         except Exception:  # noqa: BLE001
             log.exception("storing feedback failed")
+            stored = None
+        if stored is not None:
+            gr.Info("谢谢您的评价！" if data.liked else "谢谢反馈，我们会据此改进。", duration=3, title="已收到")
+        else:
+            gr.Warning("评价暂时没有保存成功，请稍后再试。", duration=3)
 
     # ------------------------------------------------------------------ handlers: console
     def search_ui(query: str, doc_id: str):
@@ -149,7 +166,7 @@ def build_blocks(service: PolicyService, concurrency: int = 4) -> gr.Blocks:
 
     def draft(question: str):
         try:
-            return service.copy_text(service.ask(question))
+            return service.copy_text(service.ask(question, source="console"))
         except QuestionError as e:
             return f"错误：{e}"
         except Exception:  # noqa: BLE001
@@ -173,7 +190,8 @@ def build_blocks(service: PolicyService, concurrency: int = 4) -> gr.Blocks:
                 chatbot = gr.Chatbot(
                     value=[], elem_id="pa-chat", show_label=False, height="62vh", min_height=320,
                     layout="bubble", placeholder=render.welcome_markdown(corpus),
-                    examples=[{"text": q} for q in EXAMPLES], feedback_options=("Like", "Dislike"),
+                    examples=[{"text": q} for q in EXAMPLES],
+                    feedback_options=("Like", "Dislike") if service.store.feedback else None,
                     buttons=[], sanitize_html=True, render_markdown=True, line_breaks=False,
                     autoscroll=True, group_consecutive_messages=False)
                 with gr.Row(elem_id="pa-ask-row", equal_height=True):
@@ -222,7 +240,7 @@ def build_blocks(service: PolicyService, concurrency: int = 4) -> gr.Blocks:
 
         # ------------------------------------------------------------------ events
         private = {"api_visibility": "private"}
-        ask_args = dict(concurrency_id="assistant", concurrency_limit=concurrency, show_progress="minimal", **private)
+        ask_args = dict(concurrency_id="assistant", concurrency_limit=answering, show_progress="minimal", **private)
         answer_io = ([pending, state, scope], [chatbot, state, copy_box, question])
         question.submit(submit, [question, state], [question, chatbot, state, pending], concurrency_limit=None,
                         show_progress="hidden", **private).then(respond, *answer_io, **ask_args)
@@ -240,22 +258,22 @@ def build_blocks(service: PolicyService, concurrency: int = 4) -> gr.Blocks:
         for html_block in [results, viewer, *tocs]:
             html_block.click(open_article, None, picker, queue=False, **private)
         picker.change(view, picker, viewer, queue=False, **private)
-        draft_q.submit(draft, draft_q, draft_out, concurrency_id="assistant", concurrency_limit=concurrency,
+        draft_q.submit(draft, draft_q, draft_out, concurrency_id="assistant", concurrency_limit=answering,
                        **private)
 
         # ------------------------------------------------------------------ named API endpoints
-        register_api(service, concurrency)
+        register_api(service)
     return demo
 
 
-def register_api(service: PolicyService, concurrency: int = 4) -> None:
+def register_api(service: PolicyService) -> None:
     """Named endpoints for gradio_client: /ask, /copy_answer, /search, /article, /documents, /feedback."""
 
     def ask(question: str, history: list[dict] | None = None, doc_ids: list[str] | None = None) -> dict:
         """Answer a question about the employment and entrepreneurship policies, with citations.
         history: earlier turns as [{"role": "user"|"assistant", "content": "..."}]; doc_ids: limit to these documents."""
         try:
-            return service.ask(question, history=history, doc_ids=doc_ids)
+            return service.ask(question, history=history, doc_ids=doc_ids, source="gradio_api")
         except QuestionError as e:
             raise gr.Error(str(e), print_exception=False) from None
 
@@ -286,9 +304,10 @@ def register_api(service: PolicyService, concurrency: int = 4) -> None:
                                           comment=comment, source="api")
         except ValueError as e:
             raise gr.Error(str(e), print_exception=False) from None
-        return {"stored": True, "id": row}
+        return {"stored": row is not None, "id": row}
 
-    limits = dict(concurrency_id="assistant", concurrency_limit=concurrency)
+    concurrency = service.workers
+    limits = dict(concurrency_id="assistant", concurrency_limit=service.workers + service.llm_slots)
     gr.api(ask, api_name="ask", **limits)
     gr.api(copy_answer, api_name="copy_answer", **limits)
     gr.api(search, api_name="search", concurrency_id="search", concurrency_limit=concurrency)
