@@ -19,12 +19,12 @@ from web_helpers import http_json, running_server
 
 pytestmark = pytest.mark.slow
 
-LLM_TIMEOUT = 4.0
+LLM_TIMEOUT = 10.0
 SLOW = "创业担保贷款有什么规定？"                 # the LLM hangs (30 s, far past LLM_TIMEOUT)
 FAILS = "退役军人就业创业有什么政策？"             # the LLM answers 500 at once
 GARBAGE = "高校毕业生创业有哪些扶持政策？"          # the LLM answers something that is not JSON
 DECLINED = "怎么申请公租房？"                     # declined: the LLM is never asked
-QUICK = 2.5                                      # seconds: "at once", with room for a loaded 2-core machine
+QUICK = 6.0                                      # seconds: "at once" (well before LLM_TIMEOUT), with room for a loaded 2-core machine
 DRAFT = "各地要加大创业担保贷款工作力度[1]。"
 
 
@@ -53,7 +53,7 @@ def fake_llm():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, fake_llm):
     env = {"LLM_BASE_URL": fake_llm.base_url, "LLM_MODEL": "qwen-test", "LLM_API_KEY": "sk-test",
-           "LLM_TIMEOUT": str(LLM_TIMEOUT), "LLM_MAX_RETRIES": "0", "LLM_STREAM_TIMEOUT": "10",
+           "LLM_TIMEOUT": str(LLM_TIMEOUT), "LLM_MAX_RETRIES": "0", "LLM_STREAM_TIMEOUT": "20",
            "POLICY_WEB_CONCURRENCY": "2", "POLICY_LLM_CONCURRENCY": "2", "POLICY_LLM_WAIT": "0.3"}
     with running_server(tmp_path_factory.mktemp("security-llm"), extra_env=env) as srv:
         yield srv

@@ -52,18 +52,23 @@ SECURITY_HEADERS = [
 TOO_LARGE = "请求太大（超过{kb} KB）。问题最多1000字；对话历史只需最近几轮（接口只用最近12条）。"
 
 
-def max_body_from_env(env: Mapping[str, str] | None = None) -> int:
+def env_int(name: str, default: int, env: Mapping[str, str] | None = None, minimum: int = 1) -> int:
+    """A whole-number setting from the environment, with a message that says what is wrong."""
     env = os.environ if env is None else env
-    raw = (env.get("POLICY_MAX_BODY_BYTES") or "").strip()
+    raw = (env.get(name) or "").strip()
     if not raw:
-        return DEFAULT_MAX_BODY
+        return default
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"POLICY_MAX_BODY_BYTES must be a whole number of bytes, got {raw!r}") from None
-    if value < 4096:
-        raise ValueError(f"POLICY_MAX_BODY_BYTES must be at least 4096, got {value}")
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def max_body_from_env(env: Mapping[str, str] | None = None) -> int:
+    return env_int("POLICY_MAX_BODY_BYTES", DEFAULT_MAX_BODY, env, minimum=4096)
 
 
 Scope = dict

@@ -37,7 +37,7 @@ from retrieval.config import ROOT, Settings
 from retrieval.types import QuestionError
 
 from .feedback import FeedbackError
-from .guard import Guard, json_depth, max_body_from_env, redact_logs, scrub
+from .guard import Guard, env_int, json_depth, max_body_from_env, redact_logs, scrub
 from .render import UNAVAILABLE
 from .service import PolicyService, llm_slots_from_env, llm_wait_from_env, workers_from_env
 from .storage import StorageSettings, Store
@@ -48,24 +48,12 @@ MAX_DEPTH = 16        # nesting of a JSON body (history is depth 3)
 BUSY = "当前咨询人数较多，请稍后再试。"
 
 
-def _whole(name: str, default: int, env: dict[str, str] | None = None) -> int:
-    env = os.environ if env is None else env
-    raw = (env.get(name) or "").strip()
-    try:
-        value = int(raw) if raw else default
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
-
-
 def max_waiting(env: dict[str, str] | None = None) -> int:
-    return _whole("POLICY_MAX_WAITING", 200, env)
+    return env_int("POLICY_MAX_WAITING", 200, env)
 
 
 def max_connections(env: dict[str, str] | None = None) -> int:
-    return _whole("POLICY_MAX_CONNECTIONS", 2000, env)
+    return env_int("POLICY_MAX_CONNECTIONS", 2000, env)
 
 
 class _Busy(Exception):

@@ -30,6 +30,7 @@ from retrieval.types import Citation, QuestionError
 
 from . import render
 from .feedback import from_fields
+from .guard import env_int
 from .storage import StorageSettings, Store
 
 log = logging.getLogger(__name__)
@@ -80,26 +81,12 @@ BUSY = "busy"  # llm_error when every LLM slot was taken: the grounded answer is
 BUSY_NOTICE = "智能问答服务繁忙，以下为政策原文摘录。"
 
 
-def _env_int(name: str, default: int, env: dict[str, str] | None = None) -> int:
-    env = os.environ if env is None else env
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
-
-
 def workers_from_env(env: dict[str, str] | None = None) -> int:
-    return _env_int("POLICY_WEB_CONCURRENCY", 4, env)
+    return env_int("POLICY_WEB_CONCURRENCY", 4, env)
 
 
 def llm_slots_from_env(env: dict[str, str] | None = None) -> int:
-    return _env_int("POLICY_LLM_CONCURRENCY", 8, env)
+    return env_int("POLICY_LLM_CONCURRENCY", 8, env)
 
 
 def llm_wait_from_env(env: dict[str, str] | None = None) -> float:
