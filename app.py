@@ -99,6 +99,7 @@ def cmd_ask(args) -> int:
 def cmd_index(args) -> int:
     from retrieval.corpus import load_corpus
     from retrieval.embeddings import make_embedder
+    from retrieval.assistant import lexical_index
     from retrieval.index import build_index
 
     settings = _settings(args)
@@ -106,6 +107,8 @@ def cmd_index(args) -> int:
     embedder = make_embedder(settings.embedder, settings.query_prefix, settings.passage_prefix,
                              settings.embed_threads)
     path = build_index(corpus, embedder, settings.index_dir, progress=sys.stderr.isatty())
+    # the BM25 matrix too, so that app processes sharing a read-only index start without tokenising
+    lexical_index(settings, corpus)
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     print(f"index built: {manifest['articles']} articles, {manifest['units']} vectors, "
           f"{manifest['embedder']}, in {manifest['embed_seconds']} s -> {path}")

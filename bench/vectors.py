@@ -1,14 +1,13 @@
-"""The vector index alone, up to 1M vectors: exact (IndexFlatIP), HNSW (the app's parameters), IVF.
+"""The vector index alone, up to 1M vectors: the app's index (exact, then IVF-Flat) and HNSW vs IVF parameters.
 
 Vectors: derived from the real index's unit vectors (bench/synth.py `derived_vectors`: a mix of two
 real vectors plus noise, renormalised) — embedding a million texts on 2 cores would take days.
 Queries: the eval questions, embedded for real. Ground truth: exact inner-product search.
 
-The HNSW index is built incrementally (the app's M, efConstruction) and measured at checkpoints
-(100k, 250k, 500k, 1M): build time so far, memory, recall@10 vs exact at several efSearch, search
-latency at k=10 and at the retriever's depth (k=1000), and the file: size, write, read, sha256 (what
-load_index does at start-up). When the projected build time passes the budget, it stops at the last
-checkpoint reached and extrapolates (said in the table).
+`run`: the app's index (make_faiss_index, chosen by size) built at 100k, 250k, 500k and 1M vectors:
+build time, memory, file size and load time (read, sha256, reconstruct: what load_index does),
+recall@10 and @1000 against exact search, latency, and an nprobe sweep.
+`run_params`: HNSW and IVF parameters side by side at 500k vectors (how the app's index was chosen).
 """
 from __future__ import annotations
 
@@ -69,136 +68,155 @@ def _base_and_queries():
     return base, q
 
 
-def step_hnsw(n: int, budget_min: float, noise: float, depth: int = 1000) -> dict:
+def step_index(n: int, noise: float, mix: float, depth: int = 1000) -> dict:
+    """The app's index (retrieval.index.make_faiss_index, chosen by size) built on the first c of n
+    derived vectors at each checkpoint c: build, memory, file, load, recall and latency vs exact."""
     import faiss
     from bench.synth import derived_vectors
-    from retrieval.index import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, make_faiss_index
+    from retrieval.index import make_faiss_index
 
     base, q = _base_and_queries()
-    log(f"HNSW: deriving {n:,} vectors")
-    X = derived_vectors(base, n, noise=noise)
-    rss0 = rss_mib()
-    index, _ = make_faiss_index(n, X.shape[1], "hnsw")
-    checkpoints = [c for c in CHECKPOINTS if c < n] + [n]
-    added, build_s, results = 0, 0.0, []
-    chunk = 25_000
-    for cp in checkpoints:
-        while added < cp:
-            m = min(chunk, cp - added)
-            t = time.perf_counter()
-            index.add(X[added:added + m])
-            build_s += time.perf_counter() - t
-            added += m
-            log(f"HNSW: {added:,} vectors in {build_s:.0f} s ({added / build_s:,.0f}/s)")
-        mem = rss_mib() - rss0
-        log(f"HNSW at {cp:,}: exact ground truth, recall, latency")
+    log(f"deriving {n:,} vectors")
+    X = derived_vectors(base, n, noise=noise, mix=mix)
+    results = []
+    for cp in [c for c in CHECKPOINTS if c < n] + [n]:
+        rss0 = rss_mib()
+        t = time.perf_counter()
+        index, description = make_faiss_index(X[:cp])
+        row = {"n": cp, "build_s": time.perf_counter() - t, "memory_mib": rss_mib() - rss0, "kind": description}
+        log(f"{cp:,} vectors: {description} in {row['build_s']:.0f} s; exact ground truth, recall, latency")
         exact = faiss.IndexFlatIP(X.shape[1])
         exact.add(X[:cp])
         _, truth = exact.search(q, depth)
-        row = {"n": cp, "build_s": build_s, "memory_mib": mem, "sweep": {}}
-        for ef in (64, 128, 256, 512):
-            index.hnsw.efSearch = ef
-            _, f = index.search(q, 10)
-            row["sweep"][ef] = {"recall10": _recall(f, truth, 10), "ms": _latency(index, q, 10)}
-        index.hnsw.efSearch = HNSW_EF_SEARCH
+        _, f10 = index.search(q, 10)
         _, fd = index.search(q, depth)
-        row["depth_returned"] = float((fd >= 0).sum(axis=1).mean())  # HNSW returns at most about efSearch
-        row["recall_depth"] = _recall(fd, truth, depth)
-        row["depth_ms"] = _latency(index, q, depth)
-        index.hnsw.efSearch = depth  # a complete list of `depth` results needs efSearch >= depth
-        _, fd = index.search(q, depth)
-        row["recall_depth_full"] = _recall(fd, truth, depth)
-        row["depth_full_ms"] = _latency(index, q, depth)
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-        threads = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(1)
-        row["ms10_1thread"] = _latency(index, q, 10)
-        row["exact10_ms_1thread"] = _latency(exact, q, 10)
-        faiss.omp_set_num_threads(threads)
-        row["exact10_ms"] = _latency(exact, q, 10)
-        row["exact_depth_ms"] = _latency(exact, q, depth)
+        row.update(recall10=_recall(f10, truth, 10), recall_depth=_recall(fd, truth, depth),
+                   ms10=_latency(index, q, 10), ms_depth=_latency(index, q, depth),
+                   exact10_ms=_latency(exact, q, 10), exact_depth_ms=_latency(exact, q, depth))
+        if hasattr(index, "nprobe"):
+            chosen, row["sweep"] = index.nprobe, {}
+            for probe in (16, 32, 64, 128, 256):
+                index.nprobe = probe
+                _, f = index.search(q, 10)
+                row["sweep"][probe] = {"recall10": _recall(f, truth, 10), "ms": _latency(index, q, 10)}
+            index.nprobe = chosen
+            index.make_direct_map()  # as load_index does, to read the vectors back
         del exact
-        row.update(_file_figures(index, out_dir("vectors") / "hnsw.faiss"))
+        row.update(_file_figures(index, out_dir("vectors") / "index.faiss"))
         results.append(row)
-        projected = build_s / cp * n * (np.log(n) / np.log(cp))
-        if cp < n and projected > budget_min * 60:
-            log(f"HNSW: projected build at {n:,} is {projected / 60:.0f} min > budget {budget_min} min; stopping")
-            return {"checkpoints": results, "stopped_at": cp, "projected_build_s": projected,
-                    "params": {"M": HNSW_M, "efC": HNSW_EF_CONSTRUCTION, "efS": HNSW_EF_SEARCH}}
-    return {"checkpoints": results, "stopped_at": None,
-            "params": {"M": HNSW_M, "efC": HNSW_EF_CONSTRUCTION, "efS": HNSW_EF_SEARCH}}
+        del index
+    return {"checkpoints": results}
 
 
-def step_ivf(n: int, noise: float, nlist: int = 0, train: int = 100_000) -> dict:
+def run(n: int = 1_000_000, noise: float | None = None, mix: float | None = None) -> dict:
+    from bench.synth import DEFAULT_MIX, DEFAULT_NOISE
+    noise = DEFAULT_NOISE if noise is None else noise
+    mix = DEFAULT_MIX if mix is None else mix
+    log(f"load average {load_average()}")
+    _base_and_queries()  # builds the real index / query vectors once, outside the timed step
+    res = run_step("bench.vectors:step_index", n=n, noise=noise, mix=mix)
+    rows = []
+    for c in res["checkpoints"]:
+        k = c["kind"]
+        rows.append((f"{c['n']:,}", k["type"] + (f" nlist={k['nlist']} nprobe={k['nprobe']}" if "nlist" in k else ""),
+                     f"{c['build_s']:.0f}", f"{c['memory_mib']:.0f}", f"{c['disk_mib']:.0f}",
+                     f"{c['recall10']:.3f}", fmt_ms(c["ms10"]), f"{c['recall_depth']:.3f}", fmt_ms(c["ms_depth"]),
+                     fmt_ms(c["exact10_ms"]), f"{c['read_s']:.1f} + {c['sha256_s']:.1f} + {c['reconstruct_s']:.1f}"))
+    n_q = len(res["checkpoints"][0]["ms10"])
+    print_table(f"The app's vector index by size vs exact search; vectors derived from real ones (mixed up to "
+                f"{mix}, noise {noise}), {n_q} real questions",
+                ("vectors", "index", "build (s)", "memory (MiB)", "file (MiB)", "recall@10", "k=10 p50 / p95 (ms)",
+                 "recall@1000", "k=1000 p50 / p95 (ms)", "exact k=10 p50 / p95 (ms)",
+                 "load: read + sha256 + reconstruct (s)"), rows)
+    for c in res["checkpoints"]:
+        if c.get("sweep") and c["n"] == res["checkpoints"][-1]["n"]:
+            print_table(f"IVF nprobe at {c['n']:,} vectors (the app uses {c['kind']['nprobe']})",
+                        ("nprobe", "recall@10", "k=10 p50 / p95 (ms)"),
+                        [(p, f"{v['recall10']:.3f}", fmt_ms(v["ms"])) for p, v in c["sweep"].items()])
+    print(f"\nmachine: {machine()}; load average at the end {load_average()}; CPU used by other work: "
+          f"{res['others_cpu']:.0%}")
+    import json
+    (out_dir("vectors") / "result.json").write_text(json.dumps({**res, "noise": noise, "mix": mix}, indent=1),
+                                                    encoding="utf-8")
+    return res
+
+
+# ---------------------------------------------------------------- which parameters reach recall@10 >= 0.95
+
+PARAMS = (("hnsw", {"M": 32, "efC": 80}), ("hnsw", {"M": 32, "efC": 200}), ("hnsw", {"M": 48, "efC": 200}),
+          ("ivf", {"nlist": 1024}), ("ivf", {"nlist": 2048}))
+
+
+def step_params(n: int, noise: float, mix: float, depth: int = 1000) -> dict:
+    """Build each candidate index on the same n vectors; recall@10 and @depth vs exact, and latency."""
     import faiss
     from bench.synth import derived_vectors
 
     base, q = _base_and_queries()
-    X = derived_vectors(base, n, noise=noise)
-    nlist = nlist or int(2 ** round(np.log2(2 * np.sqrt(n))))
-    rss0 = rss_mib()
-    quantizer = faiss.IndexFlatIP(X.shape[1])
-    index = faiss.IndexIVFFlat(quantizer, X.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
-    rng = np.random.default_rng(1)
-    log(f"IVF: training {nlist} lists on {min(train, n):,} vectors")
-    t = time.perf_counter()
-    index.train(X[rng.choice(n, min(train, n), replace=False)])
-    train_s = time.perf_counter() - t
-    t = time.perf_counter()
-    for s in range(0, n, 100_000):
-        index.add(X[s:s + 100_000])
-        log(f"IVF: {min(n, s + 100_000):,} added")
-    add_s = time.perf_counter() - t
-    mem = rss_mib() - rss0
+    X = derived_vectors(base, n, noise=noise, mix=mix)
     exact = faiss.IndexFlatIP(X.shape[1])
     exact.add(X)
-    _, truth = exact.search(q, 10)
+    _, truth = exact.search(q, depth)
     del exact
-    sweep = {}
-    for nprobe in (8, 16, 32, 64, 128):
-        index.nprobe = nprobe
-        _, f = index.search(q, 10)
-        sweep[nprobe] = {"recall10": _recall(f, truth, 10), "ms": _latency(index, q, 10)}
-    res = {"n": n, "nlist": nlist, "train_s": train_s, "add_s": add_s, "memory_mib": mem, "sweep": sweep}
-    res.update(_file_figures(index, out_dir("vectors") / "ivf.faiss"))
-    return res
+    faiss.omp_set_num_threads(faiss.omp_get_max_threads())
+    out = []
+    for kind, p in PARAMS:
+        rss0 = rss_mib()
+        t = time.perf_counter()
+        if kind == "hnsw":
+            index = faiss.IndexHNSWFlat(X.shape[1], p["M"], faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = p["efC"]
+            for s in range(0, n, 50_000):
+                index.add(X[s:s + 50_000])
+                log(f"HNSW M={p['M']} efC={p['efC']}: {min(n, s + 50_000):,} in {time.perf_counter() - t:.0f} s")
+            knobs, set_knob = (64, 128, 256, 512), (lambda v: setattr(index.hnsw, "efSearch", v))
+        else:
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(X.shape[1]), X.shape[1], p["nlist"], faiss.METRIC_INNER_PRODUCT)
+            rng = np.random.default_rng(1)
+            index.train(X[rng.choice(n, min(n, 100_000), replace=False)])
+            index.add(X)
+            knobs, set_knob = (16, 32, 64, 128), (lambda v: setattr(index, "nprobe", v))
+        build_s = time.perf_counter() - t
+        row = {"kind": kind, "params": p, "build_s": build_s, "memory_mib": rss_mib() - rss0, "knobs": {}}
+        for v in knobs:
+            set_knob(v)
+            _, f = index.search(q, 10)
+            params = faiss.SearchParametersHNSW(efSearch=max(v, depth)) if kind == "hnsw" else None
+            _, fd = index.search(q, depth, params=params) if params else index.search(q, depth)
+            row["knobs"][v] = {"recall10": _recall(f, truth, 10), "ms10": _latency(index, q, 10),
+                               "recall_depth": _recall(fd, truth, depth)}
+            if kind == "hnsw":
+                row["knobs"][v]["ms_depth"] = []
+                for vec in q:
+                    t = time.perf_counter()
+                    index.search(vec.reshape(1, -1), depth, params=params)
+                    row["knobs"][v]["ms_depth"].append((time.perf_counter() - t) * 1000)
+            else:
+                row["knobs"][v]["ms_depth"] = _latency(index, q, depth)
+        out.append(row)
+        del index
+    return {"n": n, "rows": out}
 
 
-def run(n: int = 1_000_000, budget_min: float = 20.0, noise: float | None = None, ivf: bool = True) -> dict:
-    from bench.synth import DEFAULT_NOISE
+def run_params(n: int = 500_000, noise: float | None = None, mix: float | None = None) -> dict:
+    from bench.synth import DEFAULT_MIX, DEFAULT_NOISE
     noise = DEFAULT_NOISE if noise is None else noise
-    log(f"load average {load_average()}")
-    _base_and_queries()  # builds the real index / query vectors once, outside the timed steps
-    hnsw = run_step("bench.vectors:step_hnsw", n=n, budget_min=budget_min, noise=noise)
-    ivf_res = run_step("bench.vectors:step_ivf", n=n, noise=noise) if ivf else None
-    p = hnsw["params"]
+    mix = DEFAULT_MIX if mix is None else mix
+    _base_and_queries()
+    res = run_step("bench.vectors:step_params", n=n, noise=noise, mix=mix)
     rows = []
-    for c in hnsw["checkpoints"]:
-        rows.append((f"{c['n']:,}", f"{c['build_s']:.0f}", f"{c['memory_mib']:.0f}", f"{c['disk_mib']:.0f}",
-                     " / ".join(f"{c['sweep'][str(ef)]['recall10']:.3f}" for ef in (64, 128, 256, 512)),
-                     fmt_ms(c["sweep"][str(p["efS"])]["ms"]), fmt_ms(c["ms10_1thread"]),
-                     f"{c['depth_returned']:.0f}, {c['recall_depth']:.3f}", fmt_ms(c["depth_ms"]),
-                     f"{c['recall_depth_full']:.3f}, {fmt_ms(c['depth_full_ms'])}",
-                     fmt_ms(c["exact10_ms"]), fmt_ms(c["exact10_ms_1thread"]),
-                     f"{c['read_s']:.1f} + {c['sha256_s']:.1f} + {c['reconstruct_s']:.1f}"))
-    print_table(f"HNSW (M={p['M']}, efConstruction={p['efC']}, efSearch={p['efS']}) vs exact, vectors derived "
-                f"from real ones (noise {noise}), {len(hnsw['checkpoints'][0]['sweep']['64']['ms'])} real questions",
-                ("vectors", "build (s, cumulative)", "memory (MiB)", "file (MiB)",
-                 "recall@10 at efSearch 64 / 128 / 256 / 512", f"k=10 p50 / p95 (ms), efS {p['efS']}",
-                 "same, 1 thread", "k=1000: results returned, recall@1000", "k=1000 p50 / p95 (ms)",
-                 "k=1000 at efSearch 1000: recall@1000, p50 / p95 (ms)",
-                 "exact k=10 (ms)", "exact, 1 thread", "load: read + sha256 + reconstruct (s)"), rows)
-    if hnsw["stopped_at"]:
-        print(f"\nHNSW build stopped at {hnsw['stopped_at']:,} vectors (budget {budget_min} min); projected "
-              f"build at {n:,}: {hnsw['projected_build_s'] / 60:.0f} min (n·log n extrapolation)")
-    if ivf_res:
-        print_table(f"IVF-Flat at {ivf_res['n']:,} vectors, {ivf_res['nlist']} lists: train {ivf_res['train_s']:.0f} s, "
-                    f"add {ivf_res['add_s']:.0f} s, memory {ivf_res['memory_mib']:.0f} MiB, file {ivf_res['disk_mib']:.0f} MiB",
-                    ("nprobe", "recall@10", "k=10 p50 / p95 (ms)"),
-                    [(k, f"{v['recall10']:.3f}", fmt_ms(v["ms"])) for k, v in ivf_res["sweep"].items()])
-    print(f"\nmachine: {machine()}; load average at the end {load_average()}; CPU used by other work: "
-          f"HNSW step {hnsw['others_cpu']:.0%}" + (f", IVF step {ivf_res['others_cpu']:.0%}" if ivf_res else ""))
-    result = {"hnsw": hnsw, "ivf": ivf_res, "noise": noise}
+    for r in res["rows"]:
+        name = (f"HNSW M={r['params']['M']} efC={r['params']['efC']}" if r["kind"] == "hnsw"
+                else f"IVF-Flat nlist={r['params']['nlist']}")
+        for v, m in r["knobs"].items():
+            rows.append((name, f"{r['build_s']:.0f}", f"{r['memory_mib']:.0f}",
+                         f"{'efSearch' if r['kind'] == 'hnsw' else 'nprobe'} {v}", f"{m['recall10']:.3f}",
+                         fmt_ms(m["ms10"]), f"{m['recall_depth']:.3f}", fmt_ms(m["ms_depth"])))
+    print_table(f"Index parameters at {n:,} vectors (derived, mixed up to {mix}, noise {noise}); "
+                f"k=1000 searched with efSearch >= 1000 for HNSW",
+                ("index", "build (s)", "memory (MiB)", "search setting", "recall@10", "k=10 p50 / p95 (ms)",
+                 "recall@1000", "k=1000 p50 / p95 (ms)"), rows)
+    print(f"\nmachine: {machine()}; CPU used by other work during the step: {res['others_cpu']:.0%}")
     import json
-    (out_dir("vectors") / "result.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-    return result
+    (out_dir("vectors") / f"params-{n}.json").write_text(json.dumps(res, indent=1), encoding="utf-8")
+    return res

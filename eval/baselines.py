@@ -92,7 +92,7 @@ class BM25Baseline(Baseline):
         started = time.perf_counter()
         self.ids = [p.id for p in passages]
         self.tokenize = tokenize
-        self.bm25 = BM25([tokenize(p.text) for p in passages])
+        self.bm25 = BM25.from_documents([tokenize(p.text) for p in passages])
         self.build_seconds = time.perf_counter() - started
 
     def search(self, query: str, k: int = DEPTH) -> list[str]:

@@ -11,7 +11,7 @@ from .config import Settings
 from .corpus import Corpus, load_corpus
 from .embeddings import Embedder, make_embedder
 from .index import DenseIndex, ensure_index
-from .lexical import Tokenizer
+from .lexical import Tokenizer, corpus_bm25
 from .llm import LLMGenerator
 from .privacy import redact, without_personal_mentions
 from .query import contextualize, documents_named, load_out_of_scope, load_synonyms, previous_user_turn
@@ -58,6 +58,12 @@ def validate_history(history: object, settings: Settings) -> list[dict]:
     return turns[-2 * settings.max_history_turns:]
 
 
+def lexical_index(settings: Settings, corpus: Corpus, tokenizer: Tokenizer | None = None):
+    """The corpus's BM25 matrix, kept beside the dense index (index/lexical/) between starts."""
+    tokenizer = tokenizer or Tokenizer(settings.corpus_dir / "lexicon" / "terms.txt")
+    return corpus_bm25(corpus, tokenizer, settings.index_dir / "lexical")
+
+
 class Assistant:
     def __init__(self, settings: Settings, corpus: Corpus, embedder: Embedder, index: DenseIndex,
                  retriever: HybridRetriever, composer: Composer, llm: LLMGenerator | None = None):
@@ -79,7 +85,8 @@ class Assistant:
         index = ensure_index(settings.index_dir, corpus, embedder, progress=progress)
         lexicon = settings.corpus_dir / "lexicon"
         tokenizer = Tokenizer(lexicon / "terms.txt")
-        retriever = HybridRetriever(corpus, index, embedder, tokenizer, load_synonyms(lexicon / "synonyms.tsv"))
+        retriever = HybridRetriever(corpus, index, embedder, tokenizer, load_synonyms(lexicon / "synonyms.tsv"),
+                                    bm25=lexical_index(settings, corpus, tokenizer))
         composer = Composer(retriever, max_articles=settings.top_k,
                             out_of_scope=load_out_of_scope(lexicon / "out_of_scope.tsv"))
         generator = LLMGenerator.from_env(corpus, tokenizer) if llm else None  # None when LLM_* unset
@@ -93,19 +100,21 @@ class Assistant:
         the question: they are never searched, logged, stored, sent to an LLM or echoed."""
         text = validate_question(question, self.settings.max_question_chars)
         text = without_personal_mentions(redact(text)).strip() or redact(text)
-        known = {m.doc_id for m in self.corpus.documents}
+        known = self.corpus.docs_by_id
         unknown = [d for d in doc_ids or () if d not in known]
         if unknown:
-            raise QuestionError(f"没有这份文件：{', '.join(unknown)}。可选：{', '.join(sorted(known))}。")
+            choices = sorted(known)
+            more = f" 等 {len(choices)} 份" if len(choices) > 10 else ""
+            raise QuestionError(f"没有这份文件：{', '.join(unknown)}。可选：{', '.join(choices[:10])}{more}。")
         turns = validate_history(history, self.settings)
-        query = contextualize(text, turns, self.corpus.documents)
+        query = contextualize(text, turns, self.corpus.names)
         scope = list(doc_ids) if doc_ids else None
         if scope is None:
             # documents named in this question narrow the search; a follow-up naming none keeps
             # the documents its previous question named
-            named = documents_named(text, self.corpus.documents)
+            named = documents_named(text, self.corpus.names)
             if not named and query != text:
-                named = documents_named(previous_user_turn(turns) or "", self.corpus.documents)
+                named = documents_named(previous_user_turn(turns) or "", self.corpus.names)
             scope = named if 0 < len(named) < len(known) else None
         return text, query, scope
 

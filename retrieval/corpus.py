@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .parsing import parse_document
+from .query import DocumentNames
 from .text import normalize_whitespace
 from .types import Article, CorpusError, DocumentMeta
 
@@ -40,10 +41,12 @@ class Corpus:
     docs_by_id: dict[str, DocumentMeta] = field(init=False, repr=False, compare=False)
     # documents whose article numbers run on (（一）…（二十七）), so one number names an article
     numbered_throughout: frozenset[str] = field(init=False, repr=False, compare=False)
+    names: DocumentNames = field(init=False, repr=False, compare=False)  # documents' aliases, for lookups
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_id", {a.id: a for a in self.articles})
         object.__setattr__(self, "docs_by_id", {d.doc_id: d for d in self.documents})
+        object.__setattr__(self, "names", DocumentNames(self.documents))
         last_numbers: dict[str, list[int]] = {}
         for a in self.articles:
             last_numbers.setdefault(a.doc_id, []).append(a.path[-1])

@@ -1,12 +1,18 @@
 """Lexical retrieval: jieba tokenisation with a domain dictionary, and BM25."""
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import re
 import threading
+import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
+
+if TYPE_CHECKING:
+    from .corpus import Corpus
 
 import numpy as np
 
@@ -20,6 +26,7 @@ STOPWORDS = frozenset("""
 具体 相关 规定 政策 问 说 讲 是否 多少 几 谁 时候 时 后 前 个人 能够 需要 一般 可能 已经 自己 想要 打算 准备
 """.split())
 _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]")
+LEXICAL_FORMAT = 1  # bump when the cached matrix changes meaning (weights, title weight, tokens)
 
 
 class Tokenizer:
@@ -30,6 +37,15 @@ class Tokenizer:
         self.stopwords = stopwords
         self._jieba = None
         self._lock = threading.Lock()
+
+    @property
+    def fingerprint(self) -> str:
+        """What shapes the tokens: jieba's version, the dictionary, the stop words."""
+        import jieba
+        h = hashlib.sha256(f"{jieba.__version__}\n{' '.join(sorted(self.stopwords))}\n".encode())
+        if self.user_dict and self.user_dict.is_file():
+            h.update(self.user_dict.read_bytes())
+        return h.hexdigest()[:16]
 
     def _load(self):
         with self._lock:
@@ -54,33 +70,60 @@ class Tokenizer:
 
 
 class BM25:
-    """Okapi BM25 over pre-tokenised documents, as a sparse document-term weight matrix."""
+    """Okapi BM25 as a sparse document-term weight matrix (documents x terms, CSC for column sums)."""
 
-    def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75):
+    def __init__(self, weights, idf: np.ndarray, vocab: dict[str, int]):
+        self.weights = weights
+        self.idf = idf
+        self.vocab = vocab
+        self.n_docs = weights.shape[0]
+        self._max_idf = float(idf.max()) if len(idf) else 0.0
+
+    @classmethod
+    def from_documents(cls, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> "BM25":
         from scipy import sparse
 
         if not docs:
             raise ValueError("BM25 needs at least one document")
-        self.k1, self.b = k1, b
-        self.vocab: dict[str, int] = {}
+        vocab: dict[str, int] = {}
         rows, cols, tfs = [], [], []
         for i, doc in enumerate(docs):
             for term, c in Counter(doc).items():
                 rows.append(i)
-                cols.append(self.vocab.setdefault(term, len(self.vocab)))
+                cols.append(vocab.setdefault(term, len(vocab)))
                 tfs.append(c)
         n = len(docs)
         tf = np.asarray(tfs, dtype=np.float32)
         rows_a, cols_a = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
         doc_len = np.bincount(rows_a, weights=tf, minlength=n).astype(np.float32)
         avg_len = float(doc_len.mean()) or 1.0
-        df = np.bincount(cols_a, minlength=len(self.vocab))
-        self.idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        df = np.bincount(cols_a, minlength=len(vocab))
+        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
         norm = k1 * (1 - b + b * doc_len / avg_len)
-        w = tf * (k1 + 1) / (tf + norm[rows_a]) * self.idf[cols_a]
-        self.weights = sparse.csc_matrix((w, (rows_a, cols_a)), shape=(n, max(1, len(self.vocab))))
-        self.n_docs = n
-        self._max_idf = float(self.idf.max()) if len(self.idf) else 0.0
+        w = tf * (k1 + 1) / (tf + norm[rows_a]) * idf[cols_a]
+        weights = sparse.csc_matrix((w, (rows_a, cols_a)), shape=(n, max(1, len(vocab))))
+        weights.sort_indices()
+        return cls(weights, idf, vocab)
+
+    def save(self, path: Path) -> None:
+        """Write to `path` (.npz) atomically: a reader sees the old file or the complete new one."""
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp.npz")
+        terms = np.array(sorted(self.vocab, key=self.vocab.__getitem__), dtype=str)
+        try:
+            np.savez(tmp, data=self.weights.data, indices=self.weights.indices, indptr=self.weights.indptr,
+                     shape=np.array(self.weights.shape), idf=self.idf, terms=terms)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: Path) -> "BM25":
+        from scipy import sparse
+
+        with np.load(path, allow_pickle=False) as z:
+            weights = sparse.csc_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
+            terms = z["terms"].tolist()
+            return cls(weights, z["idf"], {t: i for i, t in enumerate(terms)})
 
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         cols = [self.vocab[t] for t in query_tokens if t in self.vocab]
@@ -88,12 +131,56 @@ class BM25:
             return np.zeros(self.n_docs, dtype=np.float32)
         return np.asarray(self.weights[:, cols].sum(axis=1), dtype=np.float32).ravel()
 
+    def terms_in(self, doc: int, terms: Sequence[str]) -> set[str]:
+        """Which of `terms` document number `doc` contains."""
+        w = self.weights
+        out = set()
+        for t in set(terms):
+            j = self.vocab.get(t)
+            if j is None:
+                continue
+            rows = w.indices[w.indptr[j]:w.indptr[j + 1]]
+            k = np.searchsorted(rows, doc)
+            if k < len(rows) and rows[k] == doc:
+                out.add(t)
+        return out
+
     def idf_of(self, term: str) -> float:
         i = self.vocab.get(term)
         return float(self.idf[i]) if i is not None else 0.0
 
     def max_idf(self) -> float:
         return self._max_idf
+
+
+def corpus_bm25(corpus: "Corpus", tokenize: Tokenizer, cache_dir: Path | None = None) -> BM25:
+    """BM25 over the corpus's articles. Tokenising a large corpus takes minutes, so the matrix is kept
+    in `cache_dir` under a key of the corpus and the tokenizer; a cache that cannot be written (a
+    read-only index shared by several app processes) is only a warning."""
+    def compute() -> BM25:
+        return BM25.from_documents([article_terms(a.title, a.body, tokenize) for a in corpus.articles])
+
+    if cache_dir is None:
+        return compute()
+    key = hashlib.sha256(f"{LEXICAL_FORMAT} {corpus.fingerprint} {tokenize.fingerprint}".encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"bm25-{key}.npz"
+    if path.is_file():
+        try:
+            bm25 = BM25.load(path)
+            if bm25.n_docs == len(corpus.articles):
+                return bm25
+        except (OSError, ValueError, KeyError) as e:
+            log.warning("unreadable lexical cache %s (%s); recomputing it", path, e)
+    bm25 = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        bm25.save(path)
+        for old in path.parent.glob("bm25-*.npz"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError as e:
+        log.warning("cannot keep the lexical cache in %s (%s); it is recomputed at each start", cache_dir, e)
+    return bm25
 
 
 def article_terms(title: str, body: str, tokenize: Callable[[str], list[str]], title_weight: int = 2) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -63,34 +62,51 @@ def document_aliases(meta: DocumentMeta) -> set[str]:
     return {a for a in aliases if a and len(a) >= 2}
 
 
-@lru_cache(maxsize=8)
-def _alias_owners(documents: tuple[DocumentMeta, ...]) -> dict[str, set[str]]:
-    owners: dict[str, set[str]] = {}
-    for d in documents:
-        for a in document_aliases(d):
-            owners.setdefault(a, set()).add(d.doc_id)
-    return owners
+class DocumentNames:
+    """The aliases of a set of documents, found by looking up the question's substrings: the cost
+    grows with the question's length, not with the number of documents."""
+
+    def __init__(self, documents: Sequence[DocumentMeta]):
+        self.order = {d.doc_id: i for i, d in enumerate(documents)}
+        self.owners: dict[str, set[str]] = {}
+        for d in documents:
+            for a in document_aliases(d):
+                self.owners.setdefault(a, set()).add(d.doc_id)
+        self.lengths = sorted({len(a) for a in self.owners}, reverse=True)
+
+    def found(self, text: str) -> list[str]:
+        """Aliases that occur in the text, longest first."""
+        out: dict[str, None] = {}
+        for n in self.lengths:
+            for i in range(len(text) - n + 1):
+                if text[i:i + n] in self.owners:
+                    out[text[i:i + n]] = None
+        return list(out)
+
+    def named(self, text: str) -> list[str]:
+        """doc_ids the text names, in corpus order; an alias shared by several documents names none."""
+        ids = {d for a in self.found(text) if len(self.owners[a]) == 1 for d in self.owners[a]}
+        return sorted(ids, key=self.order.__getitem__)
+
+    def strip(self, text: str) -> str:
+        """The text without the names of documents, which say which document, not what topic."""
+        for alias in self.found(text):
+            text = text.replace(alias, " ")
+        return re.sub(r"\s+", " ", text).strip()
 
 
-def documents_named(question: str, documents: Sequence[DocumentMeta]) -> list[str]:
+def _names(documents: "DocumentNames | Sequence[DocumentMeta]") -> DocumentNames:
+    return documents if isinstance(documents, DocumentNames) else DocumentNames(documents)
+
+
+def documents_named(question: str, documents: "DocumentNames | Sequence[DocumentMeta]") -> list[str]:
     """doc_ids the question names; an alias shared by several documents names none of them."""
-    named = set()
-    for alias, ids in _alias_owners(tuple(documents)).items():
-        if len(ids) == 1 and alias in question:
-            named |= ids
-    return [d.doc_id for d in documents if d.doc_id in named]
+    return _names(documents).named(question)
 
 
-@lru_cache(maxsize=8)
-def _aliases_longest_first(documents: tuple[DocumentMeta, ...]) -> list[str]:
-    return sorted(_alias_owners(documents), key=len, reverse=True)
-
-
-def strip_document_names(question: str, documents: Sequence[DocumentMeta]) -> str:
-    """The question without the names of documents, which say which document, not what topic."""
-    for alias in _aliases_longest_first(tuple(documents)):
-        question = question.replace(alias, " ")
-    return re.sub(r"\s+", " ", question).strip()
+def strip_document_names(question: str, documents: "DocumentNames | Sequence[DocumentMeta]") -> str:
+    """The question without the names of documents."""
+    return _names(documents).strip(question)
 
 
 # ---------------------------------------------------------------- article references
@@ -226,14 +242,15 @@ def previous_user_turn(history: Sequence[dict] | None) -> str | None:
     return None
 
 
-def is_follow_up(question: str, documents: Sequence[DocumentMeta] = ()) -> bool:
+def is_follow_up(question: str, documents: "DocumentNames | Sequence[DocumentMeta]" = ()) -> bool:
     """Does the question lean on the conversation ('那贷款呢？', '这块谁牵头？', '细则里怎么说？')?"""
     topic = strip_document_names(question, documents) if documents else question
     short = len(re.sub(r"[\s？?。！!，,的是了吗呢啊哪条什么怎么说规定里]", "", topic)) <= 6
     return short or bool(_ELLIPTICAL.search(question))
 
 
-def contextualize(question: str, history: Sequence[dict] | None, documents: Sequence[DocumentMeta] = (),
+def contextualize(question: str, history: Sequence[dict] | None,
+                  documents: "DocumentNames | Sequence[DocumentMeta]" = (),
                   max_chars: int = 200) -> str:
     """Fold the previous user question into a follow-up that leans on it."""
     previous = previous_user_turn(history)

@@ -12,7 +12,7 @@ from .corpus import Corpus
 from .embeddings import Embedder
 from .fusion import standardized_fusion, top_indices
 from .index import DenseIndex
-from .lexical import BM25, Tokenizer, article_terms, idf_coverage
+from .lexical import BM25, Tokenizer, corpus_bm25, idf_coverage
 from .query import ArticleLookup, Synonym, article_references, documents_named, expand, strip_document_names
 from .types import Hit
 
@@ -37,7 +37,7 @@ class HybridRetriever:
 
     def __init__(self, corpus: Corpus, index: DenseIndex, embedder: Embedder, tokenizer: Tokenizer,
                  synonyms: Sequence[Synonym] = (), weights: tuple[float, float] = (1.0, 0.5),
-                 dense_depth: int = 1000):
+                 dense_depth: int = 1000, bm25: BM25 | None = None):
         self.corpus = corpus
         self.index = index
         self.embedder = embedder
@@ -48,13 +48,11 @@ class HybridRetriever:
         self.dense_depth = dense_depth  # units searched; all of them in a small index
         self.ids = [a.id for a in corpus.articles]
         self.position = {a_id: i for i, a_id in enumerate(self.ids)}
-        doc_number = {d.doc_id: i for i, d in enumerate(corpus.documents)}
-        self.doc_of = np.array([doc_number[a.doc_id] for a in corpus.articles])
+        self.doc_number = {d.doc_id: i for i, d in enumerate(corpus.documents)}
+        self.doc_of = np.array([self.doc_number[a.doc_id] for a in corpus.articles])
         self.lookup = ArticleLookup(corpus.articles)
         self.unit_article = np.array([self.position[u.article_id] for u in index.units], dtype=np.int64)
-        bags = [article_terms(a.title, a.body, tokenizer) for a in corpus.articles]
-        self.bm25 = BM25(bags)
-        self.token_sets = {a_id: set(bag) for a_id, bag in zip(self.ids, bags)}
+        self.bm25 = bm25 or corpus_bm25(corpus, tokenizer)
         self._sentence_tokens: dict[str, list[set[str]]] = {}
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # recent query vectors
         self._cache_size = 1024
@@ -72,7 +70,7 @@ class HybridRetriever:
 
     def topic(self, question: str) -> str:
         """What the embedder reads: the question without document names."""
-        return strip_document_names(question, self.corpus.documents) or question
+        return strip_document_names(question, self.corpus.names) or question
 
     def prepare(self, questions: Sequence[str], batch_size: int = 32) -> None:
         """Embed many questions at once (faster per question); retrieve() then finds them ready."""
@@ -100,7 +98,7 @@ class HybridRetriever:
     def _mask(self, doc_ids: Sequence[str] | None) -> np.ndarray | None:
         if not doc_ids:
             return None
-        wanted = [i for i, d in enumerate(self.corpus.documents) if d.doc_id in doc_ids]
+        wanted = [self.doc_number[d] for d in doc_ids if d in self.doc_number]
         return np.isin(self.doc_of, wanted)
 
     def _dense(self, qvec: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -129,7 +127,7 @@ class HybridRetriever:
                  focus: str | None = None) -> Retrieval:
         """Articles for a question; `focus` is the latest turn of a follow-up whose `question`
         carries the earlier turn too — both are searched and weigh equally."""
-        named = documents_named(question, self.corpus.documents)
+        named = documents_named(question, self.corpus.names)
         scope = list(doc_ids) if doc_ids else None
         referenced = article_references(focus or question, self.lookup, scope)
         mask = self._mask(scope)
@@ -154,8 +152,9 @@ class HybridRetriever:
             best_dense=float(finite.max()) if finite.size else 0.0,
             dense={h.article_id: float(dense[self.position[h.article_id]]) for h in hits},
             lexical={h.article_id: float(lexical[self.position[h.article_id]]) for h in hits},
-            coverage={h.article_id: idf_coverage(coverage_tokens, self.token_sets[h.article_id], self.bm25)
-                      for h in hits})
+            coverage={h.article_id: idf_coverage(
+                coverage_tokens, self.bm25.terms_in(self.position[h.article_id], coverage_tokens), self.bm25)
+                for h in hits})
 
     def sentence_scores(self, retrieval: Retrieval, article_id: str) -> dict[int, float]:
         """Cosine of the question with each sentence of an article, by sentence position."""

@@ -66,7 +66,7 @@ def test_add_document_keeps_the_others_unchanged(tmp_path):
 def test_caching_embedder_returns_stored_vectors_with_noise_and_embeds_only_unknown_texts():
     stored = np.array([0, 1, 0, 0], np.float32)
     fake = FakeEmbedder()
-    emb = CachingEmbedder(fake, {"已知": stored}, noise=0.01, seed=0)
+    emb = CachingEmbedder(fake, {"已知": stored}, noise=0.01, seed=0, mix=0.0)
     out = emb.embed_passages(["已知", "未知", "已知"])
     assert fake.seen == ["未知"] and (emb.hits, emb.misses) == (2, 1)
     assert np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-5)
@@ -74,6 +74,15 @@ def test_caching_embedder_returns_stored_vectors_with_noise_and_embeds_only_unkn
     assert np.array_equal(out[1], [1, 0, 0, 0])
     assert emb.name == "bench-cache:fake" and emb.dim == 4
     assert np.array_equal(emb.embed_queries(["问"]), fake.embed_queries(["问"]))
+
+
+def test_caching_embedder_spreads_repeated_texts_between_real_vectors():
+    a, b = np.array([1, 0, 0, 0], np.float32), np.array([0, 1, 0, 0], np.float32)
+    emb = CachingEmbedder(FakeEmbedder(), {"甲": a, "乙": b}, noise=0.0, seed=1, mix=0.5)
+    out = emb.embed_passages(["甲"] * 200)
+    assert np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-5)
+    assert (out @ a).min() >= np.cos(np.arctan(1.0)) - 1e-5  # at most halfway to the other text
+    assert len({round(float(x), 6) for x in out @ a}) > 50  # spread, not copies
 
 
 def test_derived_vectors_are_unit_length_near_the_real_ones_and_reproducible():

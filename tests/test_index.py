@@ -143,13 +143,50 @@ def test_a_changed_document_forces_a_full_rebuild(tmp_path, embedder):
     assert counting.passages == 3 + sum(len(a.sentences) for a in changed.articles)
 
 
-def test_hnsw_above_the_exact_limit(tmp_path, corpus, embedder):
+def test_ivf_above_the_exact_limit_finds_what_exact_search_finds():
+    import faiss
+
     from retrieval.index import EXACT_LIMIT, make_faiss_index
-    assert make_faiss_index(EXACT_LIMIT - 1, 8)[1]["type"] == "IndexFlatIP"
-    assert make_faiss_index(EXACT_LIMIT, 8)[1]["type"] == "IndexHNSWFlat"
-    path = build_index(corpus, embedder, tmp_path / "index", kind="hnsw")
+    rng = np.random.default_rng(1)
+    # clustered like sentence vectors: points around 300 topics, normalised
+    centres = rng.normal(size=(300, 32))
+    X = centres[rng.integers(0, 300, EXACT_LIMIT)] + 0.35 * rng.normal(size=(EXACT_LIMIT, 32))
+    X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    assert make_faiss_index(X[:1000])[1]["type"] == "IndexFlatIP"
+    index, description = make_faiss_index(X)
+    assert description["type"] == "IndexIVFFlat" and index.nprobe == description["nprobe"] >= 1
+    queries = X[rng.choice(len(X), 200, replace=False)] + 0.05 * rng.normal(size=(200, 32)).astype(np.float32)
+    exact = faiss.IndexFlatIP(32)
+    exact.add(X)
+    _, truth = exact.search(queries, 10)
+    _, found = index.search(queries, 10)
+    recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found)])
+    assert recall >= 0.95
+
+
+def test_an_ivf_build_loads_with_its_search_settings(tmp_path, corpus, embedder):
+    path = build_index(corpus, embedder, tmp_path / "index", kind="ivf")
     index = load_index(tmp_path / "index", corpus, embedder.name)
-    assert index.manifest["faiss_index"]["type"] == "IndexHNSWFlat" and index.faiss_index.hnsw.efSearch == 128
+    assert index.manifest["faiss_index"]["type"] == "IndexIVFFlat"
+    assert index.faiss_index.nprobe == index.manifest["faiss_index"]["nprobe"]
+    assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-3)  # read back through the direct map
     q = embedder.embed_queries(["孵化期能延长几年"])[0]
     assert index.units[index.search(q, 1)[0][0]].article_id == "tiny:1.2"
     assert path.name in str((tmp_path / "index" / "current").resolve())
+
+
+def test_an_index_that_outgrows_exact_search_is_restructured_without_re_embedding(tmp_path, embedder, monkeypatch):
+    import retrieval.index as rindex
+    other = "一、培训\n（一）职业培训。对参加职业培训的给予补贴。（市人社局负责）\n"
+    one = load_corpus(write_corpus(tmp_path / "c1", {"tiny": TEXT}))
+    build_index(one, embedder, tmp_path / "index")
+    n_old = len(load_index(tmp_path / "index", one, embedder.name).units)
+    monkeypatch.setattr(rindex, "EXACT_LIMIT", n_old + 1)  # the added document crosses the limit
+    both = load_corpus(write_corpus(tmp_path / "c2", {"tiny": TEXT, "more": other}))
+    counting = Counting(embedder)
+    index = ensure_index(tmp_path / "index", both, counting)
+    assert counting.passages == 1 + len(both.article("more:1.1").sentences)
+    assert index.manifest["faiss_index"]["type"] == "IndexIVFFlat"
+    assert index.faiss_index.ntotal == len(index.units) > n_old
+    q = embedder.embed_queries(["职业培训补贴"])[0]
+    assert index.units[index.search(q, 1)[0][0]].article_id == "more:1.1"
