@@ -131,6 +131,8 @@ class HybridRetriever:
         scope = list(doc_ids) if doc_ids else None
         referenced = article_references(focus or question, self.lookup, scope)
         mask = self._mask(scope)
+        if focus and focus != question:
+            self.prepare([question, focus])  # one batch call embeds the two side by side, a core each
         query, tokens, qvec, dense, lexical = self._signals(question, mask)
         coverage_tokens = tokens  # how much of the question, with its context, an article holds
         runs, weights = [dense, lexical], list(self.weights)
