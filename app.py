@@ -97,15 +97,15 @@ def cmd_ask(args) -> int:
 
 
 def cmd_index(args) -> int:
+    from retrieval.assistant import lexical_index
     from retrieval.corpus import load_corpus
     from retrieval.embeddings import make_embedder
-    from retrieval.assistant import lexical_index
     from retrieval.index import build_index
 
     settings = _settings(args)
     corpus = load_corpus(settings.corpus_dir)
     embedder = make_embedder(settings.embedder, settings.query_prefix, settings.passage_prefix,
-                             settings.embed_threads)
+                             settings.embed_threads, settings.embed_engine)
     path = build_index(corpus, embedder, settings.index_dir, progress=sys.stderr.isatty())
     # the BM25 matrix too, so that app processes sharing a read-only index start without tokenising
     lexical_index(settings, corpus)

