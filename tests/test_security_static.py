@@ -15,6 +15,9 @@ FORBIDDEN_OS = {"system", "popen", "spawnl", "spawnlp", "spawnv", "spawnvp", "ex
                 "posix_spawn", "startfile"}
 # __import__("gradio") preloads a fixed module name while the index loads
 ALLOWED_CALLS = {("web/server.py", "__import__")}
+# the native engine runs the C compiler and a check in a child process: fixed argument lists of
+# constants, the engine's own source and cache paths, and $CC; nothing from a question or a request
+ALLOWED_MODULES = {("retrieval/engine.py", "subprocess")}
 
 # functions that open, create or name files; none takes a path from a request
 FILE_FUNCTIONS = {
@@ -53,7 +56,8 @@ def test_no_shell_eval_or_pickle(path):
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
-            assert not {n.split(".")[0] for n in names} & FORBIDDEN_MODULES, (rel(path), node.lineno, names)
+            bad_modules = {n.split(".")[0] for n in names} & FORBIDDEN_MODULES
+            assert all((rel(path), m) in ALLOWED_MODULES for m in bad_modules), (rel(path), node.lineno, names)
         if isinstance(node, ast.Call):
             f = node.func
             bad = (isinstance(f, ast.Name) and f.id in FORBIDDEN_BUILTINS) or (
