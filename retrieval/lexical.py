@@ -78,6 +78,8 @@ class BM25:
         self.vocab = vocab
         self.n_docs = weights.shape[0]
         self._max_idf = float(idf.max()) if len(idf) else 0.0
+        self._rows = None
+        self._idf_maps: dict[frozenset, dict[str, float]] = {}
 
     @classmethod
     def from_documents(cls, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> "BM25":
@@ -133,17 +135,28 @@ class BM25:
 
     def terms_in(self, doc: int, terms: Sequence[str]) -> set[str]:
         """Which of `terms` document number `doc` contains."""
-        w = self.weights
-        out = set()
-        for t in set(terms):
-            j = self.vocab.get(t)
-            if j is None:
-                continue
-            rows = w.indices[w.indptr[j]:w.indptr[j + 1]]
-            k = np.searchsorted(rows, doc)
-            if k < len(rows) and rows[k] == doc:
-                out.add(t)
-        return out
+        if self._rows is None:
+            rows = self.weights.tocsr()  # row slices: the terms of one document, sorted
+            rows.sort_indices()
+            self._rows = rows
+        known = [t for t in set(terms) if t in self.vocab]
+        row = self._rows.indices[self._rows.indptr[doc]:self._rows.indptr[doc + 1]]
+        if not known or not len(row):
+            return set()
+        ids = np.array([self.vocab[t] for t in known], dtype=row.dtype)
+        at = np.minimum(np.searchsorted(row, ids), len(row) - 1)
+        return {t for t, yes in zip(known, row[at] == ids) if yes}
+
+    def idf_map(self, terms: Sequence[str]) -> dict[str, float]:
+        """idf of each distinct term (0 for unknown terms); the answer stage asks for the same
+        question's terms many times, so recent maps are kept."""
+        key = frozenset(terms)
+        cached = self._idf_maps.get(key)
+        if cached is None:
+            if len(self._idf_maps) > 1024:
+                self._idf_maps.clear()
+            cached = self._idf_maps[key] = {t: self.idf_of(t) for t in key}
+        return cached
 
     def idf_of(self, term: str) -> float:
         i = self.vocab.get(term)
@@ -190,8 +203,8 @@ def article_terms(title: str, body: str, tokenize: Callable[[str], list[str]], t
 
 def idf_coverage(query_tokens: Sequence[str], doc_tokens: set[str], bm25: BM25) -> float:
     """Share of the query's information (idf mass) that a document contains; 0..1."""
-    terms = set(query_tokens)
-    total = sum(bm25.idf_of(t) or bm25.max_idf() for t in terms)
+    idf = bm25.idf_map(query_tokens)
+    total = sum(v or bm25.max_idf() for v in idf.values())
     if total <= 0:
         return 0.0
-    return sum(bm25.idf_of(t) for t in terms if t in doc_tokens) / total
+    return sum(v for t, v in idf.items() if t in doc_tokens) / total
