@@ -55,7 +55,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.what in ("embed", "all"):
         from bench import embed
         embed.run()
-        embed.run_sharing(args.lib)
     if args.what in ("scale", "all"):
         from bench import scale
         scale.run([int(s) for s in args.sizes.split(",") if s], threads=args.threads, lib_path=args.lib,

@@ -13,7 +13,6 @@ a fresh process (OpenMP reads its settings once):
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -146,64 +145,3 @@ def run() -> dict:
 if __name__ == "__main__":
     run()
     sys.exit(0)
-
-
-# ---------------------------------------------------------------- sharing the machine
-
-def step_throughput(lib_path: str | None = None, threads: int = 0, n: int = 400) -> dict:
-    """Embed n questions one at a time; wall time per question."""
-    from bench.real import load_items
-    emb = _embedder(lib_path, threads)
-    questions = [it["question"] for it in load_items()]
-    emb.embed_queries(questions[:3])
-    one, t0 = [], time.perf_counter()
-    for i in range(n):
-        t = time.perf_counter()
-        emb.embed_queries([questions[i % len(questions)]])
-        one.append((time.perf_counter() - t) * 1000)
-    return {"seconds": time.perf_counter() - t0, "n": n, "one_ms": one}
-
-
-def _parallel(k: int, lib: str | None, threads: int) -> list[dict]:
-    """k processes embedding at the same time; each one's result."""
-    import json as _json
-    from bench.common import RESULT_MARK
-    procs = [subprocess.Popen([sys.executable, "-m", "bench.step", "bench.embed:step_throughput",
-                               _json.dumps({"lib_path": lib, "threads": threads})],
-                              cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(k)]
-    out = []
-    for p in procs:
-        stdout, _ = p.communicate()
-        out.append(_json.loads([line for line in stdout.splitlines() if line.startswith(RESULT_MARK)][-1][len(RESULT_MARK):]))
-    return out
-
-
-def run_sharing(lib: str | None = None) -> dict:
-    """Latency and throughput when the 2 cores are shared: app processes side by side, and a CPU-bound
-    neighbour (another program) beside one app process."""
-    from bench.common import wait_for_quiet
-    rows, results = [], {}
-    for k, threads in ((1, 2), (1, 1), (2, 1), (2, 2)):
-        wait_for_quiet()
-        t = time.perf_counter()
-        res = _parallel(k, lib, threads)
-        wall = time.perf_counter() - t
-        ms = [x for r in res for x in r["one_ms"]]
-        qps = sum(r["n"] for r in res) / max(r["seconds"] for r in res)
-        results[f"{k}x{threads}"] = {"qps": qps, "one_ms": ms, "wall_s": wall}
-        rows.append((f"{k} process(es) × {threads} thread(s)", fmt_ms(ms), f"{qps:.0f}"))
-    for threads in (2, 1):
-        wait_for_quiet()
-        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        try:
-            res = _parallel(1, lib, threads)
-        finally:
-            busy.kill()
-            busy.wait()
-        ms = res[0]["one_ms"]
-        results[f"busy-neighbour-{threads}"] = {"one_ms": ms}
-        rows.append((f"1 process × {threads} thread(s), beside one CPU-bound program", fmt_ms(ms),
-                     f"{res[0]['n'] / res[0]['seconds']:.0f}"))
-    print_table("Embedding one question at a time when the 2 cores are shared",
-                ("setting", "1 question p50 / p95 (ms)", "questions/s, all processes"), rows)
-    return results
