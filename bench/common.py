@@ -147,6 +147,21 @@ def median(values: Iterable[float]) -> float:
     return statistics.median(list(values))
 
 
+def search_latency_ms(index, queries, k: int) -> list[float]:
+    """Per query, the time of one FAISS search for its k nearest (ms)."""
+    out = []
+    for v in queries:
+        t = time.perf_counter()
+        index.search(v.reshape(1, -1), k)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def recall_at(found, truth, k: int) -> float:
+    """Mean share of the exact top-k that the index also returns in its top-k."""
+    return sum(len(set(f[:k]) & set(t[:k])) / k for f, t in zip(found, truth)) / max(1, len(truth))
+
+
 def dir_size_mib(path: Path) -> float:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 2**20
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import (ROOT, dir_size_mib, fmt_ms, load_average, log, machine, out_dir, print_table,
-                          rss_mib, run_step)
+                          recall_at, rss_mib, run_step, search_latency_ms)
 
 
 def query_vectors(texts: list[str]) -> np.ndarray:
@@ -36,11 +36,6 @@ def query_vectors(texts: list[str]) -> np.ndarray:
     vecs = np.vstack([emb.embed_queries(texts[s:s + 32]) for s in range(0, len(texts), 32)]).astype(np.float32)
     np.save(path, vecs)
     return vecs
-
-
-def recall_at(found: np.ndarray, truth: np.ndarray, k: int) -> float:
-    """Mean share of the exact top-k that the index also returns in its top-k."""
-    return float(np.mean([len(set(f[:k]) & set(t[:k])) / k for f, t in zip(found, truth)]))
 
 
 def _timed_wrap(module, name: str, bucket: dict):
@@ -141,21 +136,13 @@ def step_serve(corpus_dir: str, index_dir: str, noise: float, repeat: int = 1, s
     index, vectors = a.index.faiss_index, a.index.vectors
     depth = min(a.retriever.dense_depth, len(a.index.units))
 
-    def search_ms(idx, k):
-        out = []
-        for v in q:
-            t = time.perf_counter()
-            idx.search(v.reshape(1, -1), k)
-            out.append((time.perf_counter() - t) * 1000)
-        return out
-
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(vectors)
     _, truth = exact.search(q, 100)
-    res["search10_ms"] = search_ms(index, 10)
-    res["search_depth_ms"] = search_ms(index, depth)
-    res["exact10_ms"] = search_ms(exact, 10)
-    res["exact_depth_ms"] = search_ms(exact, depth)
+    res["search10_ms"] = search_latency_ms(index, q, 10)
+    res["search_depth_ms"] = search_latency_ms(index, q, depth)
+    res["exact10_ms"] = search_latency_ms(exact, q, 10)
+    res["exact_depth_ms"] = search_latency_ms(exact, q, depth)
     _, found10 = index.search(q, 10)
     _, found = index.search(q, 100)
     res["recall10"] = recall_at(found10, truth, 10)
@@ -187,7 +174,7 @@ def step_serve(corpus_dir: str, index_dir: str, noise: float, repeat: int = 1, s
         for probe in (8, 16, 32, 64, 128):
             index.nprobe = probe
             _, f = index.search(q, 10)
-            res["sweep"][probe] = {"recall10": recall_at(f, truth, 10), "ms": search_ms(index, 10)}
+            res["sweep"][probe] = {"recall10": recall_at(f, truth, 10), "ms": search_latency_ms(index, q, 10)}
         index.nprobe = base
     res.update(imports_s=imports_s, load_s=load_s, first_answer_s=first_s,
                load_parts_s=parts, rss_before_load_mib=rss0, rss_loaded_mib=rss_loaded)

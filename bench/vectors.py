@@ -16,22 +16,10 @@ import time
 
 import numpy as np
 
-from bench.common import ROOT, fmt_ms, load_average, log, machine, out_dir, print_table, rss_mib, run_step
+from bench.common import (ROOT, fmt_ms, load_average, log, machine, out_dir, print_table, recall_at, rss_mib,
+                          run_step, search_latency_ms)
 
 CHECKPOINTS = (100_000, 250_000, 500_000, 1_000_000)
-
-
-def _latency(index, q: np.ndarray, k: int) -> list[float]:
-    out = []
-    for v in q:
-        t = time.perf_counter()
-        index.search(v.reshape(1, -1), k)
-        out.append((time.perf_counter() - t) * 1000)
-    return out
-
-
-def _recall(found: np.ndarray, truth: np.ndarray, k: int) -> float:
-    return float(np.mean([len(set(f[:k]) & set(t[:k])) / k for f, t in zip(found, truth)]))
 
 
 def _file_figures(index, path) -> dict:
@@ -90,15 +78,15 @@ def step_index(n: int, noise: float, mix: float, depth: int = 1000) -> dict:
         _, truth = exact.search(q, depth)
         _, f10 = index.search(q, 10)
         _, fd = index.search(q, depth)
-        row.update(recall10=_recall(f10, truth, 10), recall_depth=_recall(fd, truth, depth),
-                   ms10=_latency(index, q, 10), ms_depth=_latency(index, q, depth),
-                   exact10_ms=_latency(exact, q, 10), exact_depth_ms=_latency(exact, q, depth))
+        row.update(recall10=recall_at(f10, truth, 10), recall_depth=recall_at(fd, truth, depth),
+                   ms10=search_latency_ms(index, q, 10), ms_depth=search_latency_ms(index, q, depth),
+                   exact10_ms=search_latency_ms(exact, q, 10), exact_depth_ms=search_latency_ms(exact, q, depth))
         if hasattr(index, "nprobe"):
             chosen, row["sweep"] = index.nprobe, {}
             for probe in (16, 32, 64, 128, 256):
                 index.nprobe = probe
                 _, f = index.search(q, 10)
-                row["sweep"][probe] = {"recall10": _recall(f, truth, 10), "ms": _latency(index, q, 10)}
+                row["sweep"][probe] = {"recall10": recall_at(f, truth, 10), "ms": search_latency_ms(index, q, 10)}
             index.nprobe = chosen
             index.make_direct_map()  # as load_index does, to read the vectors back
         del exact
@@ -183,8 +171,8 @@ def step_params(n: int, noise: float, mix: float, depth: int = 1000) -> dict:
             _, f = index.search(q, 10)
             params = faiss.SearchParametersHNSW(efSearch=max(v, depth)) if kind == "hnsw" else None
             _, fd = index.search(q, depth, params=params) if params else index.search(q, depth)
-            row["knobs"][v] = {"recall10": _recall(f, truth, 10), "ms10": _latency(index, q, 10),
-                               "recall_depth": _recall(fd, truth, depth)}
+            row["knobs"][v] = {"recall10": recall_at(f, truth, 10), "ms10": search_latency_ms(index, q, 10),
+                               "recall_depth": recall_at(fd, truth, depth)}
             if kind == "hnsw":
                 row["knobs"][v]["ms_depth"] = []
                 for vec in q:
@@ -192,7 +180,7 @@ def step_params(n: int, noise: float, mix: float, depth: int = 1000) -> dict:
                     index.search(vec.reshape(1, -1), depth, params=params)
                     row["knobs"][v]["ms_depth"].append((time.perf_counter() - t) * 1000)
             else:
-                row["knobs"][v]["ms_depth"] = _latency(index, q, depth)
+                row["knobs"][v]["ms_depth"] = search_latency_ms(index, q, depth)
         out.append(row)
         del index
     return {"n": n, "rows": out}

@@ -114,16 +114,12 @@ class DenseIndex:
     faiss_index: object
     manifest: dict
 
-    def search_arrays(self, query_vec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query_vec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, cosines) of the k nearest units, nearest first."""
         k = max(1, min(k, len(self.units)))
         scores, ids = self.faiss_index.search(np.asarray(query_vec, dtype=np.float32).reshape(1, -1), k)
         found = ids[0] >= 0
         return ids[0][found].astype(np.int64), scores[0][found].astype(np.float64)
-
-    def search(self, query_vec: np.ndarray, k: int) -> list[tuple[int, float]]:
-        rows, sims = self.search_arrays(query_vec, k)
-        return list(zip(rows.tolist(), sims.tolist()))
 
 
 def _embed_units(units: Sequence[Unit], corpus: Corpus, embedder: Embedder, batch_size: int,

@@ -103,7 +103,7 @@ class HybridRetriever:
 
     def _dense(self, qvec: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         """Per article, the cosine of its best unit among the `dense_depth` nearest; the floor elsewhere."""
-        rows, sims = self.index.search_arrays(qvec, min(self.dense_depth, len(self.index.units)))
+        rows, sims = self.index.search(qvec, min(self.dense_depth, len(self.index.units)))
         scores = np.full(len(self.ids), sims.min() if len(sims) else 0.0)
         # nearest first: the first unit seen for an article is its best
         arts, first = np.unique(self.unit_article[rows], return_index=True)
