@@ -43,6 +43,7 @@ class Answer:
     query: str = ""
     verification: dict | None = None  # what checking an LLM's draft removed, when an LLM wrote it
     llm_error: str | None = None       # why the LLM was not used, when it failed
+    summary: str = ""                  # the short direct answer that `answer` starts with ([n] markers)
 
     def to_dict(self) -> dict:
         d = asdict(self)
