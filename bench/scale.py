@@ -157,10 +157,10 @@ def step_serve(corpus_dir: str, index_dir: str, noise: float, repeat: int = 1, s
         out = []
         for it in items:
             try:
-                text, query, scope = a.plan(it["question"], it.get("history") or None, None)
+                query = a.plan(it["question"], it.get("history") or None, None)
             except Exception:
                 continue
-            out.append([h.article_id for h in a.retriever.retrieve(query, 10, scope, focus=text).hits])
+            out.append([h.article_id for h in a.retriever.retrieve(query, 10).hits])
         return out
     with_index = top10()
     a.index.faiss_index = exact

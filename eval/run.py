@@ -52,8 +52,8 @@ GATE = Gate()
 
 # ---------------------------------------------------------------- questions
 
-_FIELDS = {"id": str, "question": str, "gold": list, "must_include": list, "answerable": bool,
-           "category": str, "history": list}
+_FIELDS = {"id": str, "question": str, "gold": list, "answerable": bool}
+_OPTIONAL = {"category": (str, ""), "must_include": (list, []), "history": (list, [])}
 
 
 def load_questions(path: Path | str) -> list[dict]:
@@ -77,6 +77,12 @@ def load_questions(path: Path | str) -> list[dict]:
         for name, kind in _FIELDS.items():
             if not isinstance(q.get(name), kind):
                 raise ValueError(f"{where}: field '{name}' is missing or not a {kind.__name__}")
+        for name, (kind, default) in _OPTIONAL.items():
+            if q.get(name) is None:
+                q[name] = "answerable" if name == "category" and q["answerable"] else \
+                    "unanswerable" if name == "category" else list(default)
+            elif not isinstance(q[name], kind):
+                raise ValueError(f"{where}: field '{name}' must be a {kind.__name__} when given")
         for name in ("gold", "must_include"):
             if not all(isinstance(x, str) for x in q[name]):
                 raise ValueError(f"{where}: field '{name}' must be a list of strings")
@@ -179,6 +185,23 @@ def _system(label: str, description: str, outcomes: list[Outcome], build_seconds
             "overall": summarize(outcomes), "by_category": summarize_by_category(outcomes)}
 
 
+def for_loaded_documents(questions: Sequence[dict], assistant) -> tuple[list[dict], list[str]]:
+    """The questions as they stand for the documents loaded: gold ids of documents not loaded are
+    dropped, and an answerable question left with no gold is skipped (its ids are returned), since
+    whether the assistant should then decline depends on what the missing document would have said."""
+    loaded = set(getattr(getattr(assistant, "corpus", None), "docs_by_id", {}) or {})
+    if not loaded:
+        return list(questions), []
+    kept, skipped = [], []
+    for q in questions:
+        gold = [g for g in q["gold"] if g.split(":", 1)[0] in loaded]
+        if q["answerable"] and not gold:
+            skipped.append(q["id"])
+            continue
+        kept.append({**q, "gold": gold})
+    return kept, skipped
+
+
 def evaluate(questions: Sequence[dict], assistant=None, baselines: Sequence[str | Baseline] = NAMES,
              progress: bool = False, source: str | None = None) -> dict:
     """Run the assistant and the baselines on the questions; the report as plain data (JSON-ready).
@@ -194,6 +217,7 @@ def evaluate(questions: Sequence[dict], assistant=None, baselines: Sequence[str 
         assistant = Assistant.load(Settings.from_env(), progress=progress)
 
     known = {a.id for a in assistant.corpus.articles} if hasattr(assistant, "corpus") else None
+    questions, skipped = for_loaded_documents(questions, assistant)
     unknown_gold = sorted({g for q in questions for g in q["gold"] if known is not None and g not in known})
 
     phase = time.perf_counter()
@@ -220,6 +244,7 @@ def evaluate(questions: Sequence[dict], assistant=None, baselines: Sequence[str 
         "created": datetime.now().astimezone().isoformat(timespec="seconds"),
         "questions_file": source,
         "n_questions": len(questions),
+        "skipped_for_documents_not_loaded": skipped,
         "git": _git(),
         "embedder": index.get("embedder"),
         "corpus_fingerprint": index.get("corpus_fingerprint"),
@@ -531,6 +556,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     s = report["systems"]["assistant"]["overall"]
     print(f"{Path(args.questions).name}: {report['n_questions']} questions "
           f"({s['n_answerable']} answerable, {s['n_unanswerable']} unanswerable), {report['seconds']} s\n")
+    if report["skipped_for_documents_not_loaded"]:
+        print(f"skipped {len(report['skipped_for_documents_not_loaded'])} questions answered only by documents "
+              f"not loaded: {', '.join(report['skipped_for_documents_not_loaded'])}\n")
     print(comparison_table(report))
     print("\nassistant ÷ baseline; baselines never decline and write no text (n/a).\n")
     print(category_table(report))

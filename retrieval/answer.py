@@ -1,7 +1,9 @@
 """Grounded answers without an LLM: the most relevant sentences of the retrieved articles, cited.
 
 Every statement in an answer is a sentence quoted from a cited article, so no figure can appear
-that is not in a cited quote. The answer declines when retrieval is not confident, and when the
+that is not in a cited quote. The composer decides from the `Query` (what is asked, where, when)
+and the evidence: it declines when no loaded document applies at the place or in the years asked
+about, when an article named does not exist, when retrieval is not confident, and when the
 question asks for a figure (an amount, a rate, a period) that the relevant articles do not give.
 """
 from __future__ import annotations
@@ -11,12 +13,13 @@ from typing import Sequence
 
 from .corpus import Corpus
 from .lexical import idf_coverage
-from .query import asked_figure, asks_lead, has_figure, uncovered_topics
 from .retriever import HybridRetriever, Retrieval
 from .text import int_to_cn
 from .types import Article, Citation, DocumentMeta
+from .understanding import Asked, Query, Reader, has_figure, uncovered_topics
 
 HOTLINE = "12333"
+WHERE_TO_GO = f"具体办理或咨询，可拨打{HOTLINE}人社服务热线，或到当地人社局、就业服务中心。"
 _FIGURE_WORDS = {"money": "具体金额或补贴标准", "rate": "具体的利率或比例", "duration": "具体期限",
                  "count": "具体数量"}
 
@@ -29,6 +32,7 @@ class Thresholds:
     confident_dense: float = 0.86    # above this cosine, low word overlap is tolerated
     related_margin: float = 1.0      # cite further articles scoring within this of the first (z units)
     figure_slack: float = 0.15       # how much less relevant a sentence giving the asked figure may be
+    local_margin: float = 0.3        # a more local rule within this of the best (z units) is cited first
 
 
 @dataclass
@@ -44,6 +48,7 @@ class Answer:
     verification: dict | None = None  # what checking an LLM's draft removed, when an LLM wrote it
     llm_error: str | None = None       # why the LLM was not used, when it failed
     summary: str = ""                  # the short direct answer that `answer` starts with ([n] markers)
+    notes: list[str] = field(default_factory=list)  # what the reader should know first (e.g. whose rules)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -78,9 +83,10 @@ def citation_for(article: Article, corpus: Corpus, quote: str) -> Citation:
 
 
 class Composer:
-    def __init__(self, retriever: HybridRetriever, thresholds: Thresholds = Thresholds(), max_articles: int = 3,
-                 max_sentences: int = 2, out_of_scope: dict[str, str] | None = None):
+    def __init__(self, retriever: HybridRetriever, reader: Reader, thresholds: Thresholds = Thresholds(),
+                 max_articles: int = 3, max_sentences: int = 2, out_of_scope: dict[str, str] | None = None):
         self.retriever = retriever
+        self.reader = reader
         self.out_of_scope = out_of_scope or {}
         self.corpus = retriever.corpus
         self.t = thresholds
@@ -100,9 +106,10 @@ class Composer:
             return False
         return coverage >= self.t.min_coverage or dense >= self.t.confident_dense
 
-    def _articles(self, r: Retrieval) -> list[Article]:
+    def _articles(self, q: Query, r: Retrieval) -> list[Article]:
         if r.referenced:
-            return [self.corpus.article(a) for a in r.referenced[:self.max_articles]]
+            limit = len(r.referenced) if q.chapter else self.max_articles
+            return [self.corpus.article(a) for a in r.referenced[:limit]]
         first = r.hits[0]
         chosen = [first.article_id]
         for hit in r.hits[1:]:
@@ -120,15 +127,15 @@ class Composer:
                   for i in range(len(article.sentences))]
         return sorted(scored, reverse=True)
 
-    def _sentences(self, r: Retrieval, article: Article, figure: tuple[str, str | None] | None) -> list[str]:
+    def _sentences(self, r: Retrieval, article: Article, asked: Asked) -> list[str]:
         if not article.sentences:
             return [article.title] if article.title else []
         scored = self._scored_sentences(r, article)
         best = scored[0][0]
-        if figure:
+        if asked.kind == "figure" and asked.figure:
             # the sentence giving the asked-for figure, if one is nearly as relevant as the best
             with_figure = [(sc, i) for sc, i in scored
-                           if sc >= best - self.t.figure_slack and has_figure(figure[0], article.sentences[i], figure[1])]
+                           if sc >= best - self.t.figure_slack and has_figure(asked.figure, article.sentences[i], asked.unit)]
             if with_figure:
                 return [article.sentences[with_figure[0][1]]]
         keep = [i for score, i in scored[:self.max_sentences] if score >= best - 0.05]
@@ -144,59 +151,116 @@ class Composer:
             end = start + len(s)
         return out
 
-    # ------------------------------------------------------------ composing
-    def compose(self, question: str, r: Retrieval) -> Answer:
-        figure = asked_figure(question)
+    # ------------------------------------------------------------ deciding
+    def compose(self, q: Query, r: Retrieval) -> Answer:
+        if q.missing:
+            return self._decline(q, r, "no_such_article", text=f"{q.missing}请核对条款序号，或直接描述您想了解的内容。")
+        if not q.scope:
+            return self._decline(q, r, "place_not_covered", text=self._not_covered(q))
+        if q.period and not self._period_covered(q):
+            return self._decline(q, r, "period_not_covered", text=self._other_years(q))
         if not self._confident(r):
-            return self._decline(question, r, reason="no_match")
-        articles = self._articles(r)
-        outside = uncovered_topics(question, [a.title + a.body for a in articles], self.out_of_scope,
-                                   self.retriever.synonyms)
+            return self._decline(q, r, "no_match")
+        articles = self._articles(q, r)
+        outside = [] if r.referenced else uncovered_topics(
+            q.focus, [a.title + a.body for a in articles], self.out_of_scope, self.retriever.synonyms)
         if outside:
-            return self._decline(question, r, reason="out_of_scope", topics=outside)
-        # an article asked for by number is shown whole; otherwise its most relevant sentences
-        picks = [(a, list(a.sentences) if a.id in r.referenced else self._sentences(r, a, figure))
-                 for a in articles]
-        if figure and not any(has_figure(figure[0], s, figure[1]) for _, sents in picks for s in sents):
-            return self._decline(question, r, reason="figure_missing", figure=figure, articles=articles)
+            return self._decline(q, r, "out_of_scope", topics=outside)
+        # an article asked for by number is shown whole; a chapter by its first sentences; else the most relevant
+        picks = [(a, list(a.sentences[:1] if q.chapter else a.sentences) if a.id in r.referenced
+                  else self._sentences(r, a, q.asked)) for a in articles]
+        figure = q.asked.figure if q.asked.kind == "figure" else None
+        if figure and not r.referenced and not any(has_figure(figure, s, q.asked.unit) for _, sents in picks for s in sents):
+            return self._decline(q, r, "figure_missing", articles=articles)
+        return self._answer(q, r, self._local_first(q, r, picks))
 
+    def _local_first(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]):
+        """The place's own rule before the higher rule it implements, when both are about as relevant."""
+        if r.referenced:
+            return picks
+        score = {h.article_id: h.score for h in r.hits}
+        top = score.get(picks[0][0].id, 0.0)
+        rank = {d: i for i, d in enumerate(q.scope)}
+        # a place named outright asks for its own rules first; otherwise only when about as relevant
+        margin = float("inf") if q.place_named else self.t.local_margin
+        close = [p for p in picks if score.get(p[0].id, top) >= top - margin]
+        return sorted(close, key=lambda p: rank.get(p[0].doc_id, len(rank))) + [p for p in picks if p not in close]
+
+    def _answer(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> Answer:
         citations = [citation_for(a, self.corpus, self.quote(a, sents)) for a, sents in picks]
-        lead = asks_lead(question)
-        lines: list[str] = []
+        notes = self._notes(q)
+        lines: list[str] = list(notes)
         by_doc: dict[str, list[int]] = {}
         for n, (a, _) in enumerate(picks, start=1):
             by_doc.setdefault(a.doc_id, []).append(n)
         several = len(by_doc) > 1
+        if q.chapter:
+            a0 = picks[0][0]
+            title = a0.section_titles[0] if a0.section_titles else ""
+            lines.append(f"{document_label(self.corpus.document(a0.doc_id))}{a0.labels[0]}"
+                         + (f"“{title}”" if title else "") + f"共{len(picks)}条：")
         for doc_id, numbers in by_doc.items():
             meta = self.corpus.document(doc_id)
             if several:
-                lines.append(f"{meta.level}层面，{document_label(meta)}规定：")
+                lines.append(f"{self.reader.label(doc_id)}的规定，{document_label(meta)}：")
+            elif not q.chapter:
+                lines.append(f"根据{document_label(meta)}：")
             for n in numbers:
                 a, _ = picks[n - 1]
-                if lead and a.lead_department:
+                if q.asked.kind == "lead" and a.lead_department:
                     others = "、".join(a.departments[1:])
-                    lines.append(f"“{a.title}”一条由{a.lead_department}牵头"
+                    lines.append(f"“{a.title}”一条的政策牵头部门是{a.lead_department}"
                                  + (f"，{others}共同负责" if others else "") + f"。[{n}]")
-                lines.append(f"“{citations[n - 1].quote}”[{n}]")
-        head = "根据" + "和".join(document_label(self.corpus.document(d)) for d in by_doc) + "：" if not several else ""
-        text = (head + "\n" if head else "") + "\n".join(lines)
-        return Answer(question, text, False, citations, [], None, query=r.query)
+                prefix = f"{article_label(a, self.corpus)}：" if q.chapter else ""
+                lines.append(f"{prefix}“{citations[n - 1].quote}”[{n}]")
+        lines.append(WHERE_TO_GO)
+        return Answer(q.text, "\n".join(lines), False, citations, [], None, query=r.query, notes=notes)
 
-    def _decline(self, question: str, r: Retrieval, reason: str, figure: tuple[str, str | None] | None = None,
+    def _notes(self, q: Query) -> list[str]:
+        """'包头市本地的政策文件未收录，以下是内蒙古自治区的规定。' when only higher levels speak for the place."""
+        if not q.place_named or q.place.province is None:
+            return []
+        local = q.place if q.place.level in ("省级", "地市级") else type(q.place)(q.place.city or "", q.place.province, q.place.city)
+        if any(local.contains(self.reader.region[d]) for d in q.scope):
+            return []
+        higher = "、".join(dict.fromkeys(self.reader.label(d) for d in q.scope))
+        return [f"{local.name}本地的政策文件未收录，以下是{higher}的规定，在{local.name}同样适用。"]
+
+    def _period_covered(self, q: Query) -> bool:
+        years = [y for d in q.scope if (y := self.corpus.document(d).year)]
+        start, end = q.period or (0, 0)
+        return not years or (start <= max(years) and end >= min(years))
+
+    def _not_covered(self, q: Query) -> str:
+        areas = "、".join(dict.fromkeys("全国" if self.reader.label(d) == "国家" else self.reader.label(d)
+                                        for d in self.reader.order))
+        asked = "、".join(self.corpus.document(d).short_name for d in q.not_applicable)
+        what = f"{q.place.name}的{asked}" if asked else f"适用于{q.place.name}的政策文件"
+        return (f"抱歉，目前收录的政策文件只适用于{areas}，{what}没有收录，无法回答。"
+                f"请咨询当地人社部门，或拨打{HOTLINE}人社服务热线。")
+
+    def _other_years(self, q: Query) -> str:
+        issued = "、".join(f"{self.corpus.document(d).short_name}（{self.corpus.document(d).year}年）"
+                           for d in q.scope if self.corpus.document(d).year)
+        start, end = q.period or (0, 0)
+        when = f"{start}年" if start == end else f"{start}—{end}年"
+        return (f"抱歉，目前收录的政策文件是{issued}发布的，没有{when}的规定；此后可能出台了新的政策。"
+                f"请以当地人社部门最新公布的为准，或拨打{HOTLINE}人社服务热线。")
+
+    def _decline(self, q: Query, r: Retrieval, reason: str, text: str | None = None,
                  articles: Sequence[Article] = (), topics: Sequence[str] = ()) -> Answer:
+        related: list[Citation] = []
         if reason == "figure_missing":
-            what = _FIGURE_WORDS.get(figure[0] if figure else "", "具体数字")
+            what = _FIGURE_WORDS.get(q.asked.figure or "", "具体数字")
             text = (f"现有文件提到了相关政策，但没有规定{what}。"
                     f"具体标准以当地人社部门公布为准，可拨打{HOTLINE}咨询。")
-            related = [citation_for(a, self.corpus, self.quote(a, self._sentences(r, a, None))) for a in articles]
+            related = [citation_for(a, self.corpus, self.quote(a, self._sentences(r, a, Asked()))) for a in articles]
         elif reason == "out_of_scope":
             where = "、".join(dict.fromkeys(self.out_of_scope[t] for t in topics if self.out_of_scope.get(t)))
             text = (f"抱歉，现有的就业创业政策文件没有涉及“{'、'.join(topics)}”方面的规定。"
                     + (f"这类问题建议咨询{where}，" if where else "建议")
                     + f"或拨打{HOTLINE}人社服务热线。")
-            related = []
-        else:
+        elif text is None:
             text = (f"抱歉，现有的就业创业政策文件中没有找到能回答这个问题的规定。"
                     f"建议拨打{HOTLINE}人社服务热线或咨询当地人社部门。")
-            related = []
-        return Answer(question, text, True, [], related, reason, query=r.query)
+        return Answer(q.text, text, True, [], related, reason, query=r.query)

@@ -14,10 +14,10 @@ from .index import DenseIndex, ensure_index
 from .lexical import Tokenizer, corpus_bm25
 from .llm import LLMGenerator
 from .privacy import redact, without_personal_mentions
-from .query import contextualize, documents_named, load_out_of_scope, load_synonyms, previous_user_turn
 from .retriever import HybridRetriever
 from .text import clean_control
 from .types import QuestionError
+from .understanding import Query, Reader, load_out_of_scope, load_synonyms
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ def lexical_index(settings: Settings, corpus: Corpus, tokenizer: Tokenizer | Non
 class Assistant:
     def __init__(self, settings: Settings, corpus: Corpus, embedder: Embedder, index: DenseIndex,
                  retriever: HybridRetriever, composer: Composer, llm: LLMGenerator | None = None):
+        self.reader = composer.reader
         self.settings = settings
         self.corpus = corpus
         self.embedder = embedder
@@ -87,14 +88,15 @@ class Assistant:
         tokenizer = Tokenizer(lexicon / "terms.txt")
         retriever = HybridRetriever(corpus, index, embedder, tokenizer, load_synonyms(lexicon / "synonyms.tsv"),
                                     bm25=lexical_index(settings, corpus, tokenizer))
-        composer = Composer(retriever, max_articles=settings.top_k,
+        reader = Reader(corpus.documents, corpus.articles, settings.home_region or corpus.home_region)
+        composer = Composer(retriever, reader, max_articles=settings.top_k,
                             out_of_scope=load_out_of_scope(lexicon / "out_of_scope.tsv"))
         generator = LLMGenerator.from_env(corpus, tokenizer) if llm else None  # None when LLM_* unset
         return cls(settings, corpus, embedder, index, retriever, composer, generator)
 
     def plan(self, question: object, history: Sequence[dict] | None,
-             doc_ids: Sequence[str] | None) -> tuple[str, str, list[str] | None]:
-        """(question as searched, query to search, documents to search) — or QuestionError.
+             doc_ids: Sequence[str] | None) -> Query:
+        """The question read once into a Query — or QuestionError.
 
         Personal numbers (ID card, phone, bank card) are removed here, before anything else sees
         the question: they are never searched, logged, stored, sent to an LLM or echoed."""
@@ -106,23 +108,13 @@ class Assistant:
             choices = sorted(known)
             more = f" 等 {len(choices)} 份" if len(choices) > 10 else ""
             raise QuestionError(f"没有这份文件：{', '.join(unknown)}。可选：{', '.join(choices[:10])}{more}。")
-        turns = validate_history(history, self.settings)
-        query = contextualize(text, turns, self.corpus.names)
-        scope = list(doc_ids) if doc_ids else None
-        if scope is None:
-            # documents named in this question narrow the search; a follow-up naming none keeps
-            # the documents its previous question named
-            named = documents_named(text, self.corpus.names)
-            if not named and query != text:
-                named = documents_named(previous_user_turn(turns) or "", self.corpus.names)
-            scope = named if 0 < len(named) < len(known) else None
-        return text, query, scope
+        return self.reader.read(text, validate_history(history, self.settings), doc_ids)
 
     def ask(self, question: object, history: Sequence[dict] | None = None,
             doc_ids: Sequence[str] | None = None) -> Answer:
-        text, turns, answer = self.grounded(question, history, doc_ids)
+        query, turns, answer = self.grounded(question, history, doc_ids)
         if self.llm and not answer.refused:
-            answer = self.llm.answer(text, turns, answer)
+            answer = self.llm.answer(query.text, turns, answer)
         answer.question = self._echo(question)
         return answer
 
@@ -133,31 +125,31 @@ class Assistant:
     def ask_stream(self, question: object, history: Sequence[dict] | None = None,
                    doc_ids: Sequence[str] | None = None) -> Iterator[tuple[str, object]]:
         """("delta", text)… then ("final", Answer); QuestionError is raised before iterating."""
-        text, turns, answer = self.grounded(question, history, doc_ids)
+        query, turns, answer = self.grounded(question, history, doc_ids)
         if self.llm and not answer.refused:
-            return self.llm.stream(text, turns, answer)
+            return self.llm.stream(query.text, turns, answer)
         return iter([("final", answer)])
 
     def grounded(self, question: object, history: Sequence[dict] | None,
-                 doc_ids: Sequence[str] | None) -> tuple[str, list[dict], Answer]:
-        """(question as searched, history as checked, the grounded answer): the deterministic step,
-        before any LLM; the web layer runs it and the LLM step under separate limits."""
-        text, query, scope = self.plan(question, history, doc_ids)
-        return text, validate_history(history, self.settings), self._compose(question, text, query, scope)
+                 doc_ids: Sequence[str] | None) -> tuple[Query, list[dict], Answer]:
+        """(the Query, history as checked, the grounded answer): the deterministic step, before any
+        LLM; the web layer runs it and the LLM step under separate limits."""
+        query = self.plan(question, history, doc_ids)
+        return query, validate_history(history, self.settings), self._compose(question, query)
 
-    def _compose(self, question: object, text: str, query: str, scope: list[str] | None) -> Answer:
-        answer = self.composer.compose(text, self.retriever.retrieve(query, top_k=10, doc_ids=scope, focus=text))
+    def _compose(self, question: object, query: Query) -> Answer:
+        answer = self.composer.compose(query, self.retriever.retrieve(query, top_k=10))
         answer.question = self._echo(question)
         return answer
 
     def ask_many(self, questions: Sequence[object]) -> list[Answer | QuestionError]:
         """Answer a batch of single questions with grounded answers; they are embedded together,
         which is faster per question. (Batch scoring measures the deterministic core, never an LLM.)"""
-        plans: list[tuple[str, str, list[str] | None] | QuestionError] = []
+        plans: list[Query | QuestionError] = []
         for q in questions:
             try:
                 plans.append(self.plan(q, None, None))
             except QuestionError as e:
                 plans.append(e)
-        self.retriever.prepare([p[1] for p in plans if not isinstance(p, QuestionError)])
-        return [p if isinstance(p, QuestionError) else self._compose(q, *p) for q, p in zip(questions, plans)]
+        self.retriever.prepare([p.context_topic for p in plans if not isinstance(p, QuestionError) and not p.is_lookup])
+        return [p if isinstance(p, QuestionError) else self._compose(q, p) for q, p in zip(questions, plans)]

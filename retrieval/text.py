@@ -92,3 +92,29 @@ def clean_control(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+_CN_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟]+")
+_QUANTITY_AFTER = re.compile(r"^\s*(?:个|元|万|千|百|亿|年|月|日|天|周|小时|工作日|人|户|家|名|次|项|条|岁|倍|%|％|课时|学时)")
+
+
+def to_arabic(text: str) -> str:
+    """Chinese numerals that state a quantity written in arabic digits ('三十日' -> '30日', '伍万元' ->
+    '50000元', '二〇二三年' -> '2023年'), by cn2an; words such as 一次性 and 统一 are left alone."""
+    import cn2an  # maintained converter for every Chinese numeral style (小写, 大写, 〇-digit strings)
+
+    def convert(m: re.Match) -> str:
+        run = m.group(0)
+        if len(run) == 1 and (run == "一" or not _QUANTITY_AFTER.match(text[m.end():])):
+            return run
+        if len(run) >= 2 and run[0] == "一" and not _QUANTITY_AFTER.match(text[m.end():]) and not any(
+                c in run for c in "十百千万亿拾佰仟"):
+            return run
+        try:
+            return str(cn2an.cn2an(run, "smart"))
+        except (ValueError, KeyError):
+            try:  # digit strings such as 二〇二三 or 四零零八八八
+                return "".join(str(cn2an.cn2an(c, "smart")) if c not in "〇零" else "0" for c in run)
+            except (ValueError, KeyError):
+                return run
+    return _CN_RUN.sub(convert, text)

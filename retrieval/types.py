@@ -24,11 +24,17 @@ class DocumentMeta:
     title: str
     short_name: str
     issuer: str
-    number: str
+    number: str                      # may be empty: not every document has one
     date: str
-    level: str
+    level: str                       # 国家 | 省级 | 地市级 | 县级
+    region: str = ""                 # official name of the area it applies in: 全国, 内蒙古自治区, 巴彦淖尔市
     implements: str | None = None
     aliases: tuple[str, ...] = ()
+
+    @property
+    def year(self) -> int | None:
+        """The year it was issued, from `date` (2017, 2018-05-22)."""
+        return int(self.date[:4]) if self.date[:4].isdigit() else None
 
 
 @dataclass(frozen=True)

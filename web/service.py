@@ -132,7 +132,7 @@ class PolicyService:
 
     # ------------------------------------------------------------ answers
     def _grounded(self, question: object, history: object, scope: list[str] | None):
-        """(question as searched, history as checked, grounded Answer) under a CPU slot; QuestionError."""
+        """(the Query, history as checked, grounded Answer) under a CPU slot; QuestionError."""
         split = self.assistant.grounded
         with self._cpu:
             return split(question, history, scope)
@@ -148,12 +148,12 @@ class PolicyService:
         The history is passed on as sent: the core checks and bounds it."""
         started = time.monotonic()
         scope = clean_doc_ids(doc_ids)
-        text, turns, answer = self._grounded(question, history, scope)
+        query, turns, answer = self._grounded(question, history, scope)
         llm = self._llm_for(answer)
         if llm is not None:
             if self._llm.acquire(timeout=self.llm_wait):
                 try:
-                    answer = llm.answer(text, turns, answer)
+                    answer = llm.answer(query.text, turns, answer)
                 finally:
                     self._llm.release()
             else:
@@ -167,7 +167,7 @@ class PolicyService:
         QuestionError is raised on the first next()."""
         started = time.monotonic()
         scope = clean_doc_ids(doc_ids)
-        text, turns, answer = self._grounded(question, history, scope)
+        query, turns, answer = self._grounded(question, history, scope)
         llm = self._llm_for(answer)
         if llm is None:
             yield "final", self._done(answer.to_dict(), started, source)
@@ -177,7 +177,7 @@ class PolicyService:
             return
         try:  # the slot is released when the stream ends, fails, or is closed by a client that left
             draft = ""
-            for kind, value in llm.stream(text, turns, answer):
+            for kind, value in llm.stream(query.text, turns, answer):
                 if kind == "delta" and isinstance(value, str):
                     draft += value
                     yield "draft", draft
@@ -219,7 +219,9 @@ class PolicyService:
         except (TypeError, ValueError, OverflowError):
             top_k = 8
         with self._cpu:
-            r = self.assistant.retriever.retrieve(text, top_k=top_k, doc_ids=scope)
+            # the console searches every document unless one is chosen, wherever it applies
+            query = self.assistant.reader.read(text, None, scope or self.doc_ids)
+            r = self.assistant.retriever.retrieve(replace(query, articles=(), chapter=()), top_k=top_k)
         terms = self.terms(text, r.tokens)
         results = []
         for hit in r.hits:
