@@ -4,7 +4,8 @@
     python app.py ask "问题"            answer one question, with citations
     python app.py ask --json "问题"     the same as one JSON object
     python app.py ask --json < file     one JSON line per input line (batch mode)
-    python app.py index                rebuild the index
+    python app.py index                rebuild the index (and report what `check` reports)
+    python app.py check                documents converted or skipped, regions, lexicon conflicts
     python app.py gaps                 questions declined or rated 👎, most frequent first
 
 Exit codes: 0 answered (declining to answer counts as an answer), 2 the question or the command
@@ -112,6 +113,27 @@ def cmd_index(args) -> int:
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     print(f"index built: {manifest['articles']} articles, {manifest['units']} vectors, "
           f"{manifest['embedder']}, in {manifest['embed_seconds']} s -> {path}")
+    _print_report(settings, corpus)
+    return EXIT_OK
+
+
+def _print_report(settings, corpus) -> int:
+    from retrieval.check import corpus_report
+
+    problems = corpus_report(corpus, settings.corpus_dir / "lexicon", settings.home_region)
+    for p in problems:
+        print(f"check: {p}")
+    return len(problems)
+
+
+def cmd_check(args) -> int:
+    from retrieval.corpus import load_corpus
+
+    settings = _settings(args)
+    corpus = load_corpus(settings.corpus_dir)
+    n = _print_report(settings, corpus)
+    print(f"{len(corpus.documents)} documents, {len(corpus.articles)} articles; "
+          + (f"{n} things to review" if n else "nothing to review"))
     return EXIT_OK
 
 
@@ -133,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--json", action="store_true", help="print JSON")
     ask.add_argument("--doc", action="append", metavar="DOC_ID", help="search only this document (repeatable)")
     sub.add_parser("index", help="(re)build the index")
+    sub.add_parser("check", help="report files converted or skipped, regions, and lexicon conflicts")
     sub.add_parser("serve", help="start the web app (the default)")
     from web.admin import add_gaps_arguments
     add_gaps_arguments(sub.add_parser("gaps", help="questions declined or rated 👎, most frequent first"))
@@ -146,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_ask(args)
         if args.command == "index":
             return cmd_index(args)
+        if args.command == "check":
+            return cmd_check(args)
         if args.command == "gaps":
             from web.admin import cmd_gaps
             return cmd_gaps(args)

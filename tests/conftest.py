@@ -42,7 +42,7 @@ def write_corpus(root: Path, docs: dict[str, str], meta_extra: dict[str, dict] |
         (root / f"{doc_id}.txt").write_text(text, encoding="utf-8")
         entry = {"doc_id": doc_id, "file": f"{doc_id}.txt", "title": f"{doc_id} 测试文件",
                  "short_name": f"{doc_id}文件", "issuer": "测试市人民政府", "number": f"测政发〔2020〕{len(entries) + 1}号",
-                 "date": "2020-01-01", "level": "盟市"}
+                 "date": "2020-01-01", "level": "地市级", "region": "巴彦淖尔市"}
         entry.update((meta_extra or {}).get(doc_id, {}))
         entries.append(entry)
     (root / "documents.json").write_text(json.dumps({"documents": entries}, ensure_ascii=False), encoding="utf-8")

@@ -120,7 +120,7 @@ def test_unstructured_text_falls_back_to_paragraphs_with_a_warning(caplog):
     assert "paragraph" in caplog.text
 
 
-@pytest.mark.parametrize("field", ["doc_id", "title", "short_name", "number", "level"])
+@pytest.mark.parametrize("field", ["doc_id", "title", "short_name", "level"])
 def test_broken_metadata_names_file_and_field(tmp_path, field):
     root = write_corpus(tmp_path / "c", {"doc-a": "一、总则\n（一）目标。就业优先。"})
     meta = json.loads((root / "documents.json").read_text(encoding="utf-8"))
@@ -138,17 +138,47 @@ def test_metadata_that_is_not_json(tmp_path):
         load_corpus(root)
 
 
-def test_document_that_is_not_utf8(tmp_path):
-    root = write_corpus(tmp_path / "c", {"doc-a": "一、总则"})
-    (root / "doc-a.txt").write_bytes("一、总则".encode("gb18030"))
-    with pytest.raises(CorpusError, match="doc-a.txt.*UTF-8"):
-        load_corpus(root)
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-16"])
+def test_a_gb18030_or_utf16_document_is_converted_and_reported(tmp_path, encoding, caplog):
+    text = "一、总则\n（一）目标。促进就业，扶持创业。"
+    root = write_corpus(tmp_path / "c", {"doc-a": text, "doc-b": "一、总则\n（一）其他。"})
+    (root / "doc-a.txt").write_bytes(text.encode(encoding))
+    with caplog.at_level(logging.WARNING):
+        corpus = load_corpus(root)
+    assert corpus.article("doc-a:1.1").body == "促进就业，扶持创业。"
+    assert any(encoding.upper().replace("-", "") in p.upper().replace("-", "") and "doc-a.txt" in p
+               for p in corpus.problems)
 
 
-def test_missing_document_file(tmp_path):
+def test_an_unreadable_document_is_skipped_and_the_others_serve(tmp_path, caplog):
+    root = write_corpus(tmp_path / "c", {"doc-a": "一、总则", "doc-b": "一、总则\n（一）目标。就业优先。"})
+    (root / "doc-a.txt").write_bytes(bytes(range(256)) * 8)
+    with caplog.at_level(logging.WARNING):
+        corpus = load_corpus(root)
+    assert [d.doc_id for d in corpus.documents] == ["doc-b"]
+    assert "doc-a.txt" in caplog.text and "UTF-8" in caplog.text
+
+
+def test_missing_document_file_is_skipped_with_its_name(tmp_path, caplog):
+    root = write_corpus(tmp_path / "c", {"doc-a": "一、总则", "doc-b": "一、总则\n（一）目标。就业优先。"})
+    (root / "doc-a.txt").unlink()
+    with caplog.at_level(logging.WARNING):
+        corpus = load_corpus(root)
+    assert [d.doc_id for d in corpus.documents] == ["doc-b"] and "doc-a.txt" in caplog.text
+
+
+def test_no_readable_document_at_all_says_so(tmp_path):
     root = write_corpus(tmp_path / "c", {"doc-a": "一、总则"})
     (root / "doc-a.txt").unlink()
     with pytest.raises(CorpusError, match="doc-a.txt"):
+        load_corpus(root)
+
+
+def test_number_may_be_empty_and_level_must_be_known(tmp_path):
+    root = write_corpus(tmp_path / "c", {"doc-a": "一、总则\n（一）目标。就业优先。"}, meta_extra={"doc-a": {"number": ""}})
+    assert load_corpus(root).documents[0].number == ""
+    root = write_corpus(tmp_path / "d", {"doc-a": "一、总则"}, meta_extra={"doc-a": {"level": "盟市"}})
+    with pytest.raises(CorpusError, match="'level'.*地市级"):
         load_corpus(root)
 
 
@@ -178,8 +208,25 @@ def test_a_third_document_needs_only_a_text_file_and_a_metadata_entry(real_corpu
     meta = json.loads((real_corpus_copy / "documents.json").read_text(encoding="utf-8"))
     meta["documents"].append({"doc_id": "demo-2020-1", "file": "demo-2020-1.txt", "title": "某某市就业促进办法",
                               "short_name": "某某市办法", "issuer": "某某市人民政府", "number": "某政发〔2020〕1号",
-                              "date": "2020", "level": "盟市"})
+                              "date": "2020", "level": "地市级", "region": "巴彦淖尔市"})
     (real_corpus_copy / "documents.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     corpus = load_corpus(real_corpus_copy)
     assert len(corpus.articles) == 26 + 27 + 4
     assert corpus.article("demo-2020-1:2.3").title == ""
+
+
+def test_check_reports_what_contradicts_the_corpus(tmp_path):
+    from retrieval.check import corpus_report
+    root = write_corpus(tmp_path / "c", {"doc-a": "一、总则\n（一）目标。对失业人员发放失业保险金。",
+                                         "doc-b": "一、总则\n（一）其他。就业优先。"},
+                        meta_extra={"doc-b": {"region": ""}})
+    (root / "lexicon").mkdir()
+    (root / "lexicon" / "out_of_scope.tsv").write_text("term\trefer_to\tnote\n失业保险金\t社保\tx\n护照\t公安\tx\n",
+                                                       encoding="utf-8")
+    (root / "lexicon" / "synonyms.tsv").write_text("resident_words\tdocument_words\n下岗\t失业人员\n退伍兵\t退役士兵\n",
+                                                   encoding="utf-8")
+    report = "\n".join(corpus_report(load_corpus(root), root / "lexicon"))
+    assert "'失业保险金'" in report and "护照" not in report
+    assert "退役士兵" in report and "失业人员" not in report
+    assert "doc-b: no 'region'" in report
+    assert "home_region" in report

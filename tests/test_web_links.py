@@ -82,7 +82,7 @@ def _article(doc, n, title, body):
 
 
 def test_threshold_on_a_small_corpus():
-    meta = dict(file="f.txt", title="t", short_name="s", issuer="i", number="n", date="2018", level="市")
+    meta = dict(file="f.txt", title="t", short_name="s", issuer="i", number="n", date="2018", level="地市级")
     docs = (DocumentMeta(doc_id="up", **meta), DocumentMeta(doc_id="down", implements="up", **meta))
     arts = (
         _article("up", 1, "扶持创业", "对首次创业的高校毕业生给予一次性创业补贴，由人社部门负责审核发放。"),

@@ -1,0 +1,127 @@
+"""Whose rules, which years, what is asked — on a corpus with a national law and another province's
+rules added the way the README says (text file + metadata), with the real index and embedder."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+LAW = ROOT.parent / "shared" / "corpus-extra" / "prc-employment-law-2015.txt"
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not LAW.is_file(), reason="shared/corpus-extra is not beside the repo")]
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    from retrieval.assistant import Assistant
+    from retrieval.config import Settings
+
+    root = tmp_path_factory.mktemp("regions")
+    corpus = root / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    # the law arrives as GB18030, as government files often do: converted at load, and reported
+    (corpus / "prc-employment-law-2015.txt").write_bytes(LAW.read_text(encoding="utf-8").encode("gb18030"))
+    shutil.copy(Path(__file__).parent / "data" / "shanghai-demo.txt", corpus / "sh-demo.txt")
+    meta = json.loads((corpus / "documents.json").read_text(encoding="utf-8"))
+    meta["documents"] += [
+        {"doc_id": "prc-employment-law-2015", "file": "prc-employment-law-2015.txt", "title": "中华人民共和国就业促进法",
+         "short_name": "就业促进法", "issuer": "全国人民代表大会常务委员会", "number": "", "date": "2015-04-24",
+         "level": "国家", "region": "全国", "aliases": ["中华人民共和国就业促进法"]},
+        {"doc_id": "sh-demo", "file": "sh-demo.txt", "title": "上海市促进就业若干规定", "short_name": "上海市规定",
+         "issuer": "上海市人民政府", "number": "", "date": "2020-01-01", "level": "省级", "region": "上海市"},
+    ]
+    (corpus / "documents.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    return Assistant.load(Settings(corpus_dir=corpus, index_dir=root / "index"), llm=False)
+
+
+def cited_docs(answer):
+    return {c.id.split(":")[0] for c in answer.citations}
+
+
+def test_the_gb18030_file_was_converted_and_reported(assistant):
+    assert "prc-employment-law-2015" in assistant.corpus.docs_by_id
+    assert any("GB18030" in p and "prc-employment-law-2015.txt" in p for p in assistant.corpus.problems)
+
+
+def test_a_question_naming_no_place_gets_the_home_regions_rules_only(assistant):
+    a = assistant.ask("返乡农民工创业有什么扶持政策？")
+    assert not a.refused and "sh-demo" not in cited_docs(a)
+    assert a.citations[0].id.startswith("byn-2018-49:")       # the most local rule first
+    assert "直辖市" not in a.answer and "层面" not in a.answer
+
+
+def test_beijing_gets_only_rules_that_apply_there(assistant):
+    a = assistant.ask("北京对大学生自主创业有啥补贴")
+    assert cited_docs(a) <= {"prc-employment-law-2015"}
+    assert "北京市本地的政策文件未收录" in a.answer or a.refused
+
+
+def test_beijing_with_only_local_documents_is_declined_with_the_areas_covered(assistant):
+    from retrieval.understanding import Reader
+    two = [d for d in assistant.corpus.documents if d.doc_id in ("nmg-2017-132", "byn-2018-49")]
+    reader = Reader(two, [a for a in assistant.corpus.articles if a.doc_id in ("nmg-2017-132", "byn-2018-49")], "巴彦淖尔市")
+    q = reader.read("北京对大学生自主创业有啥补贴")
+    a = assistant.composer.compose(q, assistant.retriever.retrieve(q))
+    assert a.refused and a.refusal_reason == "place_not_covered"
+    assert "内蒙古自治区" in a.answer and "巴彦淖尔市" in a.answer
+
+
+def test_baotou_is_answered_from_the_region_and_says_its_own_rules_are_not_loaded(assistant):
+    a = assistant.ask("我在包头，想自己创业，能申请创业担保贷款吗？")
+    assert not a.refused
+    assert "byn-2018-49" not in cited_docs(a) and "sh-demo" not in cited_docs(a)
+    assert "nmg-2017-132" in cited_docs(a)
+    assert "包头市本地的政策文件未收录" in a.answer
+
+
+def test_baotous_own_rules_asked_by_name_are_declined(assistant):
+    a = assistant.ask("包头市的实施细则里对创业补贴怎么规定的？")
+    assert a.refused and a.refusal_reason == "place_not_covered" and "包头市" in a.answer
+
+
+def test_linhe_and_hangjinhouqi_are_in_bayannur(assistant):
+    for place in ("临河区", "杭锦后旗"):
+        a = assistant.ask(f"我在{place}，退役士兵自主创业有什么优惠？")
+        assert not a.refused and a.citations[0].id.startswith("byn-2018-49:"), place
+
+
+def test_shanghai_gets_shanghais_rules(assistant):
+    a = assistant.ask("上海对首次创业的高校毕业生有什么补贴？")
+    assert a.citations and a.citations[0].id == "sh-demo:1"
+
+
+def test_a_year_the_documents_do_not_cover_is_declined(assistant):
+    a = assistant.ask("2023年新出的稳就业政策有哪些？")
+    assert a.refused and a.refusal_reason == "period_not_covered"
+    assert "2017" in a.answer and "2018" in a.answer
+
+
+def test_residence_is_context_not_the_question(assistant):
+    a = assistant.ask("我是退伍军人，户口在巴彦淖尔，想创业有补贴吗")
+    assert not a.refused and a.citations[0].id.startswith("byn-2018-49:")
+
+
+def test_wage_arrears_are_out_of_scope(assistant):
+    a = assistant.ask("老板拖了我三个月工钱，怎么办？")
+    assert a.refused
+
+
+def test_a_chapter_is_listed(assistant):
+    a = assistant.ask("就业促进法第三章说了什么")
+    ids = [c.id for c in a.citations]
+    assert ids == [f"prc-employment-law-2015:3.{n}" for n in range(25, 32)]
+    assert "第三章" in a.answer
+
+
+def test_an_article_that_does_not_exist_says_so(assistant):
+    a = assistant.ask("就业促进法第七十条")
+    assert a.refused and a.refusal_reason == "no_such_article"
+    assert "共六十九条" in a.answer
+    a = assistant.ask("就业促进法第二十七条")
+    assert [c.id for c in a.citations] == ["prc-employment-law-2015:3.27"]
+
+
+def test_a_level_word_or_title_ending_names_no_document(assistant):
+    a = assistant.ask("国家规定对就业困难人员有什么援助？")
+    assert len(cited_docs(a) - {"sh-demo"}) >= 1 and "sh-demo" not in cited_docs(a)

@@ -1,0 +1,150 @@
+import pytest
+
+import datetime as dt
+
+from retrieval.corpus import load_corpus
+from retrieval.understanding import (ArticleLookup, DocumentNames, Reader, Synonym, asked_of, expand, focus_of,
+                                     has_figure, period_of, uncovered_topics)
+
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus(ROOT / "corpus")
+
+
+@pytest.fixture(scope="module")
+def reader(corpus):
+    return Reader(corpus.documents, corpus.articles, "巴彦淖尔市", today=dt.date(2026, 11, 29))
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("细则第十二条讲的是什么", ["byn-2018-49:4.12"]),
+    ("巴彦淖尔细则第9条", ["byn-2018-49:3.9"]),
+    ("49号第（十五）条", ["byn-2018-49:4.15"]),
+    ("实施意见第四部分第三条", ["nmg-2017-132:4.3"]),
+    ("自治区文件三、（四）说了什么", ["nmg-2017-132:3.4"]),
+    ("四（三）是什么内容", ["nmg-2017-132:4.3"]),
+    ("实施意见五（二）", ["nmg-2017-132:5.2"]),
+    ("132号第四部分第5条", ["nmg-2017-132:4.5"]),
+    ("4.3讲什么", ["nmg-2017-132:4.3"]),
+    ("第三部分的第（七）条", ["byn-2018-49:3.7"]),
+    ("创业园（孵化基地）有哪些", []),
+    ("继续实施行动计划（2016-2020）", []),
+])
+def test_article_references(reader, question, expected):
+    assert list(reader.read(question).articles) == expected
+
+
+def test_a_single_number_names_nothing_where_articles_restart_in_each_section(corpus):
+    assert ArticleLookup(corpus.articles).references("第三条", ["nmg-2017-132"]) == ([], [3])
+
+
+def test_documents_are_named_only_by_their_declared_names(corpus):
+    names = DocumentNames(corpus.documents)
+    assert names.named("巴彦淖尔细则怎么说") == ["byn-2018-49"]
+    assert names.named("自治区意见里怎么说") == ["nmg-2017-132"]
+    assert names.named("49号文第三条") == ["byn-2018-49"]
+    # level words, issuers' places and title endings name no document
+    for question in ("自治区有什么规定", "巴彦淖尔有什么规定", "国家规定", "这个意见", "退伍兵找工作"):
+        assert names.named(question) == [], question
+    assert names.strip("巴彦淖尔细则里贷款怎么说") == "里贷款怎么说"
+
+
+def test_expand_adds_document_words():
+    syns = [Synonym(("退伍兵", "退伍"), ("退役士兵",)), Synonym(("网店",), ("电商",))]
+    assert expand("退伍兵找工作", syns) == "退伍兵找工作 退役士兵"
+    assert expand("开个饭馆", syns) == "开个饭馆"
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("创业担保贷款最多能贷多少钱？", "money"),
+    ("稳岗补贴的标准是多少？", "money"),
+    ("贷款利率是多少", "rate"),
+    ("孵化期最长能延长几年", "duration"),
+    ("扶贫车间要带动多少户贫困户", "count"),
+    ("失业了，失业金能不能多领几个月？", None),  # asks whether, not how much
+    ("退伍兵找工作有啥政策", None),
+])
+def test_asked_figure(question, kind):
+    asked = asked_of(focus_of(question))
+    assert (asked.figure if asked.kind == "figure" else None) == kind
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("我们是蒙古族，想开个蒙餐馆子，顺便雇几个牧民，政府有啥照顾不？", None),   # 几个 is context
+    ("我家三口人，两个都没工作，政府管不管？", None),
+    ("退役后多长时间能给安排上工作？", "duration"),
+    ("创业担保贷款，最多能贷多少？", "money"),
+])
+def test_a_figure_is_asked_only_by_the_clause_that_asks(question, kind):
+    asked = asked_of(focus_of(question))
+    assert (asked.figure if asked.kind == "figure" else None) == kind
+
+
+def test_focus_is_the_clause_that_asks():
+    assert focus_of("我是退伍军人，户口在巴彦淖尔，想创业有补贴吗") == "想创业有补贴吗"
+    assert focus_of("我户口在巴彦淖尔，想办护照") == "想办护照"
+    assert asked_of("哪个部门牵头").kind == "lead"
+    assert asked_of("公共就业服务机构免费提供哪些服务").kind == "list"
+
+
+@pytest.mark.parametrize("question,period", [
+    ("2023年新出的稳就业政策", (2023, 2023)),
+    ("二〇二二年出台的稳岗补贴标准", (2022, 2022)),
+    ("2021到2025年那一期的创业补贴", (2021, 2025)),
+    ("十四五期间有什么创业扶持", (2021, 2025)),
+    ("今年新出台的政策", (2026, 2026)),
+    ("我2019年开始创业，现在能申请补贴吗", None),   # the person's own story, not the rules' date
+    ("到2020年力争打造多少个创业园", None),
+    ("退伍兵找工作有啥政策", None),
+])
+def test_period_asked_about(question, period):
+    assert period_of(question, dt.date(2026, 11, 29)) == period
+
+
+def test_places_are_recognised_and_resolved_against_the_home_region(reader):
+    assert reader.read("我在包头，想创业有补贴吗").place.name == "包头市"
+    assert reader.read("呼和浩特的大学生创业补贴").scope == ("nmg-2017-132",)
+    assert reader.read("临河区的退伍军人创业").scope == ("byn-2018-49", "nmg-2017-132")
+    assert reader.read("杭锦后旗的返乡创业政策").place.city == "巴彦淖尔市"
+    assert reader.read("北京对大学生自主创业有啥补贴").scope == ()
+    assert reader.read("自治区层面谁牵头").scope == ("nmg-2017-132",)   # the home region's own province
+    assert reader.read("返乡创业有什么扶持").scope == ("byn-2018-49", "nmg-2017-132")   # no place: home, most local first
+    q = reader.read("包头市的实施细则里对创业补贴怎么规定")
+    assert q.scope == () and q.not_applicable == ("byn-2018-49",)
+
+
+def test_places_are_not_the_topic(reader):
+    assert "巴彦淖尔" not in reader.read("我是退伍军人，户口在巴彦淖尔，想创业有补贴吗").topic
+
+
+def test_has_figure_respects_the_asked_unit():
+    assert has_figure("duration", "延期最长不超过3年。", "年")
+    assert not has_figure("duration", "在认定后10个工作日内实现就业。", "月")
+    assert has_figure("duration", "在认定后10个工作日内实现就业。", "天")
+    assert has_figure("duration", "行动计划（2016-2020）", "年")
+    assert not has_figure("count", "稳定就业6个月以上的，给予一定奖补。", "户")
+    assert not has_figure("money", "给予一定奖补支持。")
+    assert has_figure("money", "给予每人2000元补贴。")
+    assert has_figure("money", "给予伍万元创业补贴。")          # other numeral styles count
+    assert has_figure("duration", "应当提前三十日向工会说明情况。", "日")
+
+
+def test_follow_ups_fold_in_the_earlier_turn(reader):
+    history = [{"role": "user", "content": "返乡农民工创业有什么扶持？"}, {"role": "assistant", "content": "……"}]
+    assert reader.read("那贷款呢？", history).context_topic == "返乡农民工创业有什么扶持？ 那贷款呢？"
+    q = reader.read("细则里怎么说？", history)
+    assert q.context_topic.startswith("返乡农民工") and q.scope == ("byn-2018-49",)
+    assert reader.read("退役士兵自主就业有什么优惠政策？", history).follow_up is False
+    assert reader.read("那贷款呢？", []).context_topic == "那贷款呢？"
+    assert reader.read("那贷款呢？", [{"role": "user"}]).context_topic == "那贷款呢？"
+
+
+def test_uncovered_topics_uses_synonyms():
+    table = {"医保": "医疗保障部门", "护照": "公安出入境管理部门"}
+    syns = [Synonym(("医保",), ("医疗保险",))]
+    texts = ["由安置地民政部门为其缴纳基本医疗保险费"]
+    assert uncovered_topics("等待安排工作期间医保谁交", texts, table, syns) == []
+    assert uncovered_topics("护照过期了怎么办", texts, table, syns) == ["护照"]
