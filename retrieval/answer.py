@@ -8,6 +8,7 @@ question asks for a figure (an amount, a rate, a period) that the relevant artic
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
@@ -19,6 +20,10 @@ from .types import Article, Citation, DocumentMeta
 from .understanding import Asked, Query, Reader, has_figure, uncovered_topics
 
 HOTLINE = "12333"
+_CLAUSE = re.compile(r"[，,；;：:。]")
+_PROVIDES = re.compile(r"给予|享受|纳入|提供|补贴|补助|支持|奖补|可按规定|按规定|免费|优先")
+_CONDITION = re.compile(r"^(对|凡|符合|为|对于)|的$")
+_NEGATED = re.compile(r"不得|不予|不再|禁止|取消")
 WHERE_TO_GO = f"具体办理或咨询，可拨打{HOTLINE}人社服务热线，或到当地人社局、就业服务中心。"
 _FIGURE_WORDS = {"money": "具体金额或补贴标准", "rate": "具体的利率或比例", "duration": "具体期限",
                  "count": "具体数量"}
@@ -189,7 +194,8 @@ class Composer:
     def _answer(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> Answer:
         citations = [citation_for(a, self.corpus, self.quote(a, sents)) for a, sents in picks]
         notes = self._notes(q)
-        lines: list[str] = list(notes)
+        summary = self._summary(q, r, picks)
+        lines: list[str] = ([summary] if summary else []) + list(notes)
         by_doc: dict[str, list[int]] = {}
         for n, (a, _) in enumerate(picks, start=1):
             by_doc.setdefault(a.doc_id, []).append(n)
@@ -214,7 +220,56 @@ class Composer:
                 prefix = f"{article_label(a, self.corpus)}：" if q.chapter else ""
                 lines.append(f"{prefix}“{citations[n - 1].quote}”[{n}]")
         lines.append(WHERE_TO_GO)
-        return Answer(q.text, "\n".join(lines), False, citations, [], None, query=r.query, notes=notes)
+        return Answer(q.text, "\n".join(lines), False, citations, [], None, query=r.query, notes=notes,
+                      summary=summary)
+
+    # ------------------------------------------------------------ the direct answer
+    def _summary(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> str:
+        """One or two clauses of the first cited article that answer the question, with its marker.
+        Only connecting words of our own are added, so every figure in it is in the article."""
+        if not picks or q.chapter:
+            return ""
+        article, sentences = picks[0]
+        if q.asked.kind == "where":
+            return f"{WHERE_TO_GO}[1]"
+        if q.asked.kind == "lead" and article.lead_department:
+            return f"这项政策的牵头部门是{article.lead_department}（负责推动落实，不是办理窗口）。[1]"
+        if q.articles:
+            return f"这一条是“{article.title}”。[1]" if article.title else ""
+        best = self._best_clauses(q, r, article, sentences)
+        if not best:
+            return ""
+        lead = {"yes_no": "可以。根据规定，" if not _NEGATED.search(best) else "根据规定，",
+                "list": "包括：", "figure": "根据规定，"}.get(q.asked.kind, "根据规定，")
+        return f"{lead}{best}。[1]"
+
+    def _best_clauses(self, q: Query, r: Retrieval, article: Article, sentences: Sequence[str]) -> str:
+        clauses: list[str] = []
+        for s in sentences:
+            clauses += [c for c in _CLAUSE.split(s.rstrip("。；;")) if c]
+        if not clauses:
+            return ""
+        bm25 = self.retriever.bm25
+        figure = q.asked.figure if q.asked.kind == "figure" else None
+
+        def score(i: int) -> float:
+            c = clauses[i]
+            value = idf_coverage(r.tokens, set(self.retriever.tokenize(c)), bm25)
+            value += 0.3 if _PROVIDES.search(c) else 0.0
+            value += 1.0 if figure and has_figure(figure, c, q.asked.unit) else 0.0
+            return value
+        i = max(range(len(clauses)), key=score)
+        chosen = [clauses[i]]
+        # the shape of policy text: "对……的，给予……" — keep the condition with what is given, and the reverse
+        if i > 0 and _CONDITION.search(clauses[i - 1]) and not _CONDITION.search(clauses[i]):
+            chosen.insert(0, clauses[i - 1])
+        elif (_CONDITION.search(clauses[i]) or not _PROVIDES.search(clauses[i])) and i + 1 < len(clauses) \
+                and _PROVIDES.search(clauses[i + 1]):
+            chosen.append(clauses[i + 1])
+        text = "，".join(chosen)
+        if len(text) > 100 and len(chosen) == 2:
+            text = next((c for c in reversed(chosen) if _PROVIDES.search(c)), chosen[-1])
+        return text if len(text) <= 100 else text[:98].rstrip("，、") + "……"
 
     def _notes(self, q: Query) -> list[str]:
         """'包头市本地的政策文件未收录，以下是内蒙古自治区的规定。' when only higher levels speak for the place."""

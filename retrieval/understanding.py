@@ -24,7 +24,7 @@ from .types import Article, DocumentMeta
 @dataclass(frozen=True)
 class Asked:
     """What a question asks: a figure (and its kind), the lead department, a list, yes or no, or what."""
-    kind: str = "what"                 # figure | lead | list | yes_no | what
+    kind: str = "what"                 # figure | lead | where | list | yes_no | what
     figure: str | None = None          # money | rate | duration | count
     unit: str | None = None            # the measure word asked for (年, 天, 户 …)
 
@@ -276,9 +276,11 @@ FIGURE_KINDS = {  # checked in this order
 # "能不能多领几个月" asks whether, not how much
 _WHETHER = re.compile(r"能不能|可不可以|是不是|是否|能否|可否|有没有|会不会|给不给|管不管|行不行|有无")
 _YES_NO = re.compile(_WHETHER.pattern + r"|吗|不[？?。！!]?$")
-_LIST = re.compile(r"哪些|有啥|包括|包含|几种|哪几")
+_LIST = re.compile(r"哪些|包括|包含|几种|哪几")
 LEAD_QUESTION = re.compile(r"牵头|哪个部门|哪些部门|什么部门|哪个单位|哪家单位|谁负责|谁来管|谁管|归谁|负责部门|"
                            r"主管部门|责任部门|哪个局|哪个厅")
+# where a resident applies: answered with the service offices, never the policy's lead department
+_WHERE = re.compile(r"(哪个部门|哪个单位|哪里|哪儿|去哪|找谁|什么地方)[^，。？?]{0,4}(办|申请|报名|领|交|咨询)|(办理|申请|报名)[^，。？?]{0,4}(去哪|找谁|哪里|哪个部门)")
 _MEASURE = "户家人岁次名项条位座所间期批个"
 _ASKED_UNIT = re.compile(rf"(?:多少|几)个?(学时|课时|[{_MEASURE}])")
 _ASKED_PERIOD = re.compile(r"(?:多少|几)个?(年|月|天|日|周|工作日)")
@@ -286,6 +288,8 @@ _ASKED_PERIOD = re.compile(r"(?:多少|几)个?(年|月|天|日|周|工作日)")
 
 def asked_of(focus: str) -> Asked:
     """What the focus clause asks."""
+    if _WHERE.search(focus):
+        return Asked("where")
     if LEAD_QUESTION.search(focus):
         return Asked("lead")
     if not _WHETHER.search(focus):
