@@ -467,7 +467,8 @@ class Reader:
                 named = self.names.named(previous)
                 places = self.find_places(previous)
         place = places[0] if places else (self.home or EVERYWHERE)
-        applying = self.applying(places or [place])
+        # with no home region set, a question naming no place may be about any document's area
+        applying = self.applying(places or [place]) if places or self.home else self.applying(list(self.region.values()))
         not_applicable: list[str] = []
         if doc_ids:
             scope = [d for d in applying if d in doc_ids] + [d for d in doc_ids if d not in applying]
