@@ -33,6 +33,7 @@ class Outcome:
     text: str | None = None            # the answer's text; None: the system gives no text (the baselines)
     quotes: list[str] = field(default_factory=list)   # the cited quotes, in citation order
     must_include: list[str] = field(default_factory=list)
+    summary: str | None = None         # the direct answer the text starts with; None: the system writes none
     latency: float = 0.0               # seconds, wall clock
     error: str | None = None           # the question was rejected (QuestionError); counts as declined
 
@@ -140,7 +141,13 @@ def score(o: Outcome) -> dict:
     if o.text is not None:
         if o.answerable:
             row["coverage"] = key_fact_coverage(o.must_include, [o.text, *o.quotes])
-        row["unsupported_numbers"] = unsupported_numbers(o.text, o.quotes)
+        # a decline quotes nothing; the dates it gives are the documents' own (metadata), not figures
+        row["unsupported_numbers"] = [] if declined else unsupported_numbers(o.text, o.quotes)
+    if o.summary is not None and not declined:
+        if o.answerable:
+            row["summary_coverage"] = key_fact_coverage(o.must_include, [o.summary])
+        row["summary_chars"] = len(_CITATION_MARK.sub("", o.summary))
+        row["summary_unsupported_numbers"] = unsupported_numbers(o.summary, o.quotes)
     return row
 
 
@@ -148,6 +155,7 @@ def score(o: Outcome) -> dict:
 
 METRICS = ("hit@1", "hit@3", "mrr@10", "citation_precision", "citation_recall", "key_fact_coverage",
            "refusal_accuracy", "false_refusal_rate", "unsupported_number_answers", "unsupported_numbers",
+           "summary_key_fact_coverage", "summary_median_chars", "summary_unsupported_numbers",
            "latency_p50_ms", "latency_p95_ms")
 
 
@@ -174,6 +182,11 @@ def summarize(outcomes: Sequence[Outcome]) -> dict:
         "unsupported_number_answers": (mean(1.0 if r["unsupported_numbers"] else 0.0 for r in has_text)
                                        if has_text else None),
         "unsupported_numbers": sum(len(r["unsupported_numbers"]) for r in has_text) if has_text else None,
+        "summary_key_fact_coverage": mean(r.get("summary_coverage") for r in answerable),
+        "summary_median_chars": percentile([r["summary_chars"] for r in rows if "summary_chars" in r], 50),
+        "summary_unsupported_numbers": (sum(len(r["summary_unsupported_numbers"]) for r in rows
+                                            if "summary_unsupported_numbers" in r)
+                                        if any("summary_unsupported_numbers" in r for r in rows) else None),
         "latency_p50_ms": percentile(latencies, 50),
         "latency_p95_ms": percentile(latencies, 95),
         "errors": sum(1 for o in outcomes if o.error is not None),

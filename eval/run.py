@@ -115,7 +115,8 @@ def outcome_of_answer(q: dict, answer: dict, latency: float) -> Outcome:
     return Outcome(id=q["id"], category=q["category"], answerable=q["answerable"], gold=q["gold"],
                    ranked=ids, cited=ids, refused=bool(answer.get("refused", error is not None)),
                    text=answer.get("answer", ""), quotes=[c.get("quote", "") for c in citations],
-                   must_include=q["must_include"], latency=latency, error=error)
+                   must_include=q["must_include"], latency=latency, error=error,
+                   summary=answer.get("summary") if "summary" in answer else None)
 
 
 def run_assistant(assistant, questions: Sequence[dict], progress: bool = False) -> tuple[list[Outcome], list[dict]]:
@@ -308,8 +309,11 @@ def gate_failures(report: dict, gate: Gate = GATE) -> list[str]:
 
 TABLE_METRICS = ("hit@1", "hit@3", "mrr@10", "citation_precision", "citation_recall", "key_fact_coverage",
                  "refusal_accuracy", "false_refusal_rate", "unsupported_number_answers", "unsupported_numbers",
+                 "summary_key_fact_coverage", "summary_median_chars", "summary_unsupported_numbers",
                  "latency_p50_ms", "latency_p95_ms")
-_ROW_NAMES = {"hit@1": "hit@1", "hit@3": "hit@3", "mrr@10": "MRR@10", "citation_precision": "citation precision",
+_ROW_NAMES = {"summary_key_fact_coverage": "key facts in the summary (direct answer)",
+              "summary_median_chars": "summary length, median (characters)",
+              "summary_unsupported_numbers": "numbers in summaries not in a cited quote","hit@1": "hit@1", "hit@3": "hit@3", "mrr@10": "MRR@10", "citation_precision": "citation precision",
               "citation_recall": "citation recall", "key_fact_coverage": "key-fact coverage",
               "refusal_accuracy": "refusal accuracy (unanswerable declined)",
               "false_refusal_rate": "false-refusal rate (answerable declined)",
@@ -321,9 +325,9 @@ _ROW_NAMES = {"hit@1": "hit@1", "hit@3": "hit@3", "mrr@10": "MRR@10", "citation_
 def _fmt(v, metric: str = "") -> str:
     if v is None:
         return "n/a"
-    if metric.startswith("latency"):
+    if metric.startswith("latency") or metric == "summary_median_chars":
         return f"{v:.1f}"
-    if metric == "unsupported_numbers" or isinstance(v, int):
+    if metric in ("unsupported_numbers", "summary_unsupported_numbers") or isinstance(v, int):
         return str(v)
     return f"{v:.3f}"
 

@@ -20,6 +20,8 @@ from .types import Article, Citation, DocumentMeta
 from .understanding import Asked, Query, Reader, has_figure, uncovered_topics
 
 HOTLINE = "12333"
+SUMMARY_CHARS = 100     # the direct answer's length at most (characters, without markers)
+SUMMARY_WANTED = 60     # a clause group is extended with its neighbours up to this length
 _CLAUSE = re.compile(r"[，,；;：:。]")
 _PROVIDES = re.compile(r"给予|享受|纳入|提供|补贴|补助|支持|奖补|可按规定|按规定|免费|优先")
 _CONDITION = re.compile(r"^(对|凡|符合|为|对于)|的$")
@@ -225,8 +227,8 @@ class Composer:
 
     # ------------------------------------------------------------ the direct answer
     def _summary(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> str:
-        """One or two clauses of the first cited article that answer the question, with its marker.
-        Only connecting words of our own are added, so every figure in it is in the article."""
+        """One or two sentences built from clauses of the cited articles that answer the question, with
+        their markers. Only connecting words of our own are added, so every figure is in the article."""
         if not picks or q.chapter:
             return ""
         article, sentences = picks[0]
@@ -236,14 +238,25 @@ class Composer:
             return f"这项政策的牵头部门是{article.lead_department}（负责推动落实，不是办理窗口）。[1]"
         if q.articles:
             return f"这一条是“{article.title}”。[1]" if article.title else ""
-        best = self._best_clauses(q, r, article, sentences)
-        if not best:
+        parts: list[str] = []
+        budget = SUMMARY_CHARS
+        for n, (a, sents) in enumerate(picks[:2], start=1):
+            best = self._best_clauses(q, r, a, sents, budget)
+            if not best or (parts and (best in parts[0] or a.doc_id == picks[0][0].doc_id)):
+                continue
+            parts.append(f"{best}。[{n}]")
+            budget -= len(best)
+            if budget < 20:
+                break
+        if not parts:
             return ""
-        lead = {"yes_no": "可以。根据规定，" if not _NEGATED.search(best) else "根据规定，",
+        lead = {"yes_no": "可以。根据规定，" if not _NEGATED.search(parts[0]) else "根据规定，",
                 "list": "包括：", "figure": "根据规定，"}.get(q.asked.kind, "根据规定，")
-        return f"{lead}{best}。[1]"
+        return lead + "".join(parts)
 
-    def _best_clauses(self, q: Query, r: Retrieval, article: Article, sentences: Sequence[str]) -> str:
+    def _best_clauses(self, q: Query, r: Retrieval, article: Article, sentences: Sequence[str], budget: int) -> str:
+        """The clause that best answers the question, with the condition or the provision that completes it
+        ("对……的，给予……"), then its neighbours while they fit the budget."""
         clauses: list[str] = []
         for s in sentences:
             clauses += [c for c in _CLAUSE.split(s.rstrip("。；;")) if c]
@@ -259,17 +272,23 @@ class Composer:
             value += 1.0 if figure and has_figure(figure, c, q.asked.unit) else 0.0
             return value
         i = max(range(len(clauses)), key=score)
-        chosen = [clauses[i]]
-        # the shape of policy text: "对……的，给予……" — keep the condition with what is given, and the reverse
+        lo, hi = i, i
         if i > 0 and _CONDITION.search(clauses[i - 1]) and not _CONDITION.search(clauses[i]):
-            chosen.insert(0, clauses[i - 1])
+            lo = i - 1
         elif (_CONDITION.search(clauses[i]) or not _PROVIDES.search(clauses[i])) and i + 1 < len(clauses) \
                 and _PROVIDES.search(clauses[i + 1]):
-            chosen.append(clauses[i + 1])
-        text = "，".join(chosen)
-        if len(text) > 100 and len(chosen) == 2:
-            text = next((c for c in reversed(chosen) if _PROVIDES.search(c)), chosen[-1])
-        return text if len(text) <= 100 else text[:98].rstrip("，、") + "……"
+            hi = i + 1
+        text = "，".join(clauses[lo:hi + 1])
+        if len(text) > budget:
+            part = next((c for c in clauses[lo:hi + 1] if _PROVIDES.search(c)), clauses[i])
+            return part if len(part) <= budget else ""
+        # more of the same provision while it fits: the next clauses first, they usually say what is given
+        while hi + 1 < len(clauses) and len(text) + 1 + len(clauses[hi + 1]) <= min(budget, SUMMARY_WANTED):
+            hi += 1
+            text = "，".join(clauses[lo:hi + 1])
+        while hi > i and clauses[hi].endswith("的"):  # never end on a condition without what it gets
+            hi -= 1
+        return "，".join(clauses[lo:hi + 1])
 
     def _notes(self, q: Query) -> list[str]:
         """'包头市本地的政策文件未收录，以下是内蒙古自治区的规定。' when only higher levels speak for the place."""
