@@ -20,6 +20,8 @@ from .types import Article, Citation, DocumentMeta
 from .understanding import Asked, Query, Reader, has_figure, uncovered_topics
 
 HOTLINE = "12333"
+LIST_CHARS = 600       # a list article up to this length is quoted whole when a question asks 哪些
+_ITEMS = re.compile(r"[（(][一二三四五六七八九十]+[）)]|[；;].*[；;]")
 SUMMARY_CHARS = 100     # the direct answer's length at most (characters, without markers)
 SUMMARY_WANTED = 60     # a clause group is extended with its neighbours up to this length
 _CLAUSE = re.compile(r"[，,；;：:。]")
@@ -137,6 +139,8 @@ class Composer:
     def _sentences(self, r: Retrieval, article: Article, asked: Asked) -> list[str]:
         if not article.sentences:
             return [article.title] if article.title else []
+        if asked.kind == "list" and _ITEMS.search(article.body) and len(article.body) <= LIST_CHARS:
+            return list(article.sentences)  # "哪些": the whole list, not its first item
         scored = self._scored_sentences(r, article)
         best = scored[0][0]
         if asked.kind == "figure" and asked.figure:
