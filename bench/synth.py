@@ -99,7 +99,7 @@ def generate_corpus(n_provisions: int, dest: Path | str, source: Corpus | None =
                         "title": f"{place}人民政府关于做好就业创业工作的{kind}（第{i}号）",
                         "short_name": f"{place}{kind}（第{i}号）", "issuer": f"{place}人民政府",
                         "number": f"合政发〔{year}〕{i}号", "date": f"{year}-06-01",
-                        "level": "旗县" if place.endswith(("旗", "县", "区")) else "盟市"})
+                        "level": "县级" if place.endswith(("旗", "县", "区")) else "地市级", "region": place})
         made += size
     (dest / "documents.json").write_text(json.dumps({"documents": entries}, ensure_ascii=False, indent=1),
                                          encoding="utf-8")
