@@ -18,7 +18,7 @@ counts mean nothing.
 
 --cluster N starts the deployment of docs/scaling.md on this machine (bench/cluster.py): a PostgreSQL
 server, N app processes sharing it, and nginx with deploy/nginx.conf.template (TLS with a certificate
-made for the run; rate limits raised, since every client comes from 127.0.0.1), and drives nginx.
+made for the run; 127.0.0.1 exempt from the rate limits, since every client comes from it), and drives nginx.
 --kill-at S kills one app process with SIGKILL S seconds into the run: requests in flight on it may
 fail (reported exactly); the run passes when no acknowledged feedback row is missing.
 

@@ -85,6 +85,8 @@ def test_limit_req_answers_429(deployment):
         proxy.stop()
     assert statuses[:11] == [200] * 11, statuses                 # one, plus a burst of 10
     assert set(statuses[11:]) == {429}, statuses
+    # the module's nginx exempts 127.0.0.1 (PA_UNLIMITED, as for a hotline's network): never limited
+    assert {post(deployment.nginx, "/api/ask", {"question": "返乡创业有什么扶持？"})[0] for _ in range(16)} == {200}
 
 
 def test_content_length_with_chunked_is_refused(deployment):
