@@ -93,6 +93,7 @@ def loopback_target(url: str, tls: bool = False) -> tuple[str, int]:
 class Tally:
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"ask": [], "feedback": []})
     errors: dict[str, int] = field(default_factory=dict)
+    error_times: list[float] = field(default_factory=list)   # monotonic clock, to place errors in the run
     feedback_ids: list[int] = field(default_factory=list)
     feedback_not_stored: int = 0
     answers: int = 0
@@ -102,6 +103,7 @@ class Tally:
     def error(self, kind: str) -> None:
         with self.lock:
             self.errors[kind] = self.errors.get(kind, 0) + 1
+            self.error_times.append(time.monotonic())
 
 
 class Client:
@@ -185,6 +187,7 @@ def client_loop(n: int, host: str, port: int, deadline: float, budget: "Budget",
                     tally.latencies["feedback"].append(time.perf_counter() - started)
                     if status != 200:
                         tally.errors[f"feedback: HTTP {status}"] = tally.errors.get(f"feedback: HTTP {status}", 0) + 1
+                        tally.error_times.append(time.monotonic())
                     elif stored.get("stored") and isinstance(stored.get("id"), int):
                         tally.feedback_ids.append(stored["id"])
                     else:
@@ -280,6 +283,8 @@ def run(url: str, clients: int, duration: float, max_requests: int, feedback_eve
                     "feedback": summary(tally.latencies["feedback"])},
         "answers": tally.answers, "refused": tally.refused,
         "errors": errors, "error_kinds": dict(sorted(tally.errors.items())),
+        "errors_between_s": [round(min(tally.error_times) - started, 2), round(max(tally.error_times) - started, 2)]
+        if tally.error_times else None,
         "feedback_stored": len(tally.feedback_ids), "feedback_not_stored": tally.feedback_not_stored,
         "feedback_ids_unique": len(set(tally.feedback_ids)) == len(tally.feedback_ids),
     }
@@ -368,7 +373,8 @@ def print_report(r: dict) -> None:
           f"declined {r['refused']}")
     for name in ("all", "ask", "feedback"):
         print(line(name, r["latency"][name]))
-    print(f"  errors    {r['errors']}" + (f"  {r['error_kinds']}" if r["errors"] else ""))
+    print(f"  errors    {r['errors']}" + (f"  {r['error_kinds']}, between {r['errors_between_s'][0]} and "
+                                          f"{r['errors_between_s'][1]} s" if r["errors"] else ""))
     print(f"  feedback  {r['feedback_stored']} confirmed stored, {r['feedback_not_stored']} not stored")
     if "db" in r:
         d = r["db"]
