@@ -129,6 +129,16 @@ def test_gaps_sees_feedback_from_both_processes(deployment):
     assert set(questions) <= seen
 
 
+def test_bench_load_through_the_proxy(deployment):
+    """bench/load.py's run over TLS through nginx, rows looked up in PostgreSQL (a bounded version of
+    the 30 clients × 60 s run reported in SECURITY.md)."""
+    from bench import load
+    report = load.run(deployment.nginx.url, clients=8, duration=60, max_requests=200, feedback_every=2,
+                      db=deployment.db, context=deployment.nginx.ssl_context())
+    assert report["ok"] and report["errors"] == 0 and report["requests"] == 200, report
+    assert report["db"]["feedback_acknowledged_missing"] == 0 and report["db"]["queries_lost"] == 0
+
+
 def test_kill_9_loses_no_acknowledged_feedback(deployment):
     """8 clients send 👍/👎 through nginx; one app process is killed with SIGKILL 2 s in. Every row
     the server acknowledged is in the database; errors are at most the requests in flight on the
