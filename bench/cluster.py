@@ -1,7 +1,8 @@
 """A deployment on this machine, for tests and load runs: a real PostgreSQL, N app processes
 (`python app.py --port …`) sharing it, and Debian's nginx in front with deploy/nginx.conf.template.
 
-    python -m bench.cluster            # start PostgreSQL, 2 app processes and nginx; print the URLs; Ctrl-C stops
+    python -m bench.cluster            # start PostgreSQL, 2 app processes and nginx; print the URLs;
+                                       # Ctrl-C (or SIGTERM) stops them all
 
 Everything listens on 127.0.0.1 and lives in one temporary folder. PostgreSQL refuses to run as
 root, so as root its folder is given to the `postgres` user and its commands run through
@@ -286,6 +287,10 @@ def main() -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt      # SIGTERM stops everything as Ctrl-C does (a background job ignores SIGINT)
+
+    signal.signal(signal.SIGTERM, interrupted)
     with tempfile.TemporaryDirectory(prefix="policy-cluster-") as tmp, Cluster(Path(tmp)) as c:
         print(f"nginx     {c.nginx.url}  (certificate {c.nginx.cert})")
         for i, app in enumerate(c.apps):
