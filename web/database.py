@@ -177,7 +177,10 @@ class SQLite:
                     conn.execute(_VERSION_ADD_SQLITE, (m.version, m.description, stamp(datetime.now(timezone.utc))))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:       # SQLite already rolled back (disk full, I/O error …)
+                pass
             raise
         return LATEST
 
