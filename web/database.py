@@ -215,7 +215,8 @@ class SQLite:
 
     def transient(self, error: BaseException) -> bool:
         """Worth retrying at once on the same connection (another process holds the lock)."""
-        return "locked" in str(error) or "busy" in str(error)
+        code = getattr(error, "sqlite_errorcode", None)           # Python ≥ 3.11: the SQLite result code
+        return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
     def read(self) -> sqlite3.Connection | None:
         """A read-only connection, or None when there is no file yet."""
