@@ -79,12 +79,14 @@ def test_requests_spread_across_both_processes(deployment):
 def test_limit_req_answers_429(deployment):
     """The production limits (20 questions a minute, bursts of 10) on another nginx with the same file."""
     proxy = deployment.proxy(cluster.PRODUCTION)
+    started = time.monotonic()
     try:
         statuses = [post(proxy, "/api/ask", {"question": "返乡创业有什么扶持？"})[0] for _ in range(16)]
     finally:
         proxy.stop()
     assert statuses[:11] == [200] * 11, statuses                 # one, plus a burst of 10
-    assert set(statuses[11:]) == {429}, statuses
+    refilled = int((time.monotonic() - started) / 3)               # 20 a minute: one more every 3 s
+    assert statuses[11:].count(429) >= 5 - refilled and set(statuses[11:]) <= {200, 429}, statuses
     # the module's nginx exempts 127.0.0.1 (PA_UNLIMITED, as for a hotline's network): never limited
     assert {post(deployment.nginx, "/api/ask", {"question": "返乡创业有什么扶持？"})[0] for _ in range(16)} == {200}
 
