@@ -4,17 +4,27 @@
                                                            # 20 clients for 60 s, then stops it
     python bench/load.py --clients 20 --duration 60 --json
     python bench/load.py --url http://127.0.0.1:7860 --db data/policy.sqlite3   # a server you started
+    python bench/load.py --cluster 2 --clients 30 --duration 60     # nginx → 2 processes → PostgreSQL
+    python bench/load.py --cluster 2 --clients 30 --duration 60 --kill-at 20   # kill -9 one process at 20 s
 
 N clients (threads, one keep-alive connection each) ask a mix of questions — answerable, declined,
 with personal numbers, follow-ups with history, limited to one document — and send 👍/👎 on every
 k-th answer. It reports requests/s, p50/p95/p99/max latency per route, errors (any status other
 than 200, time-outs, dropped connections), and, given the database (--db, or its own when it starts
 the server), the feedback and query-log rows written during the run compared with those the
-server confirmed: rows lost. Run it against an otherwise idle server, or the row counts mean nothing.
+server confirmed: rows lost, and every feedback row id the server acknowledged is looked up (an
+acknowledged row that is not there is "missing"). Run it against an otherwise idle server, or the row
+counts mean nothing.
+
+--cluster N starts the deployment of docs/scaling.md on this machine (bench/cluster.py): a PostgreSQL
+server, N app processes sharing it, and nginx with deploy/nginx.conf.template (TLS with a certificate
+made for the run; 127.0.0.1 exempt from the rate limits, since every client comes from it), and drives nginx.
+--kill-at S kills one app process with SIGKILL S seconds into the run: requests in flight on it may
+fail (reported exactly); the run passes when no acknowledged feedback row is missing.
 
 Bounded: at most 200 clients, 900 s and 200,000 requests; loopback only — any URL whose host is
-not, or does not resolve only to, a loopback address is refused (exit 2). Exit 0 when the run
-had no errors and lost no rows, 1 otherwise.
+not, or does not resolve only to, a loopback address is refused (exit 2); https:// only with
+--cafile (the certificate is verified). Exit 0 when the run had no errors and lost no rows, 1 otherwise.
 """
 from __future__ import annotations
 
@@ -25,7 +35,7 @@ import json
 import os
 import signal
 import socket
-import sqlite3
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -36,6 +46,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))   # run as a script: the web package is the repository's
 MAX_CLIENTS, MAX_DURATION, MAX_REQUESTS = 200, 900.0, 200_000
 START_TIMEOUT = 240.0
 
@@ -59,12 +70,14 @@ class Refused(Exception):
     pass
 
 
-def loopback_target(url: str) -> tuple[str, int]:
-    """(host, port) of an http:// URL on this machine; Refused for anything else."""
+def loopback_target(url: str, tls: bool = False) -> tuple[str, int]:
+    """(host, port) of an http:// URL (https:// when `tls`) on this machine; Refused for anything else."""
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
+    if parts.scheme == "https" and not tls:
+        raise Refused(f"https:// needs --cafile (the server's certificate, to verify it), got {url!r}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused(f"only http://<loopback>:<port> URLs are allowed, got {url!r}")
-    host, port = parts.hostname, parts.port or 80
+    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
     except socket.gaierror as e:
@@ -80,6 +93,7 @@ def loopback_target(url: str) -> tuple[str, int]:
 class Tally:
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"ask": [], "feedback": []})
     errors: dict[str, int] = field(default_factory=dict)
+    error_times: list[float] = field(default_factory=list)   # monotonic clock, to place errors in the run
     feedback_ids: list[int] = field(default_factory=list)
     feedback_not_stored: int = 0
     answers: int = 0
@@ -89,25 +103,33 @@ class Tally:
     def error(self, kind: str) -> None:
         with self.lock:
             self.errors[kind] = self.errors.get(kind, 0) + 1
+            self.error_times.append(time.monotonic())
 
 
 class Client:
-    def __init__(self, host: str, port: int, timeout: float):
-        self.host, self.port, self.timeout = host, port, timeout
+    def __init__(self, host: str, port: int, timeout: float, context: ssl.SSLContext | None = None):
+        self.host, self.port, self.timeout, self.context = host, port, timeout, context
         self.conn: http.client.HTTPConnection | None = None
 
     def post(self, path: str, body: dict) -> tuple[int, dict]:
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         for attempt in (0, 1):
             if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                self.conn = (http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
+                                                         context=self.context) if self.context else
+                             http.client.HTTPConnection(self.host, self.port, timeout=self.timeout))
             try:
                 self.conn.request("POST", path, body=data, headers={"Content-Type": "application/json"})
                 resp = self.conn.getresponse()
                 raw = resp.read()
                 if resp.getheader("connection", "").lower() == "close":
                     self.close()
-                return resp.status, json.loads(raw.decode("utf-8")) if raw else {}
+                try:
+                    return resp.status, json.loads(raw.decode("utf-8")) if raw else {}
+                except ValueError:
+                    if resp.status == 200:
+                        raise
+                    return resp.status, {}      # a proxy's HTML error page: the status is what counts
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
                 # a keep-alive connection the server closed while idle: retry once on a new one
                 self.close()
@@ -122,8 +144,8 @@ class Client:
 
 
 def client_loop(n: int, host: str, port: int, deadline: float, budget: "Budget", feedback_every: int,
-                timeout: float, tally: Tally) -> None:
-    client = Client(host, port, timeout)
+                timeout: float, tally: Tally, context: ssl.SSLContext | None = None) -> None:
+    client = Client(host, port, timeout, context)
     i = 0
     try:
         while time.monotonic() < deadline and budget.take():
@@ -165,6 +187,7 @@ def client_loop(n: int, host: str, port: int, deadline: float, budget: "Budget",
                     tally.latencies["feedback"].append(time.perf_counter() - started)
                     if status != 200:
                         tally.errors[f"feedback: HTTP {status}"] = tally.errors.get(f"feedback: HTTP {status}", 0) + 1
+                        tally.error_times.append(time.monotonic())
                     elif stored.get("stored") and isinstance(stored.get("id"), int):
                         tally.feedback_ids.append(stored["id"])
                     else:
@@ -201,20 +224,18 @@ def summary(values: list[float]) -> dict:
             "p99_ms": ms(percentile(values, 99)), "max_ms": ms(max(values) if values else None)}
 
 
-def count_rows(db: Path, table: str) -> int | None:
-    if not db.is_file():
-        return 0
-    try:
-        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
-        try:
-            return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # table: a constant
-        finally:
-            conn.close()
-    except sqlite3.OperationalError:
-        return 0
+def count_rows(db: Path | str, table: str) -> int | None:
+    """Rows in a table of the SQLite file or PostgreSQL URL (web.reports; 0 before it exists)."""
+    from web import database, reports
+    return reports.count(database.backend(db, 10.0), table)
 
 
-def settle(db: Path, table: str, expected: int, wait: float = 10.0) -> int | None:
+def stored_ids(db: Path | str, table: str = "feedback") -> set[int]:
+    from web import database, reports
+    return reports.ids(database.backend(db, 10.0), table)
+
+
+def settle(db: Path | str, table: str, expected: int, wait: float = 10.0) -> int | None:
     """The row count once it reaches `expected` or stops changing (the query log is written behind)."""
     deadline = time.monotonic() + wait
     last, still_since = count_rows(db, table), time.monotonic()
@@ -229,8 +250,10 @@ def settle(db: Path, table: str, expected: int, wait: float = 10.0) -> int | Non
 
 
 def run(url: str, clients: int, duration: float, max_requests: int, feedback_every: int = 3,
-        timeout: float = 60.0, db: Path | None = None) -> dict:
-    host, port = loopback_target(url)
+        timeout: float = 60.0, db: Path | str | None = None, context: ssl.SSLContext | None = None,
+        kill_at: float | None = None, kill=None) -> dict:
+    """`kill`, called `kill_at` seconds in, kills a server process (a crash in the middle of the run)."""
+    host, port = loopback_target(url, tls=context is not None)
     clients = max(1, min(int(clients), MAX_CLIENTS))
     duration = max(0.1, min(float(duration), MAX_DURATION))
     max_requests = max(1, min(int(max_requests), MAX_REQUESTS))
@@ -239,11 +262,16 @@ def run(url: str, clients: int, duration: float, max_requests: int, feedback_eve
     started = time.monotonic()
     deadline = started + duration
     threads = [threading.Thread(target=client_loop, args=(n, host, port, deadline, budget, feedback_every,
-                                                         timeout, tally), daemon=True) for n in range(clients)]
+                                                         timeout, tally, context), daemon=True) for n in range(clients)]
+    killer = threading.Timer(kill_at, kill) if kill is not None and kill_at is not None else None
     for t in threads:
         t.start()
+    if killer:
+        killer.start()
     for t in threads:
         t.join(duration + timeout + 30)
+    if killer:
+        killer.cancel()
     elapsed = time.monotonic() - started
     everything = tally.latencies["ask"] + tally.latencies["feedback"]
     errors = sum(tally.errors.values())
@@ -255,6 +283,8 @@ def run(url: str, clients: int, duration: float, max_requests: int, feedback_eve
                     "feedback": summary(tally.latencies["feedback"])},
         "answers": tally.answers, "refused": tally.refused,
         "errors": errors, "error_kinds": dict(sorted(tally.errors.items())),
+        "errors_between_s": [round(min(tally.error_times) - started, 2), round(max(tally.error_times) - started, 2)]
+        if tally.error_times else None,
         "feedback_stored": len(tally.feedback_ids), "feedback_not_stored": tally.feedback_not_stored,
         "feedback_ids_unique": len(set(tally.feedback_ids)) == len(tally.feedback_ids),
     }
@@ -264,14 +294,27 @@ def run(url: str, clients: int, duration: float, max_requests: int, feedback_eve
         q_after = settle(db, "queries", (before["queries"] or 0) + tally.answers)
         fb_new = (fb_after or 0) - (before["feedback"] or 0)
         q_new = (q_after or 0) - (before["queries"] or 0)
-        report["db"] = {"path": str(db), "feedback_rows_new": fb_new, "query_rows_new": q_new,
-                        "feedback_lost": len(tally.feedback_ids) - fb_new,
+        missing = len(set(tally.feedback_ids) - stored_ids(db))
+        report["db"] = {"path": _shown(db), "feedback_rows_new": fb_new, "query_rows_new": q_new,
+                        "feedback_lost": len(tally.feedback_ids) - fb_new, "feedback_acknowledged_missing": missing,
                         "queries_lost": (tally.answers - q_new) if q_new else None}
-        lost = max(0, report["db"]["feedback_lost"]) + max(0, report["db"]["queries_lost"] or 0)
+        lost = max(0, report["db"]["feedback_lost"]) + max(0, report["db"]["queries_lost"] or 0) + missing
         if q_new == 0:
             report["db"]["note"] = "no query-log rows written: is POLICY_QUERY_LOG off?"
     report["ok"] = errors == 0 and lost == 0 and report["feedback_ids_unique"] and tally.feedback_not_stored == 0
+    if kill is not None:
+        # a process was killed: requests in flight on it may fail, and the query-log rows it had queued
+        # (written behind the answer, never acknowledged) may be lost; acknowledged feedback may not
+        report["killed_at_s"] = kill_at
+        report["ok"] = bool(db) and report["db"]["feedback_acknowledged_missing"] == 0 and report["feedback_ids_unique"]
     return report
+
+
+def _shown(db: Path | str) -> str:
+    if isinstance(db, str) and db.startswith("postgres"):
+        from web.database import postgres_display
+        return postgres_display(db)
+    return str(db)
 
 
 # ---------------------------------------------------------------------- a server of its own
@@ -330,19 +373,30 @@ def print_report(r: dict) -> None:
           f"declined {r['refused']}")
     for name in ("all", "ask", "feedback"):
         print(line(name, r["latency"][name]))
-    print(f"  errors    {r['errors']}" + (f"  {r['error_kinds']}" if r["errors"] else ""))
+    print(f"  errors    {r['errors']}" + (f"  {r['error_kinds']}, between {r['errors_between_s'][0]} and "
+                                          f"{r['errors_between_s'][1]} s" if r["errors"] else ""))
     print(f"  feedback  {r['feedback_stored']} confirmed stored, {r['feedback_not_stored']} not stored")
     if "db" in r:
         d = r["db"]
-        print(f"  database  feedback rows +{d['feedback_rows_new']} (lost {d['feedback_lost']}), "
-              f"query-log rows +{d['query_rows_new']} (lost {d['queries_lost']})" + (f"  {d['note']}" if "note" in d else ""))
-    print("  result    " + ("OK: no errors, no rows lost" if r["ok"] else "FAILED"))
+        print(f"  database  feedback rows +{d['feedback_rows_new']} (lost {d['feedback_lost']}; acknowledged and "
+              f"missing {d['feedback_acknowledged_missing']}), query-log rows +{d['query_rows_new']} "
+              f"(lost {d['queries_lost']})" + (f"  {d['note']}" if "note" in d else ""))
+    if "killed_at_s" in r:
+        print(f"  killed    one app process (SIGKILL) at {r['killed_at_s']} s")
+        print("  result    " + ("OK: no acknowledged feedback row lost" if r["ok"] else "FAILED"))
+    else:
+        print("  result    " + ("OK: no errors, no rows lost" if r["ok"] else "FAILED"))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/load.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running server on this machine (default: start one)")
-    parser.add_argument("--db", type=Path, help="its SQLite file, to count the rows written (POLICY_DB)")
+    parser.add_argument("--db", help="its database, to count the rows written (POLICY_DB: a SQLite file or a "
+                                     "postgresql:// URL)")
+    parser.add_argument("--cafile", help="the server's certificate, for an https:// URL")
+    parser.add_argument("--cluster", type=int, metavar="N", help="start PostgreSQL, N app processes and nginx "
+                                                                   "(bench/cluster.py) and drive nginx")
+    parser.add_argument("--kill-at", type=float, metavar="S", help="with --cluster: kill -9 one app process S s in")
     parser.add_argument("--clients", type=int, default=20, help=f"concurrent clients (default 20, at most {MAX_CLIENTS})")
     parser.add_argument("--duration", type=float, default=60.0, help=f"seconds (default 60, at most {MAX_DURATION:.0f})")
     parser.add_argument("--requests", type=int, default=MAX_REQUESTS,
@@ -354,16 +408,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.clients < 1 or args.clients > MAX_CLIENTS or not 0 < args.duration <= MAX_DURATION \
             or args.requests < 1 or args.requests > MAX_REQUESTS or args.feedback_every < 0:
         parser.error(f"limits: 1..{MAX_CLIENTS} clients, 0..{MAX_DURATION:.0f} s, 1..{MAX_REQUESTS} requests")
-    proc = tmp = None
+    if args.cluster is not None and (args.url or not 1 <= args.cluster <= 8):
+        parser.error("--cluster takes 1..8 processes and no --url")
+    if args.kill_at is not None and (args.cluster is None or args.cluster < 2 or not 0 < args.kill_at < args.duration):
+        parser.error("--kill-at needs --cluster 2 or more and a time within --duration")
+    proc = tmp = deployment = None
+    context = kill = None
     try:
-        if args.url:
+        if args.cafile:
+            context = ssl.create_default_context(cafile=args.cafile)
+        if args.cluster:
+            from bench.cluster import Cluster, missing_tools
+            problem = missing_tools()
+            if problem:
+                raise RuntimeError(problem)
+            tmp = tempfile.TemporaryDirectory(prefix="policy-cluster-")
+            print(f"starting PostgreSQL, {args.cluster} app processes and nginx …", file=sys.stderr, flush=True)
+            deployment = Cluster(Path(tmp.name), apps=args.cluster).__enter__()
+            url, db, context = deployment.nginx.url, deployment.db, deployment.nginx.ssl_context()
+            if args.kill_at is not None:
+                kill = lambda: deployment.kill(0)  # noqa: E731
+        elif args.url:
             url, db = args.url, args.db
-            loopback_target(url)
+            loopback_target(url, tls=context is not None)
         else:
             tmp = tempfile.TemporaryDirectory(prefix="policy-load-")
             print("starting a server (python app.py) with a temporary database …", file=sys.stderr, flush=True)
             proc, url, db = start_server(Path(tmp.name))
-        report = run(url, args.clients, args.duration, args.requests, args.feedback_every, args.timeout, db)
+        report = run(url, args.clients, args.duration, args.requests, args.feedback_every, args.timeout, db,
+                     context=context, kill_at=args.kill_at, kill=kill)
     except Refused as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -371,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     finally:
+        if deployment is not None:
+            deployment.__exit__()
         if proc is not None:
             stop_server(proc)
         if tmp is not None:

@@ -26,7 +26,13 @@ FILE_FUNCTIONS = {
     ("web/storage.py", "__init__"),
     ("web/storage.py", "_open"),                # the configured database
     ("web/storage.py", "purge"),
-    ("web/storage.py", "_read"),
+    ("web/database.py", "__init__"),            # the SQLite path of POLICY_DB
+    ("web/database.py", "exists"),
+    ("web/database.py", "connect"),             # the configured database (a file, or a PostgreSQL server)
+    ("web/database.py", "_connect"),
+    ("web/database.py", "read"),
+    ("web/database.py", "backend"),
+    ("web/storage.py", "at"),
     ("web/admin.py", "add_gaps_arguments"),     # --db, from the operator's command line
     ("web/admin.py", "cmd_gaps"),
     ("web/server.py", "create_app"),            # blocked_paths for Gradio

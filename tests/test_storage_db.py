@@ -279,6 +279,32 @@ def test_backlog_is_bounded(tmp_path, fast, monkeypatch, caplog):
     store.close()
 
 
+# ---------------------------------------------------------------- schema versions
+
+def test_an_sqlite_database_from_before_versions_is_adopted(tmp_path):
+    """The SQLite side of the migrations: a file made by the previous release keeps its rows."""
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(storage.SCHEMA)
+    conn.execute("INSERT INTO feedback (created_at, rating, question, answer, citation_ids)"
+                 " VALUES (?, 'down', '旧的', '', '[]')", (storage.stamp(datetime.now(timezone.utc)),))
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    assert store.add_feedback("up", "新的", "a") == 2
+    rows = {r["question"]: r for r in store.rows()}
+    assert rows["旧的"]["instance"] == "" and rows["新的"]["instance"] == store.instance
+    conn = sqlite3.connect(path)
+    assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+    conn.execute("INSERT INTO schema_version VALUES (7, 'newer', '')")
+    conn.commit()
+    conn.close()
+    store.close()
+    newer = Store(path)
+    assert newer.add_feedback("up", "q", "a") is None                 # a newer schema: not written to
+    newer.close()
+
+
 # ---------------------------------------------------------------- knowledge gaps
 
 def test_question_key_groups_the_same_question():

@@ -6,18 +6,16 @@
 `gaps`: the questions the assistant declined, or whose answer got 👎, in the last N days, most
 frequent first — what the policy office should answer next. Questions are grouped ignoring case,
 full/half width, spaces and punctuation; they are stored redacted (web.storage), so personal
-numbers never appear here. Reads the database named by POLICY_DB (or --db) read-only, so it can run
-while the server is writing.
+numbers never appear here. Reads the database named by POLICY_DB (or --db: a SQLite file or a
+postgresql:// URL) read-only, so it can run while the servers are writing; with PostgreSQL it sees
+the rows of every app process that shares the database.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 import unicodedata
-from pathlib import Path
-
 from .storage import StorageSettings, Store
 
 EXIT_OK, EXIT_USAGE, EXIT_DATA = 0, 2, 3
@@ -27,7 +25,7 @@ def add_gaps_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=_positive, default=30, help="look back this many days (default 30)")
     parser.add_argument("--limit", type=_positive, default=20, help="show at most this many questions (default 20)")
     parser.add_argument("--json", action="store_true", help="print JSON (one object with a list of gaps)")
-    parser.add_argument("--db", type=Path, help="the SQLite file (default: POLICY_DB, else data/policy.sqlite3)")
+    parser.add_argument("--db", help="a SQLite file or a postgresql:// URL (default: POLICY_DB, else data/policy.sqlite3)")
 
 
 def _positive(text: str) -> int:
@@ -60,27 +58,31 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    path = args.db or settings.path
-    store = Store(StorageSettings(path=path, retention_days=settings.retention_days))
-    if not path.is_file():
-        message = f"no database at {path} yet (POLICY_QUERY_LOG=on and POLICY_FEEDBACK=on fill it)"
+    try:
+        store = Store(StorageSettings.at(args.db, retention_days=settings.retention_days) if args.db else settings)
+    except (ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    name = store.name                              # a URL is shown without its password
+    if not store.db.exists():
+        message = f"no database at {name} yet (POLICY_QUERY_LOG=on and POLICY_FEEDBACK=on fill it)"
         if args.json:
-            print(json.dumps({"db": str(path), "days": args.days, "gaps": [], "note": message}, ensure_ascii=False))
+            print(json.dumps({"db": name, "days": args.days, "gaps": [], "note": message}, ensure_ascii=False))
         else:
             print(message)
         return EXIT_OK
     try:
         gaps = store.gaps(days=args.days, limit=args.limit)
-    except sqlite3.Error as e:
-        print(f"error: cannot read {path}: {e}", file=sys.stderr)
+    except store.db.errors as e:
+        print(f"error: cannot read {name}: {str(e).strip()}", file=sys.stderr)
         return EXIT_DATA
     if args.json:
-        print(json.dumps({"db": str(path), "days": args.days, "gaps": gaps}, ensure_ascii=False, indent=1))
+        print(json.dumps({"db": name, "days": args.days, "gaps": gaps}, ensure_ascii=False, indent=1))
         return EXIT_OK
     if not gaps:
         print(f"近{args.days}天没有被拒答或被点👎的问题。")
         return EXIT_OK
-    print(f"知识缺口：近{args.days}天被拒答或被点👎的问题，按次数排列（{path}）")
+    print(f"知识缺口：近{args.days}天被拒答或被点👎的问题，按次数排列（{name}）")
     print(f"{'次数':>4} {'拒答':>4} {'👎':>3}  {'最近':<10}  {'拒答原因':<24} 问题")
     for g in gaps:
         reasons = ", ".join(f"{k}×{v}" for k, v in g["reasons"].items()) or "-"

@@ -153,7 +153,8 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
         # api_open=False: the REST routes /gradio_api/run/<name> and /gradio_api/api/<name> would
         # run a function directly, skipping the queue and its concurrency limits (the Guard closes them too)
         demo.queue(api_open=False, max_size=256, default_concurrency_limit=workers)
-        blocked = sorted({str(ROOT), str(service.store.path.resolve().parent)})
+        store_path = service.store.path       # None when the database is PostgreSQL
+        blocked = sorted({str(ROOT)} | ({str(store_path.resolve().parent)} if store_path else set()))
         app = gr.mount_gradio_app(
             app, demo, path="/", theme=theme(), css=css(), footer_links=["api"], ssr_mode=False,
             allowed_paths=[], blocked_paths=blocked, show_error=False, mcp_server=False, pwa=False,

@@ -1,21 +1,25 @@
-"""The web app's state in one SQLite file: the query log and 👍/👎 feedback.
+"""The web app's state: the query log and 👍/👎 feedback, written by one thread per process.
 
-    POLICY_DB              the SQLite file (default data/policy.sqlite3; the older name
-                           POLICY_FEEDBACK_DB is still read when POLICY_DB is unset)
+    POLICY_DB              where: a SQLite file (default data/policy.sqlite3; the older name
+                           POLICY_FEEDBACK_DB is still read when POLICY_DB is unset), or a
+                           postgresql://user:password@host:port/database URL shared by several
+                           app processes (web.database)
     POLICY_QUERY_LOG       on | off (default on): one row per answered question
     POLICY_FEEDBACK        on | off (default on): 👍/👎 from the page and the API
     POLICY_RETENTION_DAYS  rows older than this are deleted on start and once a day (default 180)
 
 What is stored is redacted: the question as the core gives it back (ID-card, phone and bank-card
 numbers already replaced by [身份证号] …), redacted once more here, and the same for every text of
-a feedback entry. Raw text typed by a person is never written.
+a feedback entry. Raw text typed by a person is never written. Each row names the process that
+wrote it (`instance`, host:pid).
 
-One writer thread owns the only writing connection (WAL mode): requests hand it rows through a
-queue, so concurrent requests never contend for the write lock and no row is lost. Query-log rows
-are fire-and-forget (the answer never waits for the disk); a feedback row waits for its id. A
-database that is locked, read-only, damaged or in a folder that cannot be created costs a warning
-in the log (at most one a minute) and the row: never an answer. Reads (`gaps`, `rows`, `count`)
-open their own read-only connection.
+One writer thread owns the process's only writing connection: requests hand it rows through a
+queue, so concurrent requests never contend for a lock and no row is lost. Query-log rows are
+fire-and-forget (the answer never waits for the disk); a feedback row waits until its transaction
+is committed and answers with its id, so an acknowledged row survives the process being killed. A
+database that is locked, read-only, damaged, unreachable or in a folder that cannot be created
+costs a warning in the log (at most one a minute) and the row: never an answer. Reading (`gaps`,
+`rows`, `count`) is web.reports, on connections of its own.
 """
 from __future__ import annotations
 
@@ -23,13 +27,11 @@ import json
 import logging
 import os
 import queue
-import sqlite3
+import socket
 import threading
 import time
-import unicodedata
-from collections import Counter
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Mapping
@@ -37,12 +39,16 @@ from typing import Any, Mapping
 from retrieval.config import ROOT
 from retrieval.privacy import redact
 
+from . import reports
+from .database import MIGRATIONS, TABLES, PostgreSQL, SQLite, backend, is_url, postgres_display, stamp
+from .reports import question_key  # noqa: F401 — part of this module's interface
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DB = ROOT / "data" / "policy.sqlite3"
 DEFAULT_RETENTION_DAYS = 180
 PURGE_EVERY = 24 * 3600.0        # seconds between retention purges while running
-BUSY_TIMEOUT = 5.0               # seconds SQLite waits for a lock held by another process
+BUSY_TIMEOUT = 5.0               # seconds SQLite waits for another process's lock (PostgreSQL: to connect)
 FEEDBACK_WAIT = 15.0             # seconds a feedback request waits for its row id
 MAX_PENDING = 10_000             # query-log rows waiting for the writer; past this they are dropped
 MAX_BATCH = 200                  # rows written in one transaction
@@ -53,39 +59,9 @@ MAX_TEXT = 4000                  # characters kept of a feedback question, answe
 MAX_QUESTION = 1000              # characters kept of a logged question (the core's own limit)
 MAX_CITATIONS = 20
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at   TEXT    NOT NULL,          -- UTC, ISO 8601
-    rating       TEXT    NOT NULL CHECK (rating IN ('up', 'down')),
-    question     TEXT    NOT NULL,          -- redacted
-    answer       TEXT    NOT NULL,          -- redacted
-    citation_ids TEXT    NOT NULL,          -- JSON list, e.g. ["nmg-2017-132:4.3"]
-    refused      INTEGER,                   -- 1 when the answer declined, NULL when unknown
-    comment      TEXT    NOT NULL DEFAULT '',
-    source       TEXT    NOT NULL DEFAULT ''  -- 'chat' | 'api'
-);
-CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created_at);
-CREATE TABLE IF NOT EXISTS queries (
-    id             INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at     TEXT    NOT NULL,        -- UTC, ISO 8601
-    question       TEXT    NOT NULL,        -- redacted
-    refused        INTEGER NOT NULL,        -- 1 when the assistant declined
-    refusal_reason TEXT,                    -- no_match | out_of_scope | figure_missing
-    citation_ids   TEXT    NOT NULL,        -- JSON list
-    generator      TEXT    NOT NULL,        -- extractive | llm
-    llm_error      TEXT,                    -- why an LLM answer was not used, when one was asked
-    latency_ms     INTEGER NOT NULL,        -- computing the answer, queueing excluded
-    source         TEXT    NOT NULL         -- api | chat | gradio_api | console
-);
-CREATE INDEX IF NOT EXISTS queries_created ON queries (created_at);
-"""
-
-_FEEDBACK_INSERT = ("INSERT INTO feedback (created_at, rating, question, answer, citation_ids, refused, comment, source)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-_QUERY_INSERT = ("INSERT INTO queries (created_at, question, refused, refusal_reason, citation_ids, generator,"
-                 " llm_error, latency_ms, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-TABLES = ("feedback", "queries")
+# The version-1 SQLite schema as one script (tests build older databases with it); the schema and
+# its later versions are web.database.MIGRATIONS.
+SCHEMA = ";\n".join(MIGRATIONS[0].sqlite) + ";\n"
 
 _ON = {"on", "1", "true", "yes"}
 _OFF = {"off", "0", "false", "no"}
@@ -104,41 +80,50 @@ def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 @dataclass(frozen=True)
 class StorageSettings:
-    path: Path = DEFAULT_DB
+    path: Path | None = DEFAULT_DB   # the SQLite file; None with a PostgreSQL url
     query_log: bool = True
     feedback: bool = True
     retention_days: int = DEFAULT_RETENTION_DAYS
+    url: str | None = None           # postgresql://…: the shared database (path is then None)
 
     def __post_init__(self) -> None:
         if self.retention_days < 1:
             raise ValueError(f"POLICY_RETENTION_DAYS must be at least 1, got {self.retention_days}")
+        if self.url is not None:
+            postgres_display(self.url)   # a malformed URL stops here with a message
 
     @property
     def enabled(self) -> bool:
         return self.query_log or self.feedback
 
+    @property
+    def target(self) -> Path | str:
+        return self.url if self.url is not None else (self.path or DEFAULT_DB)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "StorageSettings":
         env = os.environ if env is None else env
-        raw_path = env.get("POLICY_DB") or env.get("POLICY_FEEDBACK_DB")
+        raw = (env.get("POLICY_DB") or env.get("POLICY_FEEDBACK_DB") or "").strip()
         raw_days = (env.get("POLICY_RETENTION_DAYS") or "").strip()
         try:
             days = int(raw_days) if raw_days else DEFAULT_RETENTION_DAYS
         except ValueError:
             raise ValueError(f"POLICY_RETENTION_DAYS must be a whole number of days, got {raw_days!r}") from None
-        return cls(path=Path(raw_path).expanduser() if raw_path else DEFAULT_DB,
-                   query_log=_switch(env, "POLICY_QUERY_LOG", True),
-                   feedback=_switch(env, "POLICY_FEEDBACK", True),
-                   retention_days=days)
+        where = {"url": raw, "path": None} if is_url(raw) else \
+            {"path": Path(raw).expanduser() if raw else DEFAULT_DB}
+        return cls(query_log=_switch(env, "POLICY_QUERY_LOG", True), feedback=_switch(env, "POLICY_FEEDBACK", True),
+                   retention_days=days, **where)
+
+    @classmethod
+    def at(cls, target: Path | str, **fields: Any) -> "StorageSettings":
+        """Settings for a database given as a path or a postgresql:// URL."""
+        if isinstance(target, str) and is_url(target):
+            return cls(path=None, url=target, **fields)
+        return cls(path=Path(target), **fields)
 
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def stamp(moment: datetime) -> str:
-    """The one timestamp format of both tables (so that text order is time order)."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 def clip(text: object, limit: int = MAX_TEXT) -> str:
@@ -155,10 +140,6 @@ def clean_ids(values: object) -> list[str]:
     return [clip(v, 100) for v in list(values)[:MAX_CITATIONS]]
 
 
-class _Stop:
-    pass
-
-
 class Store:
     """The query log and the feedback table. Thread-safe; the writer thread starts on first use."""
 
@@ -166,22 +147,28 @@ class Store:
         if settings is None:
             settings = StorageSettings.from_env()
         elif not isinstance(settings, StorageSettings):
-            settings = StorageSettings(path=Path(settings))
+            settings = StorageSettings.at(settings)
         if overrides:
-            from dataclasses import replace
             settings = replace(settings, **overrides)
         self.settings = settings
-        self.path = settings.path
+        self.path = settings.path if settings.url is None else None   # the SQLite file, if that is the database
+        self.db: SQLite | PostgreSQL = backend(settings.target, BUSY_TIMEOUT)
+        self.instance = f"{socket.gethostname()}:{os.getpid()}"[:100]
         self._queue: queue.Queue = queue.Queue()
         self._pending = 0                      # query-log rows queued and not yet written
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Any = None
         self._failed_at = 0.0
         self._warned: dict[str, float] = {}
         self._last_purge = 0.0
         self.dropped = 0                       # rows that could not be written (see the log)
         self.written = 0
+
+    @property
+    def name(self) -> str:
+        """The database as it may be shown (a URL without its password)."""
+        return self.db.name
 
     # ------------------------------------------------------------ writing
     @property
@@ -193,7 +180,7 @@ class Store:
         return self.settings.feedback
 
     def start(self) -> None:
-        """Create the file (when anything is on), purge rows past the retention period, start the writer."""
+        """Create the database (when anything is on), purge rows past the retention period, start the writer."""
         if not self.settings.enabled:
             return
         with self._lock:
@@ -206,12 +193,12 @@ class Store:
         if not self.settings.query_log:
             return False
         try:
-            row = (stamp(utc_now()), clip(answer.get("question", ""), MAX_QUESTION), int(bool(answer.get("refused"))),
+            row = (utc_now(), clip(answer.get("question", ""), MAX_QUESTION), int(bool(answer.get("refused"))),
                    clip(answer.get("refusal_reason"), 40) or None,
                    json.dumps(clean_ids([c.get("id", "") for c in answer.get("citations") or []
                                          if isinstance(c, Mapping)]), ensure_ascii=False),
                    clip(answer.get("generator") or "extractive", 20), clip(answer.get("llm_error"), 40) or None,
-                   max(0, int(round(latency * 1000))), clip(source, 20))
+                   max(0, int(round(latency * 1000))), clip(source, 20), self.instance)
         except Exception:  # noqa: BLE001 — logging must never fail an answer
             log.exception("query-log row could not be prepared")
             return False
@@ -223,19 +210,19 @@ class Store:
                 return False
             self._pending += 1
         self.start()
-        self._queue.put(("query", row, None))
+        self._queue.put(("queries", row, None))
         return True
 
     def add_feedback(self, rating: str, question: object, answer: object, citation_ids: object = None,
                      refused: object = None, comment: object = "", source: str = "") -> int | None:
-        """Store one feedback row (rating already normalised); its id, or None when off or not stored."""
+        """Store one feedback row (rating already normalised); its id once committed, or None when
+        off or not stored."""
         if not self.settings.feedback:
             return None
         if rating not in ("up", "down"):
             raise ValueError(f"rating must be 'up' or 'down', got {rating!r}")
-        row = (stamp(utc_now()), rating, clip(question), clip(answer),
-               json.dumps(clean_ids(citation_ids), ensure_ascii=False),
-               None if refused is None else int(bool(refused)), clip(comment), clip(source, 20))
+        row = (utc_now(), rating, clip(question), clip(answer), json.dumps(clean_ids(citation_ids), ensure_ascii=False),
+               None if refused is None else int(bool(refused)), clip(comment), clip(source, 20), self.instance)
         done: Future = Future()
         self.start()
         self._queue.put(("feedback", row, done))
@@ -273,24 +260,18 @@ class Store:
             self._warned[kind] = now
             log.warning(message, *args)
 
-    def _open(self) -> sqlite3.Connection | None:
+    def _open(self) -> Any:
+        """The writing connection (migrated to the latest schema), or None while the database cannot be used."""
         if self._conn is not None:
             return self._conn
         if self._failed_at and time.monotonic() - self._failed_at < RETRY_OPEN_AFTER:
             return None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.executescript(SCHEMA)
-            except BaseException:
-                conn.close()
-                raise
-        except (sqlite3.Error, OSError) as e:
+            conn = self.db.connect()
+        except self.db.errors as e:
             self._failed_at = time.monotonic()
-            self._warn("open", "database %s cannot be used (%s); answers go on, rows are not stored", self.path, e)
+            self._warn("open", "database %s cannot be used (%s); answers go on, rows are not stored", self.name,
+                       str(e).strip())
             return None
         self._failed_at = 0.0
         self._conn = conn
@@ -300,7 +281,7 @@ class Store:
         if self._conn is not None:
             try:
                 self._conn.close()
-            except sqlite3.Error:
+            except self.db.errors:
                 pass
         self._conn = None
         self._failed_at = time.monotonic()
@@ -321,7 +302,7 @@ class Store:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            rows = [item for item in batch if item[0] in ("query", "feedback")]
+            rows = [item for item in batch if item[0] in TABLES]
             if rows:
                 self._write(rows)
             for kind, _, done in batch:
@@ -333,39 +314,36 @@ class Store:
         self._drop_connection()
 
     def _write(self, items: list) -> None:
-        queries = sum(1 for kind, _, _ in items if kind == "query")
+        queries = sum(1 for kind, _, _ in items if kind == "queries")
         ids: list[int | None] = [None] * len(items)
-        error: Exception | None = None
+        error: BaseException | None = None
         for attempt in range(3):
+            fresh = self._conn is None
             conn = self._open()
             if conn is None:
                 break
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                for i, (kind, row, _) in enumerate(items):
-                    cur = conn.execute(_QUERY_INSERT if kind == "query" else _FEEDBACK_INSERT, row)
-                    ids[i] = int(cur.lastrowid)
-                conn.execute("COMMIT")
+                ids = list(self.db.insert(conn, [(kind, row) for kind, row, _ in items]))
                 error = None
                 break
-            except sqlite3.Error as e:
+            except self.db.errors as e:
                 error = e
-                ids = [None] * len(items)
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                if "locked" in str(e) or "busy" in str(e):
+                if self.db.transient(e):
                     time.sleep(0.2 * (attempt + 1))
                     continue
-                self._drop_connection()  # read-only, damaged, disk full …: reopen later
+                # read-only, damaged, disk full, server gone …: reopen later. A connection that had been
+                # idle may have been closed by the server: one more try at once on a new one.
+                self._drop_connection()
+                if not fresh and attempt == 0:
+                    self._failed_at = 0.0
+                    continue
                 break
         with self._lock:
             self._pending -= queries
         if ids[0] is None:
             self.dropped += len(items)
-            why = error or f"cannot open {self.path}"
-            self._warn("write", "database %s: %d rows not stored (%s); answers go on", self.path, len(items), why)
+            why = str(error).strip() if error else f"cannot open {self.name}"
+            self._warn("write", "database %s: %d rows not stored (%s); answers go on", self.name, len(items), why)
         else:
             self.written += len(items)
         for (kind, _, done), row_id in zip(items, ids):
@@ -380,129 +358,50 @@ class Store:
 
     def purge(self, now: datetime | None = None) -> dict[str, int]:
         """Delete rows older than the retention period; how many went from each table."""
-        cutoff = stamp((now or utc_now()) - timedelta(days=self.settings.retention_days))
-        deleted = {}
-        conn = self._open() if threading.current_thread() is self._thread else None
-        own = conn is None
-        if own:
-            if not self.path.exists():
-                return {t: 0 for t in TABLES}
-            try:
-                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
-                conn.executescript(SCHEMA)
-            except sqlite3.Error as e:
-                self._warn("purge", "database %s: old rows not purged (%s)", self.path, e)
-                return {t: 0 for t in TABLES}
+        cutoff = (now or utc_now()) - timedelta(days=self.settings.retention_days)
+        nothing = {t: 0 for t in TABLES}
+        writer = threading.current_thread() is self._thread
+        if not writer and not self.db.exists():
+            return nothing
         try:
-            for table in TABLES:
-                cur = conn.execute(f"DELETE FROM {table} WHERE created_at < ?", (cutoff,))  # table: a constant
-                deleted[table] = cur.rowcount
-        except sqlite3.Error as e:
-            self._warn("purge", "database %s: old rows not purged (%s)", self.path, e)
-            return {t: 0 for t in TABLES}
+            conn = self._open() if writer else self.db.connect()
+        except self.db.errors as e:
+            self._warn("purge", "database %s: old rows not purged (%s)", self.name, e)
+            return nothing
+        if conn is None:
+            return nothing
+        try:
+            deleted = self.db.purge(conn, cutoff)
+        except self.db.errors as e:
+            self._warn("purge", "database %s: old rows not purged (%s)", self.name, e)
+            if writer:
+                self._drop_connection()
+            return nothing
         finally:
-            if own:
+            if not writer:
                 conn.close()
         if any(deleted.values()):
             log.info("retention %d days: deleted %s", self.settings.retention_days, deleted)
         return deleted
 
-    # ------------------------------------------------------------ reading
-    def _read(self) -> sqlite3.Connection | None:
-        if not self.path.is_file():
-            return None
-        conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
-        conn.row_factory = sqlite3.Row
-        return conn
-
+    # ------------------------------------------------------------ reading (web.reports)
     def count(self, table: str) -> int:
-        if table not in TABLES:
-            raise ValueError(f"no table {table!r}")
-        conn = self._read()
-        if conn is None:
-            return 0
-        try:
-            return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # table: checked above
-        except sqlite3.OperationalError as e:
-            if "no such table" in str(e):
-                return 0
-            raise
-        finally:
-            conn.close()
+        return reports.count(self.db, table)
+
+    def ids(self, table: str = "feedback") -> set[int]:
+        return reports.ids(self.db, table)
 
     def rows(self, table: str = "feedback", limit: int = 100) -> list[dict]:
         """The latest rows of a table, newest first (for review and tests)."""
-        if table not in TABLES:
-            raise ValueError(f"no table {table!r}")
-        conn = self._read()
-        if conn is None:
-            return []
-        try:
-            cur = conn.execute(f"SELECT * FROM {table} ORDER BY id DESC LIMIT ?", (int(limit),))  # table: checked
-            out = []
-            for r in cur.fetchall():
-                d = dict(r)
-                d["citation_ids"] = json.loads(d["citation_ids"])
-                out.append(d)
-            return out
-        except sqlite3.OperationalError as e:
-            if "no such table" in str(e):
-                return []
-            raise
-        finally:
-            conn.close()
+        return reports.rows(self.db, table, limit)
 
     def gaps(self, days: int = 30, limit: int = 20, now: datetime | None = None) -> list[dict]:
-        """Questions the assistant declined or that got 👎 in the last `days` days, most frequent first:
-        what the policy office should answer next. Questions are grouped ignoring case, width,
-        spaces and punctuation."""
-        cutoff = stamp((now or utc_now()) - timedelta(days=days))
-        conn = self._read()
-        if conn is None:
-            return []
-        groups: dict[str, dict] = {}
-
-        def add(question: str, when: str, kind: str, reason: str | None) -> None:
-            key = question_key(question)
-            if not key:
-                return
-            g = groups.setdefault(key, {"forms": Counter(), "declined": 0, "thumbs_down": 0,
-                                        "reasons": Counter(), "last_seen": ""})
-            g["forms"][question.strip()] += 1
-            g[kind] += 1
-            if reason:
-                g["reasons"][reason] += 1
-            g["last_seen"] = max(g["last_seen"], when)
-
-        try:
-            for table, sql, kind in (
-                ("queries", "SELECT question, created_at, refusal_reason FROM queries"
-                            " WHERE refused = 1 AND created_at >= ?", "declined"),
-                ("feedback", "SELECT question, created_at, NULL FROM feedback"
-                             " WHERE rating = 'down' AND created_at >= ?", "thumbs_down")):
-                try:
-                    for question, when, reason in conn.execute(sql, (cutoff,)):
-                        add(question or "", when, kind, reason)
-                except sqlite3.OperationalError as e:
-                    if "no such table" not in str(e):
-                        raise
-        finally:
-            conn.close()
-        out = []
-        for g in groups.values():
-            out.append({"question": g["forms"].most_common(1)[0][0], "count": g["declined"] + g["thumbs_down"],
-                        "declined": g["declined"], "thumbs_down": g["thumbs_down"],
-                        "reasons": dict(g["reasons"].most_common()), "variants": len(g["forms"]),
-                        "last_seen": g["last_seen"]})
-        out.sort(key=lambda d: (d["count"], d["last_seen"], d["question"]), reverse=True)
-        return out[:max(0, limit)]
+        """Questions declined or rated 👎, most frequent first (web.reports.gaps)."""
+        return reports.gaps(self.db, days, limit, now)
 
     def status(self) -> dict:
-        return {"query_log": self.settings.query_log, "feedback": self.settings.feedback,
+        return {"database": self.db.kind, "query_log": self.settings.query_log, "feedback": self.settings.feedback,
                 "retention_days": self.settings.retention_days, "written": self.written, "dropped": self.dropped}
 
 
-def question_key(question: str) -> str:
-    """What two askings of the same question share: NFKC, lower case, no spaces, punctuation or symbols."""
-    text = unicodedata.normalize("NFKC", question or "").lower()
-    return "".join(ch for ch in text if unicodedata.category(ch)[0] not in "PZSC")
+__all__ = ["Store", "StorageSettings", "question_key", "stamp", "clip", "clean_ids", "DEFAULT_DB", "SCHEMA"]
