@@ -41,6 +41,7 @@ class Thresholds:
     confident_dense: float = 0.86    # above this cosine, low word overlap is tolerated
     related_margin: float = 1.0      # cite further articles scoring within this of the first (z units)
     figure_slack: float = 0.15       # how much less relevant a sentence giving the asked figure may be
+    local_reach: float = 1.5         # the most local document's best article within this of the best leads
     local_margin: float = 0.3        # a more local rule within this of the best (z units) is cited first
 
 
@@ -121,12 +122,32 @@ class Composer:
             return [self.corpus.article(a) for a in r.referenced[:limit]]
         first = r.hits[0]
         chosen = [first.article_id]
+        # the most local rules for the place speak first: the best article of the most local document
+        # that has a relevant one, even when a broader rule (a national law) matches the words better
+        # (a document that implements the best one restates it: there relevance decides, as below)
+        rank = {d: i for i, d in enumerate(q.scope)}
+        top_doc = first.article_id.split(":")[0]
+        reach = [h for h in r.hits if h.score >= first.score - self.t.local_reach
+                 and not self._implements(h.article_id.split(":")[0], top_doc)]
+        local = min(reach, key=lambda h: rank.get(h.article_id.split(":")[0], len(rank)))
+        if local.article_id != first.article_id:
+            chosen.insert(0, local.article_id)
         for hit in r.hits[1:]:
             if len(chosen) >= self.max_articles:
                 break
-            if hit.score >= first.score - self.t.related_margin:
+            if hit.score >= first.score - self.t.related_margin and hit.article_id not in chosen:
                 chosen.append(hit.article_id)
         return [self.corpus.article(a) for a in chosen]
+
+    def _implements(self, doc_id: str, other: str) -> bool:
+        """Does doc_id implement `other`, directly or through documents in between?"""
+        seen = set()
+        while doc_id and doc_id not in seen:
+            seen.add(doc_id)
+            doc_id = self.corpus.document(doc_id).implements if doc_id in self.corpus.docs_by_id else None
+            if doc_id == other:
+                return True
+        return False
 
     def _scored_sentences(self, r: Retrieval, article: Article) -> list[tuple[float, int]]:
         """(relevance, position) for each sentence, best first: cosine plus word overlap."""
