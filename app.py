@@ -107,8 +107,9 @@ def cmd_index(args) -> int:
     embedder = make_embedder(settings.embedder, settings.query_prefix, settings.passage_prefix,
                              settings.embed_threads, settings.embed_engine)
     path = build_index(corpus, embedder, settings.index_dir, progress=sys.stderr.isatty())
-    # the BM25 matrix too, so that app processes sharing a read-only index start without tokenising
-    lexical_index(settings, corpus)
+    # the BM25 matrix too, so that app processes sharing a read-only index start without tokenising;
+    # rebuilt, never read: a damaged old file cannot stop the command that repairs it
+    lexical_index(settings, corpus, rebuild=True)
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     print(f"index built: {manifest['articles']} articles, {manifest['units']} vectors, "
           f"{manifest['embedder']}, in {manifest['embed_seconds']} s -> {path}")
