@@ -113,6 +113,10 @@ def cmd_index(args) -> int:
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     print(f"index built: {manifest['articles']} articles, {manifest['units']} vectors, "
           f"{manifest['embedder']}, in {manifest['embed_seconds']} s -> {path}")
+    from retrieval.screening import report, screen_corpus
+    flagged = report(screen_corpus(settings.corpus_dir))   # text that does not read like policy
+    if flagged:
+        print(flagged)
     return EXIT_OK
 
 
