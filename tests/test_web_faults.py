@@ -42,6 +42,8 @@ def test_unusable_database_costs_a_warning_not_an_answer(server):
         assert status == 200 and body["refused"]
     status, body = http_json("POST", server.url + "/api/feedback", {"rating": "down", "question": "q", "answer": "a"})
     assert status == 200 and body == {"stored": False, "id": None}
+    status, health = http_json("GET", server.url + "/healthz")         # says so, instead of "ok"
+    assert status == 200 and health["status"] == "degraded" and "数据库" in health["storage"]
     time.sleep(0.5)
     log = server.log()
     assert "cannot be used" in log and "answers go on" in log
