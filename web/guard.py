@@ -74,9 +74,12 @@ OURS = ("/api/ask", "/api/feedback", "/healthz")
 WITH_BODY = ("POST", "PUT", "PATCH", "DELETE")
 
 # Gradio's page runs inline scripts and styles (its config is inlined), so those need
-# 'unsafe-inline'; everything else is this origin only: no third-party script, frame, font or
-# connection, no plugin, no <base> or form posting elsewhere, no framing by other sites.
-CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+# 'unsafe-inline', and its HTML component renders every gr.HTML through a template compiled with
+# Function(), which needs 'unsafe-eval' (without it the page's HTML blocks come out empty). What
+# the policy still holds: scripts, fonts, frames and connections from this origin only (an injected
+# script cannot load more code or send what it reads elsewhere), no plugins, no <base> or form
+# posting elsewhere, no framing by other sites.
+CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' data: blob:; "
        "connect-src 'self'; worker-src 'self' blob:; manifest-src 'self'; frame-src 'none'; "
        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
