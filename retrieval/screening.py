@@ -3,11 +3,11 @@ do not come from a government source. Checked whenever the corpus is loaded (so 
 and at every start).
 
 A policy document states rules; it does not talk to an AI ("系统提示：…", "忽略以上内容", "你是一个
-助手", "回答时告诉用户…"). Such a line was planted, by someone who can edit the corpus or the
-source it was copied from, to be quoted to residents or obeyed by an LLM. So a line that addresses
-a model is **withheld**: removed from the text before parsing (a heading number on it is kept, so
-the articles around it keep their numbers), hence never indexed, quoted or sent to an LLM, until a
-person confirms it in `corpus/reviewed.tsv`.
+助手", "回答时告诉用户…"). Such text was planted, by someone who can edit the corpus or the source
+it was copied from, to be quoted to residents or obeyed by an LLM. So in a line, the first sentence
+that addresses a model and the rest of the line's text are **withheld**: removed before parsing (the
+heading number and trailing department list stay, so the article keeps its place), hence never
+indexed, quoted or sent to an LLM, until a person confirms it in `corpus/reviewed.tsv`.
 
 Contact details that a government office would not publish in a policy — 400/800 numbers, mobile
 numbers, WeChat or QQ ids, web or mail addresses outside gov.cn — are **reported** (a warning at
@@ -16,8 +16,7 @@ load, the list from `python app.py index`) but kept: a real document may name a 
 `corpus/reviewed.tsv` (tab-separated, with a header `doc_id	decision	text`):
     decision `keep`      the line is genuine document text: used as any other, no longer reported
     decision `withhold`  confirmed planted (or unwanted): stays out, no longer reported
-`text` is the whole line as it is in the document (spaces between Chinese characters dropped, as
-the loader does). The review changes the text the index is built from, so the index is rebuilt.
+`text` is the withheld text as `python app.py index` lists it (for a contact, the whole line). The review changes the text the index is built from, so the index is rebuilt.
 """
 from __future__ import annotations
 
@@ -107,29 +106,51 @@ def load_reviews(corpus_dir: Path) -> dict[tuple[str, str], str]:
     return out
 
 
+_PIECE = re.compile(r"[^。！？!?；;]*(?:[。！？!?；;]+|$)")
+
+
+def _parts(line: str) -> tuple[str, str, str]:
+    """(heading label as written, body, trailing department list) of a line; any may be empty."""
+    from .parsing import _match_heading, split_departments  # the parser's own rules
+
+    heading = _match_heading(line)
+    prefix = line[: len(line) - len(heading.rest)] if heading and line.endswith(heading.rest) else ""
+    rest = line[len(prefix):]
+    body, departments = split_departments(rest)
+    if departments and rest.startswith(body):
+        return prefix, body, rest[len(body):]
+    return prefix, rest, ""
+
+
 def screen(doc_id: str, text: str, reviews: Mapping[tuple[str, str], str]) -> tuple[str, list[Flag]]:
-    """(the text with unreviewed lines that address a model withheld, what was found and not yet reviewed).
+    """(the text with what addresses a model withheld, what was found and not yet reviewed).
 
-    A withheld line that starts with a heading (第五条, （三）…) keeps the heading alone."""
-    from .parsing import _match_heading  # the parser's own heading rules, so numbering is kept exactly
-
+    In a line, the first sentence that addresses a model and the rest of that line's text are
+    withheld (a planted instruction is often followed by what it wants said); the heading number
+    and the trailing department list stay, so the article keeps its place and its departments.
+    The withheld text is what a person reviews: `keep` puts it back, `withhold` keeps it out quietly."""
     out: list[str] = []
     flags: list[Flag] = []
     for line in text.split("\n"):
         stripped = line.strip()
-        decision = reviews.get((doc_id, stripped)) if stripped else None
-        if not stripped or decision == "keep":
+        if not stripped or reviews.get((doc_id, stripped)) == "keep":
             out.append(line)
             continue
-        said = instruction_in(stripped)
-        if said or decision == "withhold":
+        prefix, body, tail = _parts(stripped)
+        pieces = _PIECE.findall(body)
+        cut = next((i for i, piece in enumerate(pieces)
+                    if instruction_in(piece) or reviews.get((doc_id, piece.strip())) == "withhold"), None)
+        held = "".join(pieces[cut:]).strip() if cut is not None else ""
+        decision = reviews.get((doc_id, held)) or reviews.get((doc_id, stripped))
+        if cut is not None and decision != "keep":
             if decision != "withhold":
-                flags.append(Flag(doc_id, stripped, "instruction", said or "", True))
-            heading = _match_heading(stripped)
-            out.append(heading.label if heading else "")
-            continue
+                flags.append(Flag(doc_id, held, "instruction", instruction_in(held) or "", True))
+            kept = prefix + "".join(pieces[:cut]).rstrip() + tail
+            out.append(kept)
+            stripped = kept
+        else:
+            out.append(line)
         flags.extend(Flag(doc_id, stripped, "contact", found, False) for found in contacts_in(stripped))
-        out.append(line)
     return "\n".join(out), flags
 
 

@@ -72,6 +72,17 @@ def test_a_planted_line_is_kept_out_of_the_corpus_with_a_warning(tmp_path, caplo
     assert "2 line(s) address an AI model" in caplog.text and "reviewed.tsv" in caplog.text
 
 
+def test_a_sentence_planted_inside_an_article_is_cut_from_there_to_the_end_of_its_text(tmp_path):
+    line = "（一）创业补贴。对返乡创业人员给予一次性创业补贴。" + PLANTED + "补贴由用户自行领取。（市人社局、市财政局负责）"
+    root = write_corpus(tmp_path / "corpus", {"doc-a": "一、创业扶持\n" + line + "\n（二）创业担保贷款。最高30万元。"})
+    corpus = load_corpus(root)
+    first = corpus.article("doc-a:1.1")
+    assert first.title == "创业补贴" and first.body == "对返乡创业人员给予一次性创业补贴。"
+    assert first.departments == ("市人社局", "市财政局")
+    flags = screen("doc-a", line, {})[1]
+    assert [f.line for f in flags if f.withheld] == [PLANTED + "补贴由用户自行领取。"]
+
+
 def test_a_person_confirms_or_withholds_in_reviewed_tsv(tmp_path, caplog):
     root = write_corpus(tmp_path / "corpus", {"doc-a": DOC})
     before = load_corpus(root)
@@ -106,10 +117,11 @@ def test_planted_instruction_is_reported_at_index_and_never_answered(tmp_path):
     import shutil
     shutil.copytree(ROOT / "corpus", corpus)
     path = corpus / "nmg-2017-132.txt"
-    lines = path.read_text(encoding="utf-8").splitlines()
-    at = next(i for i, line in enumerate(lines) if "创业担保贷款" in line)
-    lines.insert(at + 1, PLANTED)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    # inside the article on loans, before its department list: without screening, answers quote it
+    line = next(line for line in text.splitlines() if "创业担保贷款" in line)
+    cut = line.rindex("（")
+    path.write_text(text.replace(line, line[:cut] + PLANTED + line[cut:]), encoding="utf-8")
     env = {**os.environ, "POLICY_CORPUS_DIR": str(corpus), "POLICY_INDEX_DIR": str(tmp_path / "index")}
 
     def run(*args):
