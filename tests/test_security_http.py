@@ -253,7 +253,8 @@ def test_textbox_max_length_is_enforced_on_the_server(server):
 
 @pytest.mark.parametrize("name, value", [("POLICY_QUERY_LOG", "maybe"), ("POLICY_RETENTION_DAYS", "0"),
                                          ("POLICY_MAX_BODY_BYTES", "10"), ("POLICY_WEB_CONCURRENCY", "four"),
-                                         ("POLICY_LLM_WAIT", "-1")])
+                                         ("POLICY_LLM_WAIT", "-1"), ("POLICY_OPENAPI", "maybe"),
+                                         ("POLICY_HEADER_TIMEOUT", "0"), ("POLICY_BODY_TIMEOUT", "soon")])
 def test_bad_configuration_stops_before_loading(tmp_path, name, value):
     import os
     run = subprocess.run([sys.executable, "app.py", "--port", str(free_port())], cwd=ROOT, capture_output=True,
