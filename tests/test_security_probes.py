@@ -219,6 +219,8 @@ def test_a_body_sent_slowly_gets_408(server):
     ("POST", "/gradio_api/queue/join", {"data": [], "fn_index": -1, "session_hash": "x"}),
     ("POST", "/gradio_api/queue/join", {"data": [], "fn_index": "0", "session_hash": "x"}),
     ("POST", "/gradio_api/run/predict", {"data": [], "fn_index": 10**6}),
+    ("POST", "/gradio_api/run/predict", {"data": []}),
+    ("POST", "/gradio_api/queue/join", {"data": [], "session_hash": "x"}),
     ("GET", "/gradio_api/custom_component/13812345678/client/x/y", None),
     ("GET", "/openapi.json", None), ("GET", "/gradio_api/openapi.json", None), ("GET", "/docs", None),
 ])

@@ -172,11 +172,15 @@ class GradioSurface:
         m = self._NAMED.match(path)
         if m and method == "POST" and m.group(1) not in self.api_names:
             return NO_SUCH_FUNCTION
-        if isinstance(body, dict) and path.startswith("/gradio_api/") and "fn_index" in body:
-            fn = body["fn_index"]
+        if isinstance(body, dict) and path.startswith("/gradio_api/"):
+            fn = body.get("fn_index")
+            if fn is None and path.rstrip("/") in self._NEEDS_INDEX:
+                return NO_SUCH_FUNCTION  # Gradio would look for a function named None: a 500
             if fn is not None and (type(fn) is not int or fn not in self.fn_indices):
                 return NO_SUCH_FUNCTION
         return None
+
+    _NEEDS_INDEX = ("/gradio_api/queue/join", "/gradio_api/run/predict", "/gradio_api/api/predict")
 
 
 class Guard:
