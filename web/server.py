@@ -1,7 +1,8 @@
 """The web server: a FastAPI app with the JSON routes, the Gradio page mounted at /, served by uvicorn.
 
 Routes of our own (everything else is Gradio's; see SECURITY.md for which of Gradio's are closed):
-    GET  /healthz         {"status": "ok", "documents": n, "articles": n}
+    GET  /healthz         {"status": "ok", "documents": n, "articles": n}; "degraded" (+ "storage", "dropped")
+                          while the database drops rows
     POST /api/ask         {"question", "history"?, "doc_ids"?} -> the JSON of `app.py ask --json`;
                           400 {"error"} for a question that cannot be answered, 413 for a body over
                           POLICY_MAX_BODY_BYTES, 503 {"error"} (Retry-After) when too many are waiting
