@@ -108,8 +108,9 @@ def cmd_index(args) -> int:
     embedder = make_embedder(settings.embedder, settings.query_prefix, settings.passage_prefix,
                              settings.embed_threads, settings.embed_engine)
     path = build_index(corpus, embedder, settings.index_dir, progress=sys.stderr.isatty())
-    # the BM25 matrix too, so that app processes sharing a read-only index start without tokenising
-    lexical_index(settings, corpus)
+    # the BM25 matrix too, so that app processes sharing a read-only index start without tokenising;
+    # rebuilt, never read: a damaged old file cannot stop the command that repairs it
+    lexical_index(settings, corpus, rebuild=True)
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     print(f"index built: {manifest['articles']} articles, {manifest['units']} vectors, "
           f"{manifest['embedder']}, in {manifest['embed_seconds']} s -> {path}")
@@ -120,10 +121,15 @@ def cmd_index(args) -> int:
 def _print_report(settings, corpus) -> int:
     from retrieval.check import corpus_report
 
+    from retrieval.screening import report, screen_corpus
+
     problems = corpus_report(corpus, settings.corpus_dir / "lexicon", settings.home_region)
     for p in problems:
         print(f"check: {p}")
-    return len(problems)
+    flags = screen_corpus(settings.corpus_dir)   # text that does not read like policy
+    if flags:
+        print(report(flags))
+    return len(problems) + len(flags)
 
 
 def cmd_check(args) -> int:

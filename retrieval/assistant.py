@@ -58,10 +58,11 @@ def validate_history(history: object, settings: Settings) -> list[dict]:
     return turns[-2 * settings.max_history_turns:]
 
 
-def lexical_index(settings: Settings, corpus: Corpus, tokenizer: Tokenizer | None = None):
-    """The corpus's BM25 matrix, kept beside the dense index (index/lexical/) between starts."""
+def lexical_index(settings: Settings, corpus: Corpus, tokenizer: Tokenizer | None = None, rebuild: bool = False):
+    """The corpus's BM25 matrix, kept beside the dense index (index/lexical/) between starts, checked
+    against the SHA-256 in its manifest; `rebuild` recomputes it without reading the old file."""
     tokenizer = tokenizer or Tokenizer(settings.corpus_dir / "lexicon" / "terms.txt")
-    return corpus_bm25(corpus, tokenizer, settings.index_dir / "lexical")
+    return corpus_bm25(corpus, tokenizer, settings.index_dir / "lexical", rebuild=rebuild)
 
 
 class Assistant:

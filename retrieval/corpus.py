@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .parsing import parse_document
+from .screening import load_reviews, withhold
 from .text import normalize_whitespace
 from .types import Article, CorpusError, DocumentMeta
 
@@ -183,6 +184,7 @@ def load_corpus(corpus_dir: Path | str) -> Corpus:
     for c in corrections:
         if c.doc_id not in known:
             raise CorpusError(f"{corpus_dir / CORRECTIONS_FILE}: correction for unknown doc_id {c.doc_id!r}")
+    reviews = load_reviews(corpus_dir)
     digest = hashlib.sha256()
     per_doc: dict[str, str] = {}
     articles: list[Article] = []
@@ -200,6 +202,7 @@ def load_corpus(corpus_dir: Path | str) -> Corpus:
             log.warning("%s", note)
             problems.append(f"converted: {note}")
         text = normalize_whitespace(apply_corrections(meta.doc_id, text, corrections))
+        text = withhold(corpus_dir, meta.doc_id, text, reviews)  # lines addressing an AI stay out until reviewed
         parsed = parse_document(meta.doc_id, text)
         if not parsed:
             raise CorpusError(f"{corpus_dir / meta.file}: no text found")

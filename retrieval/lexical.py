@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -166,10 +167,54 @@ class BM25:
         return self._max_idf
 
 
-def corpus_bm25(corpus: "Corpus", tokenize: Tokenizer, cache_dir: Path | None = None) -> BM25:
+LEXICAL_MANIFEST = "manifest.json"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _checked_load(path: Path, manifest: Path, n_docs: int) -> BM25:
+    """The cached matrix, only if the manifest names it with the file's SHA-256 (so a flipped byte, a
+    cut file or a replaced one is never read); ValueError says why not."""
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{manifest} is missing or unreadable ({e.__class__.__name__})") from None
+    files = recorded.get("files") if isinstance(recorded, dict) else None
+    if not isinstance(files, dict) or files.get(path.name) != _sha256(path):
+        raise ValueError(f"{path.name} does not match the SHA-256 in {manifest.name} (damaged or replaced)")
+    try:
+        bm25 = BM25.load(path)
+    except Exception as e:  # noqa: BLE001 — numpy raises zipfile, OSError, ValueError, KeyError …
+        raise ValueError(f"{path.name} cannot be read ({e.__class__.__name__}: {e})") from None
+    if bm25.n_docs != n_docs:
+        raise ValueError(f"{path.name} holds {bm25.n_docs} articles, the corpus {n_docs}")
+    return bm25
+
+
+def _write_manifest(manifest: Path, path: Path) -> None:
+    tmp = manifest.with_name(f".{manifest.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_text(json.dumps({"format": LEXICAL_FORMAT, "files": {path.name: _sha256(path)}}, indent=1),
+                       encoding="utf-8")
+        os.replace(tmp, manifest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def corpus_bm25(corpus: "Corpus", tokenize: Tokenizer, cache_dir: Path | None = None,
+                rebuild: bool = False) -> BM25:
     """BM25 over the corpus's articles. Tokenising a large corpus takes minutes, so the matrix is kept
-    in `cache_dir` under a key of the corpus and the tokenizer; a cache that cannot be written (a
-    read-only index shared by several app processes) is only a warning."""
+    in `cache_dir` under a key of the corpus and the tokenizer, with its SHA-256 in `manifest.json`
+    beside it (as the dense index keeps its files' hashes): a damaged, truncated or replaced file is
+    not read but recomputed, with a warning. `rebuild` (`python app.py index`) recomputes without
+    reading the old one. A cache that cannot be written (a read-only index shared by several app
+    processes) is only a warning."""
     def compute() -> BM25:
         return BM25.from_documents([article_terms(a.title, a.body, tokenize) for a in corpus.articles])
 
@@ -177,17 +222,17 @@ def corpus_bm25(corpus: "Corpus", tokenize: Tokenizer, cache_dir: Path | None = 
         return compute()
     key = hashlib.sha256(f"{LEXICAL_FORMAT} {corpus.fingerprint} {tokenize.fingerprint}".encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"bm25-{key}.npz"
-    if path.is_file():
+    manifest = Path(cache_dir) / LEXICAL_MANIFEST
+    if path.is_file() and not rebuild:
         try:
-            bm25 = BM25.load(path)
-            if bm25.n_docs == len(corpus.articles):
-                return bm25
-        except (OSError, ValueError, KeyError) as e:
+            return _checked_load(path, manifest, len(corpus.articles))
+        except ValueError as e:
             log.warning("unreadable lexical cache %s (%s); recomputing it", path, e)
     bm25 = compute()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         bm25.save(path)
+        _write_manifest(manifest, path)
         for old in path.parent.glob("bm25-*.npz"):
             if old != path:
                 old.unlink(missing_ok=True)

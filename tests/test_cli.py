@@ -71,3 +71,22 @@ def test_index_command_builds_a_fresh_index(tmp_path):
     assert "1 articles" in out.stdout.decode()
     answer = json.loads(run("ask", "--json", "创业担保贷款", env=env).stdout)
     assert answer["citations"][0]["id"] == "doc-a:1.1"
+
+
+def test_a_damaged_lexical_index_neither_stops_ask_nor_index(tmp_path):
+    """A flipped byte in index/lexical/bm25-*.npz used to stop both commands with zipfile.BadZipFile."""
+    root = write_corpus(tmp_path / "corpus", {"doc-a": "一、创业\n（一）贷款。发放创业担保贷款。（市财政局负责）"})
+    env = {"POLICY_CORPUS_DIR": str(root), "POLICY_INDEX_DIR": str(tmp_path / "index")}
+    assert run("index", env=env).returncode == 0
+    (cache,) = (tmp_path / "index" / "lexical").glob("bm25-*.npz")
+    data = bytearray(cache.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    cache.write_bytes(bytes(data))
+    out = run("ask", "--json", "创业担保贷款", env=env)
+    assert out.returncode == 0 and json.loads(out.stdout)["citations"], out.stderr.decode()
+    assert "unreadable lexical cache" in out.stderr.decode() and "Traceback" not in out.stderr.decode()
+    cache.write_bytes(cache.read_bytes()[:100])           # cut short: `index` rebuilds without reading it
+    out = run("index", env=env)
+    assert out.returncode == 0 and "Traceback" not in out.stderr.decode(), out.stderr.decode()
+    assert "unreadable" not in out.stderr.decode()
+    assert "unreadable" not in run("ask", "--json", "创业担保贷款", env=env).stderr.decode()

@@ -73,3 +73,54 @@ def test_an_unwritable_cache_folder_is_only_a_warning(tmp_path, corpus, caplog):
     with caplog.at_level(logging.WARNING):
         bm25 = corpus_bm25(corpus, tokenizer(), blocker / "lexical")
     assert bm25.n_docs == len(corpus.articles) and "cannot keep the lexical cache" in caplog.text
+
+
+def _cache(tmp_path):
+    (cache,) = tmp_path.glob("bm25-*.npz")
+    return cache
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "manifest", "no_manifest"])
+def test_a_damaged_or_unlisted_cache_is_never_read(tmp_path, corpus, caplog, monkeypatch, damage):
+    """A flipped byte or a cut file used to stop the app with zipfile.BadZipFile: now the SHA-256 in
+    the manifest is checked before numpy opens the file, and the matrix is recomputed."""
+    corpus_bm25(corpus, tokenizer(), tmp_path)
+    cache = _cache(tmp_path)
+    data = bytearray(cache.read_bytes())
+    if damage == "flip":
+        data[len(data) // 2] ^= 0x01
+        cache.write_bytes(bytes(data))
+    elif damage == "truncate":
+        cache.write_bytes(bytes(data[: len(data) // 3]))
+    elif damage == "manifest":
+        (tmp_path / "manifest.json").write_text('{"files": {"%s": "%s"}}' % (cache.name, "0" * 64), encoding="utf-8")
+    else:
+        (tmp_path / "manifest.json").unlink()
+    loads = []
+    real_load = BM25.load
+    monkeypatch.setattr(BM25, "load", classmethod(lambda cls, p: loads.append(p) or real_load(p)))
+    again = tokenizer()
+    with caplog.at_level(logging.WARNING):
+        bm25 = corpus_bm25(corpus, again, tmp_path)
+    assert loads == [] and again.calls > 0 and bm25.n_docs == len(corpus.articles)
+    assert "unreadable lexical cache" in caplog.text
+    assert corpus_bm25(corpus, tokenizer(), tmp_path).n_docs == len(corpus.articles)  # rewritten, listed again
+
+
+def test_a_tampered_but_readable_cache_is_not_used(tmp_path, corpus, caplog):
+    """A valid .npz put in place of the real one (other weights, same shape) is detected by its hash."""
+    corpus_bm25(corpus, tokenizer(), tmp_path)
+    cache = _cache(tmp_path)
+    fake = BM25.from_documents([["补贴"]] * len(corpus.articles))
+    fake.save(cache)
+    with caplog.at_level(logging.WARNING):
+        bm25 = corpus_bm25(corpus, tokenizer(), tmp_path)
+    assert "does not match the SHA-256" in caplog.text
+    assert "创业" in bm25.vocab  # the real matrix, recomputed
+
+
+def test_rebuild_never_reads_the_old_file(tmp_path, corpus, monkeypatch):
+    corpus_bm25(corpus, tokenizer(), tmp_path)
+    _cache(tmp_path).write_bytes(b"PK\x03\x04 broken")
+    monkeypatch.setattr(BM25, "load", classmethod(lambda cls, p: pytest.fail("read during a rebuild")))
+    assert corpus_bm25(corpus, tokenizer(), tmp_path, rebuild=True).n_docs == len(corpus.articles)

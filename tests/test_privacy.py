@@ -92,3 +92,59 @@ def test_stated_names_and_addresses_are_redacted(text, kept, gone):
 @pytest.mark.parametrize("text", ["我是返乡农民工，想回乡创业", "我是退役军人", "住房公积金能异地转移吗", "创业园地址在哪"])
 def test_roles_and_topics_are_not_names_or_addresses(text):
     assert redact(text) == text
+
+
+# ---------------------------------------------------------------- forms an outside probe got past (issue 13)
+
+@pytest.mark.parametrize("text, secret", [
+    ("身份证 110105 1949 1231 002X 能办吗", "1949"),                       # spaces in other places
+    ("身份证110105.19491231.002X", "19491231"),                           # dots
+    ("身份证1101\u200b0519\u200b4912\u200b3100\u200b2X", "0519"),        # zero-width spaces
+    ("我的身份证号码是370102198507203311，能办吗", "370102198507203311"),   # wrong check digit, after a cue
+    ("手机138.1234.5678", "1234"),
+    ("电话 1381 234 5678", "234 5678"),
+    ("电话一三八一二三四五六七八", "一二三四五六七八"),                     # Chinese digits
+    ("打幺三八一二三四五六七八找我", "一二三四五六七八"),
+    ("手机138\u200b1234\u200b5678", "5678"),                             # zero-width spaces
+    ("手机１３８．１２３４．５６７８", "５６７８"),                            # full-width, full-width dots
+    ("银行卡6222.0212.3456.7894", "3456"),
+    ("卡号622202 1234567894", "1234567894"),
+    ("银行卡 6217 0000 1234 5678 901", "5678"),                          # fails Luhn, after a cue
+    ("座机0471-8123456", "8123456"),
+])
+def test_numbers_in_other_forms(text, secret):
+    out = redact(text)
+    assert secret not in out, out
+    assert "[" in out
+
+
+@pytest.mark.parametrize("text, name", [
+    ("我叫张伟要申请创业担保贷款", "张伟"),
+    ("我叫王小明今年35岁", "王小明"),
+    ("我叫张家豪", "张家豪"),
+    ("我叫欧阳娜娜想问一下", "欧阳娜娜"),
+    ("名字：王芳，想问失业金", "王芳"),
+    ("本人李建国，申请灵活就业补贴", "李建国"),
+    ("我姓刘，想问社保补贴", "刘"),
+    ("我姓诸葛名亮，想创业", "诸葛"),
+])
+def test_names_without_punctuation_or_with_other_cues(text, name):
+    out = redact(text)
+    assert name not in out and NAME in out, out
+
+
+@pytest.mark.parametrize("text, place", [
+    ("我住幸福小区12栋2单元301，失业了能领什么", "12栋"),
+    ("幸福小区12栋2单元301室，想问补贴", "幸福小区"),
+    ("家住阳光花园3号楼1单元502", "502"),
+    ("我住临河区新华街8号", "新华街"),
+])
+def test_addresses_after_wo_zhu_and_estates(text, place):
+    out = redact(text)
+    assert place not in out and "[地址]" in out, out
+
+
+@pytest.mark.parametrize("text", ["本人想申请创业补贴", "我住房公积金断缴了怎么办", "姓名是否必须填写", "拨打12333咨询",
+                                  "第一二三四五六七条", "一二三四五六七八九十", "创业园3年内免租金", "2017.05.22"])
+def test_cues_without_personal_data_are_left_alone(text):
+    assert redact(text) == text

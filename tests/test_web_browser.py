@@ -39,6 +39,8 @@ def open_page(browser, server, width=1280, height=900, mobile=False):
     page.set_default_timeout(TIMEOUT)
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # the page runs under the server's Content-Security-Policy: anything it blocks is an error here
+    page.on("console", lambda m: "Content Security Policy" in m.text and errors.append(m.text))
     page.goto(server.url, wait_until="domcontentloaded")
     page.wait_for_selector("#pa-chat")
     page.errors = errors

@@ -82,7 +82,8 @@ def test_unusable_questions_are_400_with_a_message(server, body, fragment):
 
 
 def test_malformed_requests(server):
-    req = urllib.request.Request(server.url + "/api/ask", data=b"{not json", method="POST")
+    req = urllib.request.Request(server.url + "/api/ask", data=b"{not json", method="POST",
+                                 headers={"Content-Type": "application/json"})  # other types: 415
     try:
         urllib.request.urlopen(req, timeout=10)
         raise AssertionError("expected 400")

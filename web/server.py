@@ -1,7 +1,8 @@
 """The web server: a FastAPI app with the JSON routes, the Gradio page mounted at /, served by uvicorn.
 
 Routes of our own (everything else is Gradio's; see SECURITY.md for which of Gradio's are closed):
-    GET  /healthz         {"status": "ok", "documents": n, "articles": n}
+    GET  /healthz         {"status": "ok", "documents": n, "articles": n}; "degraded" (+ "storage", "dropped")
+                          while the database drops rows
     POST /api/ask         {"question", "history"?, "doc_ids"?} -> the JSON of `app.py ask --json`;
                           400 {"error"} for a question that cannot be answered, 413 for a body over
                           POLICY_MAX_BODY_BYTES, 503 {"error"} (Retry-After) when too many are waiting
@@ -14,6 +15,9 @@ Configuration from the environment (besides POLICY_* of retrieval.config and web
     POLICY_LLM_CONCURRENCY  LLM calls at once (default 8), see web.service
     POLICY_LLM_WAIT         seconds to wait for a free LLM slot before answering without it (default 0.5)
     POLICY_MAX_BODY_BYTES   largest request body (default 65536); larger gets 413 before it is read
+    POLICY_HEADER_TIMEOUT   seconds for a request's headers to arrive before the socket is closed (default 10)
+    POLICY_BODY_TIMEOUT     seconds for a request's body to arrive once its headers have (default 10; 408)
+    POLICY_OPENAPI          on: publish /openapi.json and /gradio_api/openapi.json (default off)
     POLICY_MAX_WAITING      JSON requests waiting for a slot before 503 (default 200)
     POLICY_MAX_CONNECTIONS  open connections (each open page holds one) before uvicorn answers 503 (default 2000)
     POLICY_FORWARDED_ALLOW_IPS  proxies whose X-Forwarded-* headers are believed (default 127.0.0.1)
@@ -37,7 +41,9 @@ from retrieval.config import ROOT, Settings
 from retrieval.types import QuestionError
 
 from .feedback import FeedbackError
-from .guard import Guard, env_int, json_depth, max_body_from_env, redact_logs, scrub
+from .guard import (Guard, GradioSurface, body_timeout_from_env, env_int, header_timeout_from_env, json_depth,
+                    max_body_from_env, openapi_from_env, redact_logs, redact_standard_streams, scrub, strict_json,
+                    timed_protocol)
 from .render import UNAVAILABLE
 from .service import PolicyService, llm_slots_from_env, llm_wait_from_env, workers_from_env
 from .storage import StorageSettings, Store
@@ -75,9 +81,9 @@ def _error(status: int, message: str, headers: dict | None = None) -> JSONRespon
 async def _json_body(request: Request) -> dict | JSONResponse:
     body = await request.body()  # the Guard has already refused anything over the size limit
     try:
-        data = json.loads(body.decode("utf-8")) if body else None
-    except (UnicodeDecodeError, ValueError, RecursionError):  # ValueError: bad JSON, or an int of 5000 digits
-        return _error(400, "请求内容不是有效的 JSON（UTF-8 编码）。")
+        data = strict_json(body) if body else None  # the Guard checked it too; this route does not rely on that
+    except ValueError as e:
+        return _error(400, str(e))
     if not isinstance(data, dict):
         return _error(400, "请求内容应为 JSON 对象，例如 {\"question\": \"创业担保贷款有什么规定？\"}。")
     if not json_depth(data, MAX_DEPTH):
@@ -85,7 +91,8 @@ async def _json_body(request: Request) -> dict | JSONResponse:
     return scrub(data)
 
 
-def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | None = None) -> FastAPI:
+def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | None = None,
+               body_timeout: float | None = None, openapi: bool | None = None) -> FastAPI:
     """The whole web app, limits included (`service` holds the answer and LLM slots)."""
     import gradio as gr
 
@@ -111,6 +118,8 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
     @app.get("/healthz")
     async def healthz() -> dict:
         return service.health()
+
+    surface = None
 
     @app.post("/api/ask")
     async def api_ask(request: Request):
@@ -159,7 +168,10 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
             app, demo, path="/", theme=theme(), css=css(), footer_links=["api"], ssr_mode=False,
             allowed_paths=[], blocked_paths=blocked, show_error=False, mcp_server=False, pwa=False,
             enable_monitoring=False, run_history=False, max_file_size="1kb")  # the page uploads nothing
-    app.add_middleware(Guard, max_body=max_body or max_body_from_env())
+        surface = GradioSurface.of(demo)
+    app.add_middleware(Guard, max_body=max_body or max_body_from_env(),
+                       body_timeout=body_timeout or body_timeout_from_env(),
+                       openapi=openapi_from_env() if openapi is None else openapi, gradio=surface)
     return app
 
 
@@ -205,11 +217,13 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     settings = settings or Settings.from_env()
     storage = StorageSettings.from_env()     # configuration errors stop here, before anything loads
     max_body = max_body_from_env()
+    header_timeout, body_timeout, openapi = header_timeout_from_env(), body_timeout_from_env(), openapi_from_env()
     max_waiting()
     connections = max_connections()
     workers, llm_slots, llm_wait = workers_from_env(), llm_slots_from_env(), llm_wait_from_env()
     started = time.perf_counter()
     redact_logs()
+    redact_standard_streams()                # Gradio prints outside logging
     # importing gradio takes seconds; do it on the other core while the corpus and index load
     preload = threading.Thread(target=__import__, args=("gradio",), daemon=True)
     preload.start()
@@ -219,7 +233,7 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     service = PolicyService(assistant, store, workers=workers, llm_slots=llm_slots, llm_wait=llm_wait)
     service.warm_up()
     preload.join()
-    app = create_app(service, max_body=max_body)
+    app = create_app(service, max_body=max_body, body_timeout=body_timeout, openapi=openapi)
     log.info("loaded in %.1f s", time.perf_counter() - started)
     if host not in ("127.0.0.1", "::1", "localhost"):
         log.warning("listening on %s: put a reverse proxy with TLS and rate limits in front (SECURITY.md)", host)
@@ -228,7 +242,8 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
                             access_log=verbose, timeout_graceful_shutdown=2, server_header=False,
                             proxy_headers=True,
                             forwarded_allow_ips=os.environ.get("POLICY_FORWARDED_ALLOW_IPS", "127.0.0.1"),
-                            limit_concurrency=connections)
+                            limit_concurrency=connections,
+                            http=timed_protocol(header_timeout))  # header time-out, idle connections reused
     redact_logs("uvicorn", "uvicorn.error", "uvicorn.access")  # uvicorn.Config has set up its handlers now
     server = uvicorn.Server(config)
     threading.Thread(target=_announce, args=(server, host, port), daemon=True).start()

@@ -129,6 +129,11 @@ class PolicyService:
         self.llm_wait = llm_wait_from_env() if llm_wait is None else llm_wait
         self._cpu = threading.BoundedSemaphore(self.workers)
         self._llm = threading.BoundedSemaphore(self.llm_slots)
+        # storage health, for /healthz: the last feedback write's outcome, and the store's counters
+        # as last seen (rows dropped and none written since then: the database is failing)
+        self._health_lock = threading.Lock()
+        self._storage_failing = False
+        self._seen = (0, 0)
 
     # ------------------------------------------------------------ answers
     def _grounded(self, question: object, history: object, scope: list[str] | None):
@@ -279,11 +284,29 @@ class PolicyService:
         """The stored row's id; None when feedback is off or the database cannot be written (a warning
         is logged); FeedbackError for a rating that is neither up nor down."""
         fb = from_fields(rating, question, answer, citation_ids, refused, comment, source)
-        return self.store.add_feedback(fb.rating, fb.question, fb.answer, fb.citation_ids, fb.refused,
-                                       fb.comment, fb.source)
+        row = self.store.add_feedback(fb.rating, fb.question, fb.answer, fb.citation_ids, fb.refused,
+                                      fb.comment, fb.source)
+        if self.store.feedback:
+            with self._health_lock:
+                self._storage_failing = row is None
+        return row
 
     def health(self) -> dict:
-        return {"status": "ok", "documents": len(self.corpus.documents), "articles": len(self.corpus.articles)}
+        """{"status": "ok", …}; "degraded" with a reason while the database drops rows (answers go on)."""
+        body = {"status": "ok", "documents": len(self.corpus.documents), "articles": len(self.corpus.articles)}
+        written, dropped = getattr(self.store, "written", 0), getattr(self.store, "dropped", 0)
+        with self._health_lock:
+            seen_written, seen_dropped = self._seen
+            if dropped > seen_dropped:
+                self._storage_failing = True
+            elif written > seen_written:
+                self._storage_failing = False
+            self._seen = (written, dropped)
+            failing = self._storage_failing
+        if failing:
+            body.update(status="degraded", dropped=dropped,
+                        storage="数据库当前无法写入：评价和咨询记录未保存（回答不受影响），见服务日志。")
+        return body
 
 
 __all__ = ["PolicyService", "QuestionError", "clean_doc_ids", "answer_from_dict", "notice_for"]
