@@ -127,7 +127,9 @@ class Composer:
         # (a document that implements the best one restates it: there relevance decides, as below)
         rank = {d: i for i, d in enumerate(q.scope)}
         top_doc = first.article_id.split(":")[0]
-        reach = [h for h in r.hits if h.score >= first.score - self.t.local_reach
+        # a place named outright asks for its own rules: its most local document's best article leads
+        limit = float("-inf") if q.place_named else first.score - self.t.local_reach
+        reach = [h for h in r.hits if h.score >= limit
                  and not self._implements(h.article_id.split(":")[0], top_doc)]
         local = min(reach, key=lambda h: rank.get(h.article_id.split(":")[0], len(rank)))
         if local.article_id != first.article_id:
