@@ -1,4 +1,5 @@
-"""The web server: a FastAPI app with the JSON routes, the Gradio page mounted at /, served by uvicorn.
+"""The web server: a FastAPI app with the JSON routes, the residents' Gradio page mounted at / and the
+hotline console at /console, served by uvicorn.
 
 Routes of our own (everything else is Gradio's; see SECURITY.md for which of Gradio's are closed):
     GET  /healthz         {"status": "ok", "documents": n, "articles": n}
@@ -37,7 +38,7 @@ from retrieval.config import ROOT, Settings
 from retrieval.types import QuestionError
 
 from .feedback import FeedbackError
-from .guard import Guard, env_int, json_depth, max_body_from_env, redact_logs, scrub
+from .guard import CLOSED, Guard, env_int, json_depth, max_body_from_env, redact_logs, scrub
 from .render import UNAVAILABLE
 from .service import PolicyService, llm_slots_from_env, llm_wait_from_env, workers_from_env
 from .storage import StorageSettings, Store
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 MAX_DEPTH = 16        # nesting of a JSON body (history is depth 3)
 BUSY = "当前咨询人数较多，请稍后再试。"
+CONSOLE_PATH = "/console"  # the hotline console; residents get /
 
 
 def max_waiting(env: dict[str, str] | None = None) -> int:
@@ -89,7 +91,7 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
     """The whole web app, limits included (`service` holds the answer and LLM slots)."""
     import gradio as gr
 
-    from .ui import build_blocks, css, theme
+    from .ui import build_console, build_resident, css, head, theme
 
     workers, llm_slots = service.workers, service.llm_slots
     app = FastAPI(title="就业创业政策问答", docs_url=None, redoc_url=None, openapi_url=None)
@@ -149,17 +151,34 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
         return _JSON({"stored": row is not None, "id": row})
 
     if mount_ui:
-        demo = build_blocks(service)
-        # api_open=False: the REST routes /gradio_api/run/<name> and /gradio_api/api/<name> would
-        # run a function directly, skipping the queue and its concurrency limits (the Guard closes them too)
-        demo.queue(api_open=False, max_size=256, default_concurrency_limit=workers)
+        # Two pages, each its own Blocks: the console's mount goes first, since the one at / matches every path.
         blocked = sorted({str(ROOT), str(service.store.path.resolve().parent)})
-        app = gr.mount_gradio_app(
-            app, demo, path="/", theme=theme(), css=css(), footer_links=["api"], ssr_mode=False,
-            allowed_paths=[], blocked_paths=blocked, show_error=False, mcp_server=False, pwa=False,
-            enable_monitoring=False, run_history=False, max_file_size="1kb")  # the page uploads nothing
-    app.add_middleware(Guard, max_body=max_body or max_body_from_env())
+        common = dict(theme=theme(), css=css(), head=head(), footer_links=[], ssr_mode=False,
+                      allowed_paths=[], blocked_paths=blocked, show_error=False, mcp_server=False, pwa=False,
+                      enable_monitoring=False, run_history=False, max_file_size="1kb")  # the pages upload nothing
+        for path, build in ((CONSOLE_PATH, build_console), ("/", build_resident)):
+            demo = build(service)
+            # api_open=False: the REST routes /gradio_api/run/<name> and /gradio_api/api/<name> would
+            # run a function directly, skipping the queue and its concurrency limits (the Guard closes them too)
+            demo.queue(api_open=False, max_size=256, default_concurrency_limit=workers)
+            app = gr.mount_gradio_app(app, demo, path=path, **common)
+    app.add_middleware(Guard, max_body=max_body or max_body_from_env(), closed=_under_mounts(CLOSED, [CONSOLE_PATH]))
     return app
+
+
+class _under_mounts:
+    """The Guard's closed-route pattern, applied under each mounted page's prefix too
+    (/console/gradio_api/upload is the same route as /gradio_api/upload)."""
+
+    def __init__(self, pattern, prefixes: list[str]):
+        self.pattern, self.prefixes = pattern, prefixes
+
+    def match(self, path: str):
+        for prefix in self.prefixes:
+            if path == prefix or path.startswith(prefix + "/"):
+                path = path[len(prefix):] or "/"
+                break
+        return self.pattern.match(path)
 
 
 def _port_free(host: str, port: int) -> str | None:

@@ -1,0 +1,149 @@
+// The pages' own behaviour on top of Gradio (both pages load it; each part acts only where its elements are).
+// Gradio renders after this runs, so everything is delegated from the document or watches for elements.
+(function () {
+  "use strict";
+  var LARGE_KEY = "pa-large-text";
+  var root = document.documentElement;
+  root.lang = "zh-CN";  // Gradio writes lang="en"; screen readers would read the Chinese with an English voice
+  try { if (localStorage.getItem(LARGE_KEY) === "1") root.classList.add("pa-large"); } catch (e) { /* storage off */ }
+
+  function $(sel, el) { return (el || document).querySelector(sel); }
+  function say(text) {  // for screen readers: a polite live region
+    var live = $("#pa-live");
+    if (live) { live.textContent = ""; setTimeout(function () { live.textContent = text; }, 50); }
+  }
+  function questionBox() { return $("#pa-question textarea"); }
+
+  // ---------------------------------------------------------------- 大字 (large text), remembered
+  function syncLarge() {
+    var b = $("#pa-large");
+    if (b) b.setAttribute("aria-pressed", root.classList.contains("pa-large") ? "true" : "false");
+  }
+
+  // ---------------------------------------------------------------- copy an answer (plain text, full citations)
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    return new Promise(function (resolve, reject) {  // plain http on a LAN address: the old way
+      var t = document.createElement("textarea");
+      t.value = text; t.setAttribute("readonly", ""); t.style.position = "fixed"; t.style.opacity = "0";
+      document.body.appendChild(t); t.select();
+      var ok = false;
+      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+      document.body.removeChild(t);
+      ok ? resolve() : reject(new Error("copy failed"));
+    });
+  }
+
+  document.addEventListener("click", function (e) {
+    var t = e.target;
+    if (!(t instanceof Element)) return;
+    var copyBtn = t.closest(".pa-copy-btn");
+    if (copyBtn) {
+      e.preventDefault();
+      copyText(copyBtn.getAttribute("data-copy") || "").then(function () {
+        copyBtn.textContent = "已复制"; say("回答已复制");
+      }, function () {
+        copyBtn.textContent = "复制失败，请长按文字复制"; say("复制失败");
+      });
+      setTimeout(function () { copyBtn.textContent = "复制回答"; }, 2500);
+      return;
+    }
+    if (t.closest("#pa-large")) {
+      var on = root.classList.toggle("pa-large");
+      try { localStorage.setItem(LARGE_KEY, on ? "1" : "0"); } catch (err) { /* storage off */ }
+      syncLarge(); say(on ? "已切换为大字" : "已切换为标准字号");
+      return;
+    }
+    var dialog = $("#pa-clear-dialog");
+    if (t.closest("#pa-clear") && dialog) { dialog.showModal(); $("#pa-clear-cancel").focus(); return; }
+    if (t.closest("#pa-clear-cancel") && dialog) { dialog.close(); return; }
+    if (t.closest("#pa-clear-ok") && dialog) {
+      dialog.close();
+      var doIt = $("#pa-clear-do");
+      if (doIt) doIt.click();
+      say("对话已清空");
+      var q = questionBox();
+      if (q) q.focus();
+    }
+  });
+  document.addEventListener("keydown", function (e) {  // Space on the copy link, as on a real button
+    if (e.key === " " && e.target instanceof Element && e.target.matches(".pa-copy-btn")) {
+      e.preventDefault(); e.target.click();
+    }
+  });
+  document.addEventListener("close", function (e) {  // Esc or 取消: back to the button that opened it
+    if (e.target && e.target.id === "pa-clear-dialog" && e.target.returnValue !== "ok") {
+      var b = $("#pa-clear"); if (b && document.activeElement !== questionBox()) b.focus();
+    }
+  }, true);
+
+  // ---------------------------------------------------------------- after each answer
+  // The question box is locked while an answer is computed; when it unlocks, focus goes back to it
+  // and the start of the new answer (not the end of its citation list) is scrolled into view.
+  var waiting = false;
+  function afterAnswer() {
+    var q = questionBox();
+    if (!q) return;
+    var answers = document.querySelectorAll("#pa-chat .pa-answer:not(.pa-draft)");
+    var last = answers[answers.length - 1];
+    q.focus({ preventScroll: true });
+    if (last) {
+      var row = last.closest(".message-row") || last;
+      var box = last.closest(".bubble-wrap") || $("#pa-chat .bubble-wrap");
+      if (box) box.scrollTop += row.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
+      var top = row.getBoundingClientRect().top;
+      if (top < 0 || top > window.innerHeight * 0.6) window.scrollBy(0, top - 8);
+      say("已回答");
+    }
+  }
+
+  // Gradio leaves a few labels in English whatever the locale; residents get Chinese ones.
+  var LABELS = { "Like": "有帮助", "Dislike": "没帮助", "赞": "有帮助", "踩": "没帮助", "Liked": "已评：有帮助", "Disliked": "已评：没帮助",
+    "Copy": "复制", "Copied": "已复制", "Copy message": "复制", "Clear": "清空", "Scroll down": "滚动到底部",
+    "Scroll to bottom": "滚动到底部", "Submit": "发送", "Stop": "停止", "Close": "关闭", "Loading...": "正在回答…",
+    "chatbot conversation": "对话", "Textbox": "输入框", "Dropdown": "下拉选择", "Clear chat": "清空" };
+  function translate(el) {
+    ["aria-label", "title"].forEach(function (attr) {
+      var v = el.getAttribute && el.getAttribute(attr);
+      if (!v) return;
+      if (Object.prototype.hasOwnProperty.call(LABELS, v)) el.setAttribute(attr, LABELS[v]);
+      // each chat message is labelled "bot's message: <its raw HTML>": a screen reader would read the markup
+      else if (/^bot's message: /.test(v)) el.setAttribute(attr, "助手的回答");
+      else if (/^user's message: /.test(v)) el.setAttribute(attr, "您的提问");
+    });
+  }
+  function translateAll(node) {
+    if (!(node instanceof Element)) return;
+    translate(node);
+    node.querySelectorAll("[aria-label],[title]").forEach(translate);
+  }
+
+  window.paShowViewer = function () {  // the console: bring the article pane into view after opening one
+    setTimeout(function () {
+      var v = $("#pa-viewer-box");
+      if (!v) return;
+      var r = v.getBoundingClientRect();
+      if (r.top < 0 || r.top > window.innerHeight * 0.5) v.scrollIntoView({ behavior: "smooth", block: "start" });
+      var h = $("#pa-viewer h3");
+      if (h) { h.setAttribute("tabindex", "-1"); h.focus({ preventScroll: true }); }
+    }, 350);
+  };
+
+  new MutationObserver(function (records) {
+    records.forEach(function (r) {
+      if (r.type === "attributes") {
+        var el = r.target;
+        if (r.attributeName === "disabled" && el.matches && el.matches("#pa-question textarea")) {
+          if (el.disabled) waiting = true;
+          else if (waiting) { waiting = false; setTimeout(afterAnswer, 60); }
+        } else if (r.attributeName === "aria-label" || r.attributeName === "title") {
+          translate(el);
+        }
+      } else {
+        r.addedNodes.forEach(translateAll);
+        if (r.addedNodes.length) syncLarge();
+      }
+    });
+  }).observe(document.documentElement, { subtree: true, childList: true, attributes: true,
+    attributeFilter: ["disabled", "aria-label", "title"] });
+})();
