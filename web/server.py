@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import anyio
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from retrieval.config import ROOT, Settings
 from retrieval.types import QuestionError
@@ -156,6 +156,10 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
         common = dict(theme=theme(), css=css(), head=head(), footer_links=[], ssr_mode=False,
                       allowed_paths=[], blocked_paths=blocked, show_error=False, mcp_server=False, pwa=False,
                       enable_monitoring=False, run_history=False, max_file_size="1kb")  # the pages upload nothing
+        @app.get(CONSOLE_PATH, include_in_schema=False)
+        async def console_slash():  # the mounted app answers only under /console/
+            return RedirectResponse(CONSOLE_PATH + "/", status_code=307)
+
         for path, build in ((CONSOLE_PATH, build_console), ("/", build_resident)):
             demo = build(service)
             # api_open=False: the REST routes /gradio_api/run/<name> and /gradio_api/api/<name> would

@@ -66,7 +66,11 @@ def theme() -> gr.themes.Base:
         # darker greys than the theme's: secondary text must keep a contrast of at least 4.5:1
         body_text_color_subdued="*neutral_600", block_label_text_color="*neutral_700",
         block_info_text_color="*neutral_600", input_placeholder_color="*neutral_500",
-        body_text_color_subdued_dark="*neutral_300", block_label_text_color_dark="*neutral_200")
+        body_text_color_subdued_dark="*neutral_300", block_label_text_color_dark="*neutral_200",
+        color_accent="*primary_700", block_title_text_color="*primary_800",
+        checkbox_label_background_fill_selected="*primary_700", checkbox_background_color_selected="*primary_700",
+        button_primary_background_fill="*primary_700", button_primary_border_color="*primary_700",
+        button_primary_background_fill_hover="*primary_800")
 
 
 def css() -> str:
