@@ -305,3 +305,17 @@ def toc_html(corpus: Corpus, doc_id: str, links: dict[str, list[str]]) -> str:
     return (f'<div class="pa-toc"><div class="pa-toc-title">{esc(meta.title)}</div>'
             f'<div class="pa-src">{esc(meta.issuer)} · {esc(meta.number)} · {esc(meta.date)}</div>'
             f'<ul>{"".join(items)}</ul></div>')
+
+
+def article_finder_html(corpus: Corpus) -> str:
+    """Every article in a list that the box above it filters as you type (static/page.js); a click
+    opens the article in the viewer. Plain HTML rather than a dropdown, so typing never edits a value."""
+    items = []
+    for a in corpus.articles:
+        items.append(f'<li><a href="#" data-article="{esc(a.id)}">{doc_tag(corpus, a.doc_id)}'
+                     f'{esc(article_heading(corpus, a))}</a></li>')
+    return ('<div class="pa-finder"><label for="pa-find">条文浏览（输入文件名、条号或标题筛选）</label>'
+            '<input id="pa-find" type="search" autocomplete="off" placeholder="如：第十二条、稳岗、担保" '
+            'aria-controls="pa-find-list">'
+            f'<div class="pa-find-count" aria-live="polite">共 {len(items)} 条</div>'
+            f'<ul id="pa-find-list" class="pa-find-list" aria-label="条文列表">{"".join(items)}</ul></div>')

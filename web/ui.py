@@ -229,11 +229,8 @@ def build_console(service: PolicyService) -> gr.Blocks:
         except (AttributeError, TypeError):
             article_id = None
         if isinstance(article_id, str) and article_id in corpus.by_id:
-            return gr.update(value=article_id)
+            return render.article_view_html(corpus, article_id, links)
         return gr.skip()
-
-    def view(article_id: str):
-        return render.article_view_html(corpus, article_id, links)
 
     def draft(question: str, scope: str):
         try:
@@ -254,9 +251,7 @@ def build_console(service: PolicyService) -> gr.Blocks:
                 results = gr.HTML(render.search_html(corpus, "", [], [], links), elem_id="pa-results",
                                   js_on_load=CLICK_JS)
             with gr.Column(scale=6, min_width=300, elem_id="pa-viewer-box"):
-                # filterable: typing narrows the list (any part of the document name, number or title)
-                picker = gr.Dropdown(choices=service.article_choices(), value=None, label="条文浏览（输入可筛选）",
-                                     elem_id="pa-picker", filterable=True, allow_custom_value=False)
+                finder = gr.HTML(render.article_finder_html(corpus), elem_id="pa-finder-box", js_on_load=CLICK_JS)
                 viewer = gr.HTML(render.article_view_html(corpus, None, links), elem_id="pa-viewer",
                                  js_on_load=CLICK_JS)
                 with gr.Accordion("文件目录", open=True, elem_id="pa-toc-acc"):
@@ -281,9 +276,8 @@ def build_console(service: PolicyService) -> gr.Blocks:
         search_box.change(search_ui, [search_box, doc_filter], results, **search_args)
         search_box.submit(search_ui, [search_box, doc_filter], results, **search_args)
         doc_filter.change(search_ui, [search_box, doc_filter], results, **search_args)
-        for html_block in [results, viewer, *tocs]:
-            html_block.click(open_article, None, picker, queue=False, show_progress="hidden", **private)
-        picker.change(view, picker, viewer, queue=False, show_progress="hidden", **private)
+        for html_block in [results, finder, viewer, *tocs]:
+            html_block.click(open_article, None, viewer, queue=False, show_progress="hidden", **private)
         draft_q.submit(draft, [draft_q, scope], draft_out, concurrency_id="assistant", concurrency_limit=answering,
                        show_progress="minimal", **private)
     return demo

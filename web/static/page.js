@@ -71,6 +71,21 @@
       e.preventDefault(); e.target.click();
     }
   });
+  // the console's article list: filtered as you type (every space-separated part must appear)
+  document.addEventListener("input", function (e) {
+    if (!(e.target instanceof Element) || e.target.id !== "pa-find") return;
+    // brackets do not count: 第十二条 finds 第（十二）条
+    var norm = function (t) { return t.toLowerCase().replace(/[（）()〔〕\[\]【】]/g, ""); };
+    var parts = norm(e.target.value).split(/\s+/).filter(Boolean);
+    var shown = 0;
+    document.querySelectorAll("#pa-find-list li").forEach(function (li) {
+      var text = norm(li.textContent);
+      var ok = parts.every(function (p) { return text.indexOf(p) >= 0; });
+      li.hidden = !ok; if (ok) shown++;
+    });
+    var count = $(".pa-find-count");
+    if (count) count.textContent = parts.length ? "筛选出 " + shown + " 条" : "共 " + shown + " 条";
+  });
   document.addEventListener("close", function (e) {  // Esc or 取消: back to the button that opened it
     if (e.target && e.target.id === "pa-clear-dialog" && e.target.returnValue !== "ok") {
       var b = $("#pa-clear"); if (b && document.activeElement !== questionBox()) b.focus();
