@@ -136,7 +136,7 @@ def test_summary_leads_and_quotes_fold(corpus, links, answer):
     fold = html.index("<summary>查看原文</summary>")
     assert lead < fold < html.index("加大创业担保贷款工作力度。")  # the quotes come under the disclosure
     assert html.count("可以申请创业担保贷款") == 1 and '<sup class="pa-ref">1</sup>' in html[lead:fold]
-    assert 'class="pa-copy-btn"' in html and 'data-copy="问：…"' in html
+    assert 'class="pa-copy-btn"' in html and '<span class="pa-copy-text">问：…</span>' in html
     only = {**answer, "summary": summary, "answer": summary}
     assert "查看原文</summary>" not in render.answer_html(only, corpus, links)
 

@@ -150,9 +150,11 @@ def copy_button(copy_text: str | None) -> str:
     """A button that copies the answer as plain text with full citations (the page's script does the copying)."""
     if not copy_text:
         return ""
-    # a link acting as a button: the chat's HTML sanitizer removes <button> elements
-    return (f'<div class="pa-tools-row"><a href="#" role="button" class="pa-copy-btn" data-copy="{esc(copy_text)}">'
-            '复制回答</a></div>')
+    # a link acting as a button, the text in a hidden span: the chat's HTML sanitizer removes <button>
+    # and data- attributes. Newlines as character references: a blank line would end the HTML block.
+    text = esc(copy_text).replace("\r", "").replace("\n", "&#10;")
+    return (f'<div class="pa-tools-row"><a href="#" role="button" class="pa-copy-btn">复制回答</a>'
+            f'<span class="pa-copy-text">{text}</span></div>')
 
 
 def answer_html(answer: dict, corpus: Corpus, links: dict[str, list[str]], notice: str | None = None,

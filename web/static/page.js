@@ -40,7 +40,8 @@
     var copyBtn = t.closest(".pa-copy-btn");
     if (copyBtn) {
       e.preventDefault();
-      copyText(copyBtn.getAttribute("data-copy") || "").then(function () {
+      var source = copyBtn.parentElement && copyBtn.parentElement.querySelector(".pa-copy-text");
+      copyText(source ? source.textContent : "").then(function () {
         copyBtn.textContent = "已复制"; say("回答已复制");
       }, function () {
         copyBtn.textContent = "复制失败，请长按文字复制"; say("复制失败");
@@ -127,8 +128,14 @@
       else if (/^user's message: /.test(v)) el.setAttribute(attr, "您的提问");
     });
   }
+  // toast titles: Gradio shows "Info"/"Warning"/"Error" whatever title the server gave
+  var TITLES = { "Info": "已收到", "Warning": "提示", "Error": "出错了", "Success": "完成" };
   function translateAll(node) {
     if (!(node instanceof Element)) return;
+    node.querySelectorAll(".toast-title, [data-testid='toast-title']").forEach(function (t) {
+      var v = t.textContent.trim();
+      if (Object.prototype.hasOwnProperty.call(TITLES, v)) t.textContent = TITLES[v];
+    });
     translate(node);
     node.querySelectorAll("[aria-label],[title]").forEach(translate);
   }
