@@ -226,7 +226,7 @@ def test_console_desktop(browser, server):
 
     # draft a reply for a caller: plain text with a copy button
     page.get_by_text("代答：为来电者生成可复制的答复").click()
-    assert page.locator("#pa-scope").count() == 1  # the document scope lives here, not on the residents' page
+    page.wait_for_selector("#pa-scope")  # the document scope lives here, not on the residents' page
     page.locator("#pa-draft-q textarea").fill("稳岗补贴有什么规定？")
     page.locator("#pa-draft-q textarea").press("Enter")
     page.wait_for_function("document.querySelector('#pa-draft-out textarea')?.value.includes('依据：')")
@@ -267,7 +267,9 @@ def test_console_search_counts_honestly(browser, server):
     assert m, head
     cards = page.locator("#pa-results details.pa-card")
     exact = int(m.group(1))
-    texts = [c.evaluate("e => e.textContent") for c in cards.all()]
+    # each card's own article text (not the counterpart article shown inside it)
+    texts = [c.evaluate("e => e.querySelector('.pa-ctitle').textContent + [...e.querySelectorAll("
+                        "':scope > .pa-cbody > .pa-text')].map(p => p.textContent).join('')") for c in cards.all()]
     assert all("稳岗补贴" in t for t in texts[:exact])            # the counted ones contain the phrase
     assert not any("稳岗补贴" in t for t in texts[exact:])        # the others are only related
     assert cards.count() == exact + int(m.group(2) or 0)
