@@ -7,6 +7,12 @@
   root.lang = "zh-CN";  // Gradio writes lang="en"; screen readers would read the Chinese with an English voice
   try { if (localStorage.getItem(LARGE_KEY) === "1") root.classList.add("pa-large"); } catch (e) { /* storage off */ }
 
+  // 大字 rules and the fixed scrollbar room live here: Gradio scopes the page's own CSS under its
+  // container, so rules on <html> written there never match
+  var style = document.createElement("style");
+  style.textContent = "html { scrollbar-gutter: stable; overflow-y: scroll; } " + "html.pa-large #pa-chat .message-wrap .message { font-size: 21px; } html.pa-large #pa-chat .placeholder p, html.pa-large #pa-chat .placeholder li, html.pa-large #pa-chat .examples .example-text { font-size: 1.25rem; } html.pa-large #pa-chat .placeholder h3 { font-size: 1.4rem; } html.pa-large #pa-question textarea { font-size: 21px !important; } html.pa-large .pa-header h1 { font-size: 1.6rem; } html.pa-large .pa-header p, html.pa-large .pa-header p span { font-size: 1.1rem; } html.pa-large .pa-notice-bar, html.pa-large .pa-tool { font-size: 1.2rem; }";
+  document.head.appendChild(style);
+
   function $(sel, el) { return (el || document).querySelector(sel); }
   function say(text) {  // for screen readers: a polite live region
     var live = $("#pa-live");
