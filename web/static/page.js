@@ -7,10 +7,10 @@
   root.lang = "zh-CN";  // Gradio writes lang="en"; screen readers would read the Chinese with an English voice
   try { if (localStorage.getItem(LARGE_KEY) === "1") root.classList.add("pa-large"); } catch (e) { /* storage off */ }
 
-  // 大字 rules and the fixed scrollbar room live here: Gradio scopes the page's own CSS under its
-  // container, so rules on <html> written there never match
+  // 大字 rules live here: Gradio copies the page's CSS scoped under its container, where rules on
+  // <html> never match and lose to the scoped copies of the normal sizes
   var style = document.createElement("style");
-  style.textContent = "html { scrollbar-gutter: stable; overflow-y: scroll; } " + "html.pa-large #pa-chat .message-wrap .message { font-size: 21px; } html.pa-large #pa-chat .placeholder p, html.pa-large #pa-chat .placeholder li, html.pa-large #pa-chat .examples .example-text { font-size: 1.25rem; } html.pa-large #pa-chat .placeholder h3 { font-size: 1.4rem; } html.pa-large #pa-question textarea { font-size: 21px !important; } html.pa-large .pa-header h1 { font-size: 1.6rem; } html.pa-large .pa-header p, html.pa-large .pa-header p span { font-size: 1.1rem; } html.pa-large .pa-notice-bar, html.pa-large .pa-tool { font-size: 1.2rem; }";
+  style.textContent = "html { scrollbar-gutter: stable; overflow-y: scroll; } " + "html.pa-large #pa-chat .message-wrap .message { font-size: 21px !important; } html.pa-large #pa-chat .placeholder p, html.pa-large #pa-chat .placeholder li, html.pa-large #pa-chat .examples .example-text { font-size: 1.25rem !important; } html.pa-large #pa-chat .placeholder h3 { font-size: 1.4rem !important; } html.pa-large #pa-question textarea { font-size: 21px !important; } html.pa-large .pa-header h1 { font-size: 1.6rem !important; } html.pa-large .pa-header p, html.pa-large .pa-header p span { font-size: 1.1rem !important; } html.pa-large .pa-notice-bar, html.pa-large .pa-tool { font-size: 1.2rem !important; }";
   document.head.appendChild(style);
 
   function $(sel, el) { return (el || document).querySelector(sel); }
@@ -132,6 +132,7 @@
       // each chat message is labelled "bot's message: <its raw HTML>": a screen reader would read the markup
       else if (/^bot's message: /.test(v)) el.setAttribute(attr, "助手的回答");
       else if (/^user's message: /.test(v)) el.setAttribute(attr, "您的提问");
+      else if (/^Select example \d+: /.test(v)) el.setAttribute(attr, "示例问题：" + v.replace(/^Select example \d+: /, ""));
     });
   }
   // toast titles: Gradio shows "Info"/"Warning"/"Error" whatever title the server gave
