@@ -227,7 +227,7 @@ def header_html(corpus: Corpus, subtitle: str = "") -> str:
 def welcome_markdown(corpus: Corpus) -> str:
     n = len(corpus.documents)
     docs = "\n".join(f"- {esc(name)}" for name in document_names(corpus))
-    count = f"以下{int_to_cn(n)}份" if 1 < n <= 10 else "以下"
+    count = "以下两份" if n == 2 else (f"以下{int_to_cn(n)}份" if 2 < n <= 10 else "以下")
     return (
         "### 您好！我是就业创业政策问答助手\n"
         f"我根据{count}政策文件回答问题，每句话都注明出自哪一条，点开即可核对原文：\n\n{docs}\n\n"
