@@ -351,6 +351,11 @@ def test_accessibility_and_screenshots(browser, server, width, height):
     page.locator("#pa-results details.pa-card > summary").first.click()
     page.locator("#pa-results details.pa-card[open] .pa-actions a.pa-open").first.click()
     page.wait_for_selector("#pa-viewer h3")
+    page.get_by_text("代答：为来电者生成可复制的答复").click()  # and a drafted reply on screen
+    page.locator("#pa-draft-q textarea").fill("稳岗补贴有什么规定？")
+    page.locator("#pa-draft-q textarea").press("Enter")
+    page.wait_for_function("document.querySelector('#pa-draft-out textarea')?.value.includes('依据：')")
+    page.locator("#pa-viewer-box").scroll_into_view_if_needed()
     page.wait_for_timeout(800)
     page.screenshot(path=str(ARTIFACTS / f"console-{width}.png"))
     serious = [v for v in axe.run(page).response["violations"] if v["impact"] in ("serious", "critical")]
