@@ -355,8 +355,8 @@ def test_accessibility_and_screenshots(browser, server, width, height):
     page.locator("#pa-draft-q textarea").fill("稳岗补贴有什么规定？")
     page.locator("#pa-draft-q textarea").press("Enter")
     page.wait_for_function("document.querySelector('#pa-draft-out textarea')?.value.includes('依据：')")
-    page.locator("#pa-viewer-box").scroll_into_view_if_needed()
+    page.evaluate("window.scrollTo(0, 0)")
     page.wait_for_timeout(800)
-    page.screenshot(path=str(ARTIFACTS / f"console-{width}.png"))
+    page.screenshot(path=str(ARTIFACTS / f"console-{width}.png"), full_page=True)
     serious = [v for v in axe.run(page).response["violations"] if v["impact"] in ("serious", "critical")]
     assert not serious, [(v["id"], [n["target"] for n in v["nodes"]]) for v in serious]
