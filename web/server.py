@@ -2,6 +2,7 @@
 hotline console at /console, served by uvicorn.
 
 Routes of our own (everything else is Gradio's; see SECURITY.md for which of Gradio's are closed):
+    GET  /console         redirects to /console/, the hotline console (the residents' page is /)
     GET  /healthz         {"status": "ok", "documents": n, "articles": n}
     POST /api/ask         {"question", "history"?, "doc_ids"?} -> the JSON of `app.py ask --json`;
                           400 {"error"} for a question that cannot be answered, 413 for a body over
@@ -156,6 +157,7 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
         common = dict(theme=theme(), css=css(), head=head(), footer_links=[], ssr_mode=False,
                       allowed_paths=[], blocked_paths=blocked, show_error=False, mcp_server=False, pwa=False,
                       enable_monitoring=False, run_history=False, max_file_size="1kb")  # the pages upload nothing
+
         @app.get(CONSOLE_PATH, include_in_schema=False)
         async def console_slash():  # the mounted app answers only under /console/
             return RedirectResponse(CONSOLE_PATH + "/", status_code=307)
