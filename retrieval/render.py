@@ -16,7 +16,7 @@ def _cite(n: int, c: Citation, show_quote: bool) -> list[str]:
     if show_quote:
         lines.append(f"    原文：“{c.quote}”")
     if c.lead_department:
-        lines.append(f"    牵头部门：{c.lead_department}")
+        lines.append(f"    政策牵头部门：{c.lead_department}")
     return lines
 
 

@@ -22,6 +22,7 @@ ALLOWED_MODULES = {("retrieval/engine.py", "subprocess")}
 # functions that open, create or name files; none takes a path from a request
 FILE_FUNCTIONS = {
     ("web/ui.py", "css"),                       # web/static/style.css
+    ("web/ui.py", "head"),                      # web/static/page.js
     ("web/storage.py", "from_env"),             # POLICY_DB, from the environment
     ("web/storage.py", "__init__"),
     ("web/storage.py", "_open"),                # the configured database

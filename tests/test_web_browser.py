@@ -1,6 +1,7 @@
-"""The page in a real headless Chromium: chat with citations, feedback, console search and browsing, phone width.
+"""The pages in a real headless Chromium: the residents' chat at /, the hotline console at /console,
+at phone and desktop width, checked with axe-core (zero serious or critical violations).
 
-Screenshots of each tab go to tests/artifacts/ (git-ignored) for a person to look at.
+Screenshots go to tests/artifacts/ (git-ignored) for a person to look at.
 """
 import json
 import re
@@ -9,7 +10,7 @@ import time
 
 import pytest
 
-from web_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, running_server
+from web_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -32,17 +33,18 @@ def browser():
         b.close()
 
 
-def open_page(browser, server, width=1280, height=900, mobile=False):
+def open_page(browser, server, width=1280, height=900, mobile=False, path="/", locale="zh-CN"):
     ctx = browser.new_context(viewport={"width": width, "height": height}, is_mobile=mobile, has_touch=mobile,
-                              locale="zh-CN")
+                              locale=locale)
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"])
     page = ctx.new_page()
     page.set_default_timeout(TIMEOUT)
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     # the page runs under the server's Content-Security-Policy: anything it blocks is an error here
     page.on("console", lambda m: "Content Security Policy" in m.text and errors.append(m.text))
-    page.goto(server.url, wait_until="domcontentloaded")
-    page.wait_for_selector("#pa-chat")
+    page.goto(server.url + path, wait_until="domcontentloaded")
+    page.wait_for_selector("#pa-search" if path.startswith("/console") else "#pa-chat")
     page.errors = errors
     return page
 
@@ -83,8 +85,11 @@ def no_horizontal_scroll(page):
 def test_chat_desktop(browser, server):
     page = open_page(browser, server)
     chat = page.locator("#pa-chat")
-    # welcome: what is covered, what is not, examples to click
-    assert "自治区实施意见" in chat.inner_text() and "12333" in chat.inner_text()
+    # welcome: the loaded documents (from the metadata), what is not covered, examples to click
+    for meta in json.loads((ROOT / "corpus" / "documents.json").read_text(encoding="utf-8"))["documents"]:
+        assert meta["short_name"] in chat.inner_text() and meta["short_name"] in page.locator(".pa-header").inner_text()
+    assert "12333" in chat.inner_text()
+    width = page.locator("#pa-main").bounding_box()["width"]
     page.get_by_text("创业担保贷款有什么规定？").first.click()
     answer = chat.locator(".pa-answer").last
     answer.wait_for()
@@ -98,7 +103,8 @@ def test_chat_desktop(browser, server):
     cites.first.locator("summary").first.click()
     quote.wait_for(state="visible")
     body = cites.first.inner_text()
-    assert "牵头：自治区财政厅" in body and "内政发〔2017〕132号" in body and "第三部分第（四）条" in body
+    assert "政策牵头部门：自治区财政厅" in body and "内政发〔2017〕132号" in body and "第三部分第（四）条" in body
+    assert page.locator("#pa-main").bounding_box()["width"] == width  # no sideways jump
     cites.first.locator("details.pa-full > summary").click()
     assert "适时设立自治区高校毕业生就业创业基金" in cites.first.inner_text()
     page.screenshot(path=str(ARTIFACTS / "chat-desktop-answer.png"), full_page=True)
@@ -107,9 +113,18 @@ def test_chat_desktop(browser, server):
     follow = ask(page, "巴彦淖尔市呢？")
     assert "第（十）条" in follow.inner_text() and "巴彦淖尔市实施细则" in follow.inner_text()
 
-    # copy answer: the plain text with full citations
-    page.get_by_text("复制回答（纯文本，含完整出处）").click()
-    copy_text = page.locator("#pa-copy textarea").input_value()
+    # focus stays in the question box; the new answer's start is in view
+    page.wait_for_function("document.activeElement === document.querySelector('#pa-question textarea')", timeout=5000)
+    page.wait_for_timeout(300)
+    top = follow.bounding_box()["y"]
+    chat_box = page.locator("#pa-chat").bounding_box()
+    assert chat_box["y"] - 1 <= top <= chat_box["y"] + chat_box["height"] - 60  # its start, not its end
+
+    # copy answer: the plain text with full citations, from the button under the answer
+    follow.locator(".pa-copy-btn").click()
+    page.wait_for_function("document.querySelector('#pa-chat .pa-answer:last-of-type .pa-copy-btn') === null || "
+                           "[...document.querySelectorAll('.pa-copy-btn')].some(b => b.textContent === '已复制')")
+    copy_text = page.evaluate("navigator.clipboard.readText()")
     assert copy_text.startswith("问：巴彦淖尔市呢？") and "依据：" in copy_text and "byn-2018-49:3.10" in copy_text
 
     # declining is explicit and names the hotline
@@ -126,7 +141,7 @@ def test_chat_desktop(browser, server):
     # the question is shown as the assistant read it: the numbers are not kept, not even on the page
     chat_html = page.locator("#pa-chat").inner_html()
     assert ID_CARD not in chat_html and PHONE not in chat_html and "[身份证号]" in chat_html
-    chat.get_by_role("button", name=re.compile("^(踩|Dislike)$")).last.click()
+    chat.get_by_role("button", name="没帮助").last.click()
     rows = wait_rows(server, 1)
     assert rows, "feedback was not stored"
     rating, question, _answer, citation_ids, source = rows[-1]
@@ -137,16 +152,26 @@ def test_chat_desktop(browser, server):
     page.screenshot(path=str(ARTIFACTS / "chat-desktop-end.png"), full_page=True)
     assert no_horizontal_scroll(page)
 
-    # clearing starts over
+    # the feedback confirmation is in Chinese
+    page.wait_for_selector(".toast-body, [data-testid='toast-body']")
+    toast = page.locator(".toast-body, [data-testid='toast-body']").first.inner_text()
+    assert "已收到" in toast and "Info" not in toast
+
+    # clearing asks first: cancel keeps the conversation, confirm clears it; only one way to clear
+    assert page.locator("#pa-chat .icon-button-wrapper.top-panel").filter(has=page.locator("button:visible")).count() == 0
+    n = page.locator("#pa-chat .pa-answer").count()
     page.locator("#pa-clear").click()
+    assert page.locator("#pa-clear-dialog").is_visible()
+    page.locator("#pa-clear-cancel").click()
+    assert page.locator("#pa-chat .pa-answer").count() == n
+    page.locator("#pa-clear").click()
+    page.locator("#pa-clear-ok").click()
     page.wait_for_function("document.querySelectorAll('#pa-chat .pa-answer').length === 0")
-    assert page.locator("#pa-copy textarea").input_value() == ""
     assert not page.errors, page.errors
 
 
 def test_console_desktop(browser, server):
-    page = open_page(browser, server)
-    page.get_by_role("tab", name="热线坐席").click()
+    page = open_page(browser, server, path="/console")
     search = page.locator("#pa-search textarea, #pa-search input").first
     started = time.monotonic()
     search.fill("退役军人")  # results appear as you type
@@ -172,27 +197,38 @@ def test_console_desktop(browser, server):
     first = page.locator("#pa-results details.pa-card").first
     first.locator(":scope > summary").click()
     text = first.inner_text()
-    assert "牵头：自治区财政厅" in text and "本条由下列条款落实" in text and "拓宽融资渠道" in text
+    assert "政策牵头部门：自治区财政厅" in text and "本条由下列条款落实" in text and "拓宽融资渠道" in text
 
     # open it in the viewer, then jump to its counterpart and back
     first.locator(".pa-actions a.pa-open").click()
     viewer = page.locator("#pa-viewer")
     page.wait_for_function("document.querySelector('#pa-viewer h3')?.textContent.includes('拓宽投融资渠道')")
-    assert "牵头：自治区财政厅" in viewer.inner_text()
+    assert "政策牵头部门：自治区财政厅" in viewer.inner_text()
     viewer.locator("details.pa-cp-item summary").first.click()
     viewer.locator('a.pa-open[data-article="byn-2018-49:3.10"]').click()
     page.wait_for_function("document.querySelector('#pa-viewer h3')?.textContent.includes('拓宽融资渠道')")
-    assert "本条落实的上级条款" in viewer.inner_text() and "牵头：市财政局" in viewer.inner_text()
+    assert "本条落实的上级条款" in viewer.inner_text() and "政策牵头部门：市财政局" in viewer.inner_text()
 
     # the table of contents opens any article
     page.locator('#pa-toc-acc a[data-article="nmg-2017-132:4.3"]').click()
     page.wait_for_function("document.querySelector('#pa-viewer h3')?.textContent.includes('推动农牧民转移就业')")
     assert "第（十三）条" in viewer.inner_text()  # its city counterpart, found by the system
 
+    # the article list filters as you type; opening one brings the viewer into view
+    page.locator("#pa-find").fill("第十二条")
+    visible = page.locator("#pa-find-list li:not([hidden])")
+    assert visible.count() >= 1 and all("十二" in t for t in visible.all_inner_texts())
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    visible.first.locator("a").click()
+    page.wait_for_function("document.querySelector('#pa-viewer h3')?.textContent.includes('（十二）')")
+    page.wait_for_timeout(800)  # the smooth scroll
+    assert -2 <= page.locator("#pa-viewer-box").bounding_box()["y"] < 900 / 2
+
     page.screenshot(path=str(ARTIFACTS / "console-desktop.png"), full_page=True)
 
     # draft a reply for a caller: plain text with a copy button
     page.get_by_text("代答：为来电者生成可复制的答复").click()
+    page.wait_for_selector("#pa-scope")  # the document scope lives here, not on the residents' page
     page.locator("#pa-draft-q textarea").fill("稳岗补贴有什么规定？")
     page.locator("#pa-draft-q textarea").press("Enter")
     page.wait_for_function("document.querySelector('#pa-draft-out textarea')?.value.includes('依据：')")
@@ -212,7 +248,7 @@ def test_phone(browser, server):
     assert no_horizontal_scroll(page)
     page.screenshot(path=str(ARTIFACTS / "chat-phone.png"), full_page=False)
 
-    page.get_by_role("tab", name="热线坐席").click()
+    page = open_page(browser, server, width=390, height=844, mobile=True, path="/console")
     search = page.locator("#pa-search textarea, #pa-search input").first
     search.fill("稳岗补贴")
     page.wait_for_selector("#pa-results details.pa-card mark")
@@ -220,3 +256,109 @@ def test_phone(browser, server):
     assert no_horizontal_scroll(page)
     page.screenshot(path=str(ARTIFACTS / "console-phone.png"), full_page=False)
     assert not page.errors, page.errors
+
+
+def test_console_search_counts_honestly(browser, server):
+    page = open_page(browser, server, path="/console")
+    search = page.locator("#pa-search textarea, #pa-search input").first
+    search.fill("稳岗补贴")
+    page.wait_for_selector("#pa-results .pa-count")
+    page.wait_for_function("document.querySelector('#pa-results .pa-count').textContent.includes('稳岗补贴')")
+    head = page.locator("#pa-results .pa-count").first.inner_text()
+    m = re.fullmatch(r"(\d+) 条含“稳岗补贴”(?:，另有 (\d+) 条相关)?", head)
+    assert m, head
+    cards = page.locator("#pa-results details.pa-card")
+    exact = int(m.group(1))
+    # each card's own article text (not the counterpart article shown inside it)
+    texts = [c.evaluate("e => e.querySelector('.pa-ctitle').textContent + [...e.querySelectorAll("
+                        "':scope > .pa-cbody > .pa-text')].map(p => p.textContent).join('')") for c in cards.all()]
+    assert all("稳岗补贴" in t for t in texts[:exact])            # the counted ones contain the phrase
+    assert not any("稳岗补贴" in t for t in texts[exact:])        # the others are only related
+    assert cards.count() == exact + int(m.group(2) or 0)
+    search.fill("护照办理")  # 办理 alone is not a match for 护照办理
+    page.wait_for_function("document.querySelector('#pa-results .pa-count').textContent.includes('护照办理')")
+    assert page.locator("#pa-results .pa-count").first.inner_text().startswith("没有条款含“护照办理”")
+    assert page.locator("#pa-results details.pa-card:not(.pa-weak)").count() == 0
+
+
+def english_labels(page):
+    labels = page.evaluate("[...document.querySelectorAll('[aria-label],[title]')].filter(e => e.offsetParent)"
+                           ".map(e => (e.getAttribute('aria-label') || '') + ' ' + (e.getAttribute('title') || ''))")
+    assert not [label for label in labels if re.search(r"[A-Za-z]{3,}", label)], labels
+
+
+def test_residents_page_has_no_leftovers_and_is_usable(browser, server):
+    # an English browser: Gradio's own labels would be English; the page shows Chinese ones
+    page = open_page(browser, server, width=390, height=844, mobile=True, locale="en-US")
+    assert page.locator("#pa-scope").count() == 0 and page.get_by_role("tab", name="热线坐席").count() == 0
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    assert page.evaluate("parseFloat(getComputedStyle(document.querySelector('#pa-question textarea')).fontSize)") >= 16
+    english_labels(page)  # the welcome screen and its example buttons
+    answer = ask(page, "创业担保贷款有什么规定？")
+    body = page.locator("body").inner_text()
+    assert "API" not in body and "Gradio" not in body and not re.search(r"\d+\.\d+\s*s\b", body)
+    english_labels(page)
+    # touch targets of 44 px: feedback, copy, the tools, send, citation headers
+    for sel in ["#pa-chat .pa-answer .pa-copy-btn", "#pa-large", "#pa-clear", "#pa-question button",
+                "#pa-chat details.pa-cite > summary"]:
+        box = page.locator(sel).first.bounding_box()
+        assert box["height"] >= 43.5 and box["width"] >= 43.5, (sel, box)
+    for button in page.locator("#pa-chat").get_by_role("button", name=re.compile("有帮助|没帮助")).all():
+        box = button.bounding_box()
+        assert box["height"] >= 43.5 and box["width"] >= 43.5, box
+    assert answer.locator("sup.pa-ref").count() >= 1
+
+    # 大字: larger text, remembered after a reload
+    size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('#pa-chat .message')).fontSize)")
+    page.locator("#pa-large").click()
+    assert page.locator("#pa-large").get_attribute("aria-pressed") == "true"
+    assert page.evaluate("parseFloat(getComputedStyle(document.querySelector('#pa-chat .message')).fontSize)") > size
+    page.reload()
+    page.wait_for_selector("#pa-large")
+    assert page.evaluate("document.documentElement.classList.contains('pa-large')")
+    assert page.locator("#pa-large").get_attribute("aria-pressed") == "true"
+    page.locator("#pa-large").click()
+
+    # keyboard: from the question box, Tab reaches send, then 大字 and 清空对话, each with a visible focus ring
+    page.locator("#pa-question textarea").focus()
+    reached = []
+    while "pa-clear" not in reached and len(reached) < 6:
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()"))
+        ring = page.evaluate("(() => { const s = getComputedStyle(document.activeElement);"
+                             " return parseFloat(s.outlineWidth) > 0 && s.outlineStyle !== 'none' || s.boxShadow !== 'none'; })()")
+        assert ring, reached[-1]
+    assert reached.index("pa-large") < reached.index("pa-clear"), reached
+    assert not page.errors, page.errors
+
+
+@pytest.mark.parametrize("width, height", [(390, 844), (1366, 900)])
+def test_accessibility_and_screenshots(browser, server, width, height):
+    """axe-core on both pages, with an answer on screen and a citation open (residents) and with
+    results, an open result and an article shown (console): no serious or critical violations."""
+    from axe_playwright_python.sync_playwright import Axe
+    axe = Axe()
+    mobile = width < 600
+    page = open_page(browser, server, width=width, height=height, mobile=mobile)
+    answer = ask(page, "企业不裁员能拿到什么补贴？")
+    answer.locator("details.pa-cite > summary").first.click()
+    answer.locator("blockquote.pa-quote").first.wait_for(state="visible")
+    page.screenshot(path=str(ARTIFACTS / f"residents-{width}.png"))
+    serious = [v for v in axe.run(page).response["violations"] if v["impact"] in ("serious", "critical")]
+    assert not serious, [(v["id"], [n["target"] for n in v["nodes"]]) for v in serious]
+
+    page = open_page(browser, server, width=width, height=height, mobile=mobile, path="/console")
+    page.locator("#pa-search textarea, #pa-search input").first.fill("稳岗补贴")
+    page.wait_for_selector("#pa-results details.pa-card mark")
+    page.locator("#pa-results details.pa-card > summary").first.click()
+    page.locator("#pa-results details.pa-card[open] .pa-actions a.pa-open").first.click()
+    page.wait_for_selector("#pa-viewer h3")
+    page.get_by_text("代答：为来电者生成可复制的答复").click()  # and a drafted reply on screen
+    page.locator("#pa-draft-q textarea").fill("稳岗补贴有什么规定？")
+    page.locator("#pa-draft-q textarea").press("Enter")
+    page.wait_for_function("document.querySelector('#pa-draft-out textarea')?.value.includes('依据：')")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(ARTIFACTS / f"console-{width}.png"), full_page=True)
+    serious = [v for v in axe.run(page).response["violations"] if v["impact"] in ("serious", "critical")]
+    assert not serious, [(v["id"], [n["target"] for n in v["nodes"]]) for v in serious]

@@ -46,7 +46,7 @@ def test_answer_chips_and_expandable_sources(corpus, links, answer):
     assert "[1]" not in html and "\n" not in html and "\n\n" not in html
     assert html.count('<details class="pa-cite">') == 2
     assert "第三部分第（四）条" in html and "拓宽投融资渠道" in html
-    assert "牵头：自治区财政厅" in html
+    assert "政策牵头部门：自治区财政厅" in html and "牵头：" not in html.replace("政策牵头部门：", "")
     assert "加大创业担保贷款工作力度" in html
     assert corpus.article("nmg-2017-132:3.4").body[:30] in html  # full text, on demand
     assert "第（十）条 拓宽融资渠道" in html                          # the counterpart, named
@@ -85,7 +85,7 @@ def test_toc_lists_every_article_with_links(corpus, links):
 
 def test_article_view_shows_departments_and_counterparts(corpus, links):
     html = render.article_view_html(corpus, "byn-2018-49:3.10", links)
-    assert "拓宽融资渠道" in html and "牵头：市财政局" in html
+    assert "拓宽融资渠道" in html and "政策牵头部门：市财政局" in html
     assert 'data-article="nmg-2017-132:3.4"' in html and "本条落实的上级条款" in html
     html = render.article_view_html(corpus, "nmg-2017-132:3.4", links)
     assert 'data-article="byn-2018-49:3.10"' in html and "本条由下列条款落实" in html
@@ -93,18 +93,58 @@ def test_article_view_shows_departments_and_counterparts(corpus, links):
     assert "选择" in render.article_view_html(corpus, "no-such:1", links)
 
 
-def test_search_html(corpus, links):
+def test_search_html_counts_honestly(corpus, links):
     assert "输入关键词" in render.search_html(corpus, "", [], [], links)
-    results = [{"id": "nmg-2017-132:4.6", "matched": True}, {"id": "byn-2018-49:4.17", "matched": True}]
+    results = [{"id": "nmg-2017-132:4.6", "matched": True}, {"id": "byn-2018-49:4.17", "matched": True},
+               {"id": "nmg-2017-132:3.4", "matched": False}]
     html = render.search_html(corpus, "退役军人", results, ["退役军人", "退役", "军人"], links)
-    assert "找到 2 条" in html and "<mark>退役军人</mark>" in html
-    html = render.search_html(corpus, "离婚", [{"id": "nmg-2017-132:6.2", "matched": False}], ["离婚"], links)
-    assert "没有条款包含这些词" in html
+    assert "2 条含“退役军人”，另有 1 条相关" in html and "<mark>退役军人</mark>" in html
+    assert "相关条款（不含“退役军人”）" in html and html.count("pa-weak") == 1
+    html = render.search_html(corpus, "护照办理", [{"id": "nmg-2017-132:6.2", "matched": False}], ["护照", "办理"], links)
+    assert "没有条款含“护照办理”" in html and "以下 1 条可能相关" in html
+    assert render.esc("<x>") in render.search_html(corpus, "<x>", [], [], links)
 
 
-def test_welcome_says_what_is_and_is_not_covered(corpus):
+def test_welcome_and_header_list_the_loaded_documents(corpus):
     text = render.welcome_markdown(corpus)
-    assert "自治区实施意见" in text and "巴彦淖尔市实施细则" in text and "12333" in text and "不" in text
+    header = render.header_html(corpus)
+    for meta in corpus.documents:  # from the metadata, whatever documents are loaded
+        assert meta.short_name in text and meta.short_name in header
+        assert meta.number in text and meta.number in header
+    assert "12333" in text and "不" in text
+    assert ("两份" if len(corpus.documents) == 2 else f"{render.int_to_cn(len(corpus.documents))}份") in text
+
+
+def test_welcome_and_header_follow_the_metadata(corpus):
+    """A corpus with other documents, one without a number: the page names those, nothing fixed."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+    law = replace(corpus.documents[0], doc_id="law", short_name="就业促进法", number="", title="中华人民共和国就业促进法")
+    fake = SimpleNamespace(documents=[law, corpus.documents[1]])
+    text, header = render.welcome_markdown(fake), render.header_html(fake)
+    assert "《就业促进法》" in text and "《就业促进法》" in header and "（）" not in text + header
+    assert corpus.documents[0].short_name not in text + header
+
+
+def test_summary_leads_and_quotes_fold(corpus, links, answer):
+    plain = render.answer_html(answer, corpus, links)
+    assert "pa-summary" not in plain and "查看原文</summary>" not in plain  # no summary: as before
+    summary = "可以申请创业担保贷款。[1]"
+    led = {**answer, "summary": summary, "answer": summary + "\n" + answer["answer"]}
+    html = render.answer_html(led, corpus, links, copy_text="问：…")
+    lead = html.index('class="pa-summary"')
+    fold = html.index("<summary>查看原文</summary>")
+    assert lead < fold < html.index("加大创业担保贷款工作力度。")  # the quotes come under the disclosure
+    assert html.count("可以申请创业担保贷款") == 1 and '<sup class="pa-ref">1</sup>' in html[lead:fold]
+    assert 'class="pa-copy-btn"' in html and '<span class="pa-copy-text">问：…</span>' in html
+    only = {**answer, "summary": summary, "answer": summary}
+    assert "查看原文</summary>" not in render.answer_html(only, corpus, links)
+
+
+def test_article_finder_lists_every_article(corpus):
+    html = render.article_finder_html(corpus)
+    assert re.findall(r'data-article="([^"]+)"', html) == [a.id for a in corpus.articles]
+    assert 'id="pa-find"' in html and 'for="pa-find"' in html
 
 
 def test_plain_text_round_trip(answer):

@@ -139,8 +139,10 @@ def test_named_gradio_endpoints(client):
     text = client.predict(question="退役军人就业创业有什么政策？", api_name="/copy_answer")
     assert text.startswith("问：退役军人") and "依据：" in text and "nmg-2017-132:4.6" in text
     found = client.predict(query="创业担保贷款", doc_id="", limit=5, api_name="/search")
-    assert [r["id"] for r in found["results"][:2]] == ["nmg-2017-132:3.4", "byn-2018-49:3.10"]
-    assert "创业担保贷款" in found["terms"]
+    assert {"nmg-2017-132:3.4", "byn-2018-49:3.10"} <= {r["id"] for r in found["results"][:found["exact_count"]]}
+    assert "创业担保贷款" in found["terms"] and found["phrases"] == ["创业担保贷款"]
+    flags = [r["matched"] for r in found["results"]]
+    assert flags == sorted(flags, reverse=True) and sum(flags) == found["exact_count"]  # exact matches first
     only_city = client.predict(query="创业担保贷款", doc_id="byn-2018-49", limit=5, api_name="/search")
     assert all(r["doc_id"] == "byn-2018-49" for r in only_city["results"])
     art = client.predict(article_id="nmg-2017-132:4.3", api_name="/article")
@@ -173,6 +175,17 @@ def test_no_files_served_from_disk(server):
                 assert resp.status != 200 or (b"root:" not in body and b"doc_id" not in body), path
         except urllib.error.HTTPError as e:
             assert e.code in (403, 404), path
+
+
+def test_console_has_its_own_address(server):
+    with urllib.request.urlopen(server.url + "/console", timeout=10) as resp:  # redirected to /console/
+        assert resp.status == 200 and resp.url.endswith("/console/")
+    # the closed Gradio routes are closed under the console's prefix too
+    for method, path in [("POST", "/console/gradio_api/upload"), ("GET", "/console/gradio_api/file=app.py"),
+                         ("GET", "/console/gradio_api/mcp/sse"), ("POST", "/console//gradio_api//upload")]:
+        status, _ = http_json(method, server.url + path, {} if method == "POST" else None)
+        assert status == 404, path
+
 
 
 def test_uploads_are_refused(server):

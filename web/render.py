@@ -11,10 +11,12 @@ import re
 from typing import Iterable, Sequence
 
 from retrieval.answer import HOTLINE, article_label
+from retrieval.text import int_to_cn
 from retrieval.corpus import Corpus
 from retrieval.types import Article
 
 NOTICE = "回答摘自所列政策文件原文，仅供参考，以文件原文和当地人社部门解释为准。"
+LEAD_LABEL = "政策牵头部门"
 UNAVAILABLE = f"抱歉，系统暂时出了点问题，请稍后再试，或拨打{HOTLINE}人社服务热线咨询。"
 
 
@@ -64,18 +66,25 @@ def doc_tag(corpus: Corpus, doc_id: str) -> str:
 
 
 def departments_html(article: Article) -> str:
+    """The departments named at the end of an article. The first leads the policy's implementation;
+    it is not where a resident applies, so it is labelled as such (政策牵头部门), never as an office."""
     if not article.departments:
         return ""
     lead, *rest = article.departments
-    out = f'<div class="pa-dept"><span class="pa-lead">牵头：{esc(lead)}</span>'
+    out = f'<div class="pa-dept"><span class="pa-lead">{LEAD_LABEL}：{esc(lead)}</span>'
     if rest:
-        out += f'<span class="pa-co">配合：{esc("、".join(rest))}</span>'
+        out += f'<span class="pa-co">配合部门：{esc("、".join(rest))}</span>'
     return out + "</div>"
+
+
+def doc_number(meta) -> str:
+    """（内政发〔2017〕132号）, or nothing for a document without a number."""
+    return f"（{esc(meta.number)}）" if getattr(meta, "number", "") else ""
 
 
 def source_line(corpus: Corpus, article: Article) -> str:
     meta = corpus.document(article.doc_id)
-    return (f'<div class="pa-src">出自《{esc(meta.title)}》（{esc(meta.number)}）'
+    return (f'<div class="pa-src">出自《{esc(meta.title)}》{doc_number(meta)}'
             f' · <code>{esc(article.id)}</code></div>')
 
 
@@ -133,12 +142,26 @@ def citation_card(n: int | None, cite: dict, corpus: Corpus, links: dict[str, li
         body += cp
         body += source_line(corpus, article)
     elif cite.get("lead_department"):
-        body += f'<div class="pa-dept"><span class="pa-lead">牵头：{esc(cite.get("lead_department"))}</span></div>'
+        body += f'<div class="pa-dept"><span class="pa-lead">{LEAD_LABEL}：{esc(cite.get("lead_department"))}</span></div>'
     return f'<details class="pa-cite"><summary>{head}</summary><div class="pa-cbody">{body}</div></details>'
 
 
-def answer_html(answer: dict, corpus: Corpus, links: dict[str, list[str]], notice: str | None = None) -> str:
-    """The chat bubble of an answer: text with numbered chips, then the sources, each expandable."""
+def copy_button(copy_text: str | None) -> str:
+    """A button that copies the answer as plain text with full citations (the page's script does the copying)."""
+    if not copy_text:
+        return ""
+    # a link acting as a button, the text in a hidden span: the chat's HTML sanitizer removes <button>
+    # and data- attributes. Newlines as character references: a blank line would end the HTML block.
+    text = esc(copy_text).replace("\r", "").replace("\n", "&#10;")
+    return (f'<div class="pa-tools-row"><a href="#" role="button" class="pa-copy-btn">复制回答</a>'
+            f'<span class="pa-copy-text">{text}</span></div>')
+
+
+def answer_html(answer: dict, corpus: Corpus, links: dict[str, list[str]], notice: str | None = None,
+                copy_text: str | None = None) -> str:
+    """The chat bubble of an answer. With a `summary` (the short direct answer that `answer` starts
+    with) it leads, and the rest of the answer (the quotes) folds under 查看原文; then the sources,
+    each expandable, and a copy button."""
     cites = answer.get("citations") or []
     note = f'<div class="pa-note">ⓘ {esc(notice)}</div>' if notice else ""
     related = answer.get("related") or []
@@ -153,12 +176,23 @@ def answer_html(answer: dict, corpus: Corpus, links: dict[str, list[str]], notic
         if related:
             out += ('<div class="pa-cites"><div class="pa-cites-head">相关条款（供参考，其中没有所问的内容）</div>'
                     + "".join(citation_card(None, c, corpus, links) for c in related) + "</div>")
-        return out + "</div>"
-    out = f'<div class="pa-answer">{note}{_answer_lines(answer.get("answer", ""))}'
+        return out + copy_button(copy_text) + "</div>"
+    text = answer.get("answer", "") or ""
+    summary = (answer.get("summary") or "").strip()
+    if summary:
+        rest = text.strip()
+        rest = rest[len(summary):] if rest.startswith(summary) else rest
+        body = f'<div class="pa-summary">{_answer_lines(summary)}</div>'
+        if rest.strip():
+            body += (f'<details class="pa-more"><summary>查看原文</summary>'
+                     f'<div class="pa-more-body">{_answer_lines(rest)}</div></details>')
+    else:
+        body = _answer_lines(text)
+    out = f'<div class="pa-answer">{note}{body}'
     if cites:
         out += ('<div class="pa-cites"><div class="pa-cites-head">依据（点开查看原文）</div>'
                 + "".join(citation_card(n, c, corpus, links) for n, c in enumerate(cites, start=1)) + "</div>")
-    return out + "</div>"
+    return out + copy_button(copy_text) + "</div>"
 
 
 def draft_html(text: str) -> str:
@@ -175,14 +209,30 @@ def user_html(question: str) -> str:
     return f'<div class="pa-question">{esc(question)}</div>'
 
 
+def document_names(corpus: Corpus) -> list[str]:
+    """《short name》（number） for each loaded document, from the metadata file."""
+    return [f"《{m.short_name}》{('（' + m.number + '）') if m.number else ''}" for m in corpus.documents]
+
+
+def header_html(corpus: Corpus, subtitle: str = "") -> str:
+    """The page header: the title and the loaded documents (from the metadata, never a fixed list)."""
+    docs = "、".join(
+        f'《{esc(m.short_name)}》' + (f'<span class="pa-docnums">（{esc(m.number)}）</span>' if m.number else "")
+        for m in corpus.documents)
+    sub = f'<span class="pa-sub">{esc(subtitle)}</span>' if subtitle else ""
+    return ('<header class="pa-header"><div class="pa-logo" aria-hidden="true">政</div><div>'
+            f'<h1>就业创业政策问答{sub}</h1><p>依据 {docs}</p></div></header>')
+
+
 def welcome_markdown(corpus: Corpus) -> str:
-    docs = "、".join(f"《{m.short_name}》" for m in corpus.documents)
+    n = len(corpus.documents)
+    docs = "\n".join(f"- {esc(name)}" for name in document_names(corpus))
+    count = "以下两份" if n == 2 else (f"以下{int_to_cn(n)}份" if 2 < n <= 10 else "以下")
     return (
         "### 您好！我是就业创业政策问答助手\n"
-        f"我根据内蒙古自治区两份就业创业政策文件（{docs}）回答问题，"
-        "每句话都注明出自哪一条，点开即可核对原文。\n\n"
-        f"我**不**办理具体业务，也不回答文件没有涉及的问题（如具体补贴金额、社保缴费、户籍等）；"
-        f"这类问题请拨打 **{HOTLINE}** 人社服务热线。"
+        f"我根据{count}政策文件回答问题，每句话都注明出自哪一条，点开即可核对原文：\n\n{docs}\n\n"
+        f"我**不**办理具体业务，也不回答文件没有涉及的问题；"
+        f"这类问题请拨打 **{HOTLINE}** 人社服务热线，或到当地人社局、就业服务中心咨询。"
     )
 
 
@@ -205,19 +255,27 @@ def result_card(corpus: Corpus, article: Article, terms: Sequence[str], links: d
 
 
 def search_html(corpus: Corpus, query: str, results: Sequence[dict], terms: Sequence[str],
-                links: dict[str, list[str]]) -> str:
+                links: dict[str, list[str]], phrases: Sequence[str] | None = None) -> str:
+    """Search results with honest counts: how many articles contain the query as typed, how many
+    more are only related (some of its words, or a similar meaning)."""
     if not query.strip():
         return ('<div class="pa-hint">输入关键词（如“创业担保贷款”“退役军人”“稳岗”），'
-                "边输入边显示匹配的条款；点开条款看全文、牵头部门和上下级对应条款。</div>")
-    matched = [r for r in results if r["matched"]]
-    if matched:
-        head = f'<div class="pa-count">找到 {len(matched)} 条含有关键词的条款</div>'
-        cards = [result_card(corpus, corpus.article(r["id"]), terms, links) for r in matched]
+                "边输入边显示匹配的条款；点开条款看全文、政策牵头部门和上下级对应条款。</div>")
+    phrases = list(phrases) if phrases else [p for p in query.split() if p]
+    quoted = "".join(f"“{esc(p)}”" for p in phrases)
+    exact = [r for r in results if r.get("matched")]
+    related = [r for r in results if not r.get("matched")]
+    if exact:
+        head = f"{len(exact)} 条含{quoted}" + (f"，另有 {len(related)} 条相关" if related else "")
     else:
-        head = ('<div class="pa-count">没有条款包含这些词。以下是意思可能相近的条款，'
-                "请自行判断是否相关：</div>")
-        cards = [result_card(corpus, corpus.article(r["id"]), terms, links, matched=False) for r in results[:3]]
-    return f'<div class="pa-results">{head}{"".join(cards)}</div>'
+        head = (f"没有条款含{quoted}" + (f"。以下 {len(related)} 条可能相关（只含其中部分词或意思相近），请自行判断"
+                                          if related else ""))
+    out = [f'<div class="pa-count" role="status">{head}</div>']
+    out += [result_card(corpus, corpus.article(r["id"]), phrases, links) for r in exact]
+    if related and exact:
+        out.append(f'<div class="pa-count pa-related-head">相关条款（不含{quoted}）</div>')
+    out += [result_card(corpus, corpus.article(r["id"]), terms, links, matched=False) for r in related]
+    return f'<div class="pa-results">{"".join(out)}</div>'
 
 
 def article_view_html(corpus: Corpus, article_id: str | None, links: dict[str, list[str]]) -> str:
@@ -249,3 +307,17 @@ def toc_html(corpus: Corpus, doc_id: str, links: dict[str, list[str]]) -> str:
     return (f'<div class="pa-toc"><div class="pa-toc-title">{esc(meta.title)}</div>'
             f'<div class="pa-src">{esc(meta.issuer)} · {esc(meta.number)} · {esc(meta.date)}</div>'
             f'<ul>{"".join(items)}</ul></div>')
+
+
+def article_finder_html(corpus: Corpus) -> str:
+    """Every article in a list that the box above it filters as you type (static/page.js); a click
+    opens the article in the viewer. Plain HTML rather than a dropdown, so typing never edits a value."""
+    items = []
+    for a in corpus.articles:
+        items.append(f'<li><a href="#" data-article="{esc(a.id)}">{doc_tag(corpus, a.doc_id)}'
+                     f'{esc(article_heading(corpus, a))}</a></li>')
+    return ('<div class="pa-finder"><label for="pa-find">条文浏览（输入文件名、条号或标题筛选）</label>'
+            '<input id="pa-find" type="search" autocomplete="off" placeholder="如：第十二条、稳岗、担保" '
+            'aria-controls="pa-find-list">'
+            f'<div class="pa-find-count" aria-live="polite">共 {len(items)} 条</div>'
+            f'<ul id="pa-find-list" class="pa-find-list" aria-label="条文列表">{"".join(items)}</ul></div>')

@@ -1,6 +1,8 @@
-"""The web server: a FastAPI app with the JSON routes, the Gradio page mounted at /, served by uvicorn.
+"""The web server: a FastAPI app with the JSON routes, the residents' Gradio page mounted at / and the
+hotline console at /console, served by uvicorn.
 
 Routes of our own (everything else is Gradio's; see SECURITY.md for which of Gradio's are closed):
+    GET  /console         redirects to /console/, the hotline console (the residents' page is /)
     GET  /healthz         {"status": "ok", "documents": n, "articles": n}; "degraded" (+ "storage", "dropped")
                           while the database drops rows
     POST /api/ask         {"question", "history"?, "doc_ids"?} -> the JSON of `app.py ask --json`;
@@ -35,13 +37,13 @@ from typing import Any, Callable
 
 import anyio
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from retrieval.config import ROOT, Settings
 from retrieval.types import QuestionError
 
 from .feedback import FeedbackError
-from .guard import (Guard, GradioSurface, body_timeout_from_env, env_int, header_timeout_from_env, json_depth,
+from .guard import (CLOSED, Guard, GradioSurface, body_timeout_from_env, env_int, header_timeout_from_env, json_depth,
                     max_body_from_env, openapi_from_env, redact_logs, redact_standard_streams, scrub, strict_json,
                     timed_protocol)
 from .render import UNAVAILABLE
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 
 MAX_DEPTH = 16        # nesting of a JSON body (history is depth 3)
 BUSY = "当前咨询人数较多，请稍后再试。"
+CONSOLE_PATH = "/console"  # the hotline console; residents get /
 
 
 def max_waiting(env: dict[str, str] | None = None) -> int:
@@ -96,7 +99,7 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
     """The whole web app, limits included (`service` holds the answer and LLM slots)."""
     import gradio as gr
 
-    from .ui import build_blocks, css, theme
+    from .ui import build_console, build_resident, css, head, theme
 
     workers, llm_slots = service.workers, service.llm_slots
     app = FastAPI(title="就业创业政策问答", docs_url=None, redoc_url=None, openapi_url=None)
@@ -158,21 +161,44 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
         return _JSON({"stored": row is not None, "id": row})
 
     if mount_ui:
-        demo = build_blocks(service)
-        # api_open=False: the REST routes /gradio_api/run/<name> and /gradio_api/api/<name> would
-        # run a function directly, skipping the queue and its concurrency limits (the Guard closes them too)
-        demo.queue(api_open=False, max_size=256, default_concurrency_limit=workers)
+        # Two pages, each its own Blocks: the console's mount goes first, since the one at / matches every path.
         store_path = service.store.path       # None when the database is PostgreSQL
         blocked = sorted({str(ROOT)} | ({str(store_path.resolve().parent)} if store_path else set()))
-        app = gr.mount_gradio_app(
-            app, demo, path="/", theme=theme(), css=css(), footer_links=["api"], ssr_mode=False,
-            allowed_paths=[], blocked_paths=blocked, show_error=False, mcp_server=False, pwa=False,
-            enable_monitoring=False, run_history=False, max_file_size="1kb")  # the page uploads nothing
-        surface = GradioSurface.of(demo)
+        common = dict(theme=theme(), css=css(), head=head(), footer_links=[], ssr_mode=False,
+                      allowed_paths=[], blocked_paths=blocked, show_error=False, mcp_server=False, pwa=False,
+                      enable_monitoring=False, run_history=False, max_file_size="1kb")  # the pages upload nothing
+
+        @app.get(CONSOLE_PATH, include_in_schema=False)
+        async def console_slash():  # the mounted app answers only under /console/
+            return RedirectResponse(CONSOLE_PATH + "/", status_code=307)
+
+        for path, build in ((CONSOLE_PATH, build_console), ("/", build_resident)):
+            demo = build(service)
+            # api_open=False: the REST routes /gradio_api/run/<name> and /gradio_api/api/<name> would
+            # run a function directly, skipping the queue and its concurrency limits (the Guard closes them too)
+            demo.queue(api_open=False, max_size=256, default_concurrency_limit=workers)
+            app = gr.mount_gradio_app(app, demo, path=path, **common)
+        surface = GradioSurface.of(demo)   # the residents' page, mounted at / (the console's routes are prefixed)
     app.add_middleware(Guard, max_body=max_body or max_body_from_env(),
                        body_timeout=body_timeout or body_timeout_from_env(),
-                       openapi=openapi_from_env() if openapi is None else openapi, gradio=surface)
+                       openapi=openapi_from_env() if openapi is None else openapi, gradio=surface,
+                       closed=_under_mounts(CLOSED, [CONSOLE_PATH]))
     return app
+
+
+class _under_mounts:
+    """The Guard's closed-route pattern, applied under each mounted page's prefix too
+    (/console/gradio_api/upload is the same route as /gradio_api/upload)."""
+
+    def __init__(self, pattern, prefixes: list[str]):
+        self.pattern, self.prefixes = pattern, prefixes
+
+    def match(self, path: str):
+        for prefix in self.prefixes:
+            if path == prefix or path.startswith(prefix + "/"):
+                path = path[len(prefix):] or "/"
+                break
+        return self.pattern.match(path)
 
 
 def _port_free(host: str, port: int) -> str | None:

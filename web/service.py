@@ -215,31 +215,56 @@ class PolicyService:
 
     # ------------------------------------------------------------ console
     def search(self, query: object, doc_id: object = None, limit: int = 8) -> dict:
+        """Articles for the console's search, honest about what matched.
+
+        `phrases` are the query's space-separated parts, each taken whole ("护照办理" is one phrase,
+        never 护照 or 办理 alone). Articles containing every phrase come first (`matched`: true): a
+        phrase in the title first, then more occurrences, then the retriever's order. After them, up
+        to `limit` in all, the retriever's other results (`matched`: false): related in meaning or
+        sharing some words, and reported as such (`exact_count`, `related_count`)."""
         text = str(query or "").strip()[:MAX_SEARCH_CHARS]
         scope = [str(doc_id)] if doc_id and str(doc_id) in self.doc_ids else None
         if not text:
-            return {"query": "", "tokens": [], "results": []}
+            return {"query": "", "tokens": [], "terms": [], "phrases": [], "results": [],
+                    "exact_count": 0, "related_count": 0}
         try:
-            top_k = max(1, min(int(limit), 30))
+            limit = max(1, min(int(limit), 30))
         except (TypeError, ValueError, OverflowError):
-            top_k = 8
+            limit = 8
+        phrases = list(dict.fromkeys(p for p in text.split() if p))
         with self._cpu:
             # the console searches every document unless one is chosen, wherever it applies
             query = self.assistant.reader.read(text, None, scope or self.doc_ids)
-            r = self.assistant.retriever.retrieve(replace(query, articles=(), chapter=()), top_k=top_k)
+            r = self.assistant.retriever.retrieve(replace(query, articles=(), chapter=()), top_k=30)
+        rank = {hit.article_id: i for i, hit in enumerate(r.hits)}
+        score = {hit.article_id: float(hit.score) for hit in r.hits}
+        folded = [p.casefold() for p in phrases]
+
+        def contains_all(s: str) -> bool:
+            s = s.casefold()
+            return all(p in s for p in folded)
+
+        exact = [a for a in self.corpus.articles
+                 if (scope is None or a.doc_id in scope) and contains_all(a.text)]
+        exact.sort(key=lambda a: (not contains_all(a.title),
+                                  -sum(a.text.casefold().count(p) for p in folded),
+                                  rank.get(a.id, len(rank))))
+        exact = exact[:30]
+        seen = {a.id for a in exact}
+        room = max(0, limit - len(exact)) if exact else min(3, limit)
+        related = [self.corpus.article(h.article_id) for h in r.hits if h.article_id not in seen][:room]
         terms = self.terms(text, r.tokens)
         results = []
-        for hit in r.hits:
-            a = self.corpus.article(hit.article_id)
+        for a, matched in [(a, True) for a in exact] + [(a, False) for a in related]:
             results.append({
                 "id": a.id, "doc_id": a.doc_id, "document": self.corpus.document(a.doc_id).short_name,
                 "article": article_label(a, self.corpus), "title": a.title,
-                "score": round(float(hit.score), 3),
-                "matched": any(t in a.text for t in terms),
+                "score": round(score.get(a.id, 0.0), 3), "matched": matched,
                 "lead_department": a.lead_department, "departments": list(a.departments),
                 "counterparts": self.links.get(a.id, []),
             })
-        return {"query": text, "tokens": list(r.tokens), "terms": terms, "results": results}
+        return {"query": text, "tokens": list(r.tokens), "terms": terms, "phrases": phrases, "results": results,
+                "exact_count": len(exact), "related_count": len(related)}
 
     @staticmethod
     def terms(query: str, tokens: Sequence[str]) -> list[str]:

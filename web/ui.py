@@ -1,4 +1,4 @@
-"""The Gradio page: residents' chat (tab 1), hotline console (tab 2), and the named API endpoints."""
+"""The Gradio pages: the residents' chat (at /, with the named API endpoints) and the hotline console (at /console)."""
 from __future__ import annotations
 
 import copy
@@ -28,19 +28,33 @@ EXAMPLES = [
     "巴彦淖尔市对去产能企业职工怎么安置？",
 ]
 
-# Links carrying data-article open that article in the console's viewer.
+# Links carrying data-article open that article in the console's viewer, which is then brought into view.
 CLICK_JS = """
 element.addEventListener('click', (e) => {
   const link = e.target.closest('[data-article]');
   if (!link) return;
   e.preventDefault();
   trigger('click', {article: link.dataset.article});
-  const viewer = document.getElementById('pa-viewer-box');
-  if (viewer && window.innerWidth < 900) viewer.scrollIntoView({behavior: 'smooth', block: 'start'});
+  if (window.paShowViewer) window.paShowViewer();
 });
 """
 
 NEW_STATE = {"messages": [], "turns": [], "answers": {}}
+
+# The residents' page tools: the 大字 switch and the one way to clear the chat, which asks first
+# (a native <dialog>: focus is trapped while it is open, Esc cancels). Handled in static/page.js.
+TOOLS_HTML = """<div class="pa-toolbar">
+<button type="button" id="pa-large" class="pa-tool" aria-pressed="false">大字</button>
+<button type="button" id="pa-clear" class="pa-tool">清空对话</button>
+</div>
+<dialog id="pa-clear-dialog" aria-labelledby="pa-clear-title">
+<p id="pa-clear-title">确定要清空全部对话吗？清空后无法恢复。</p>
+<div class="pa-dialog-buttons">
+<button type="button" class="pa-tool" id="pa-clear-cancel">取消</button>
+<button type="button" class="pa-tool pa-danger" id="pa-clear-ok">清空</button>
+</div>
+</dialog>
+<div id="pa-live" class="pa-sr-only" aria-live="polite"></div>"""
 
 
 def theme() -> gr.themes.Base:
@@ -48,30 +62,39 @@ def theme() -> gr.themes.Base:
            "WenQuanYi Micro Hei", "system-ui", "sans-serif"]
     return gr.themes.Soft(primary_hue="blue", secondary_hue="sky", neutral_hue="slate",
                           font=cjk, font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
-                          radius_size="md", text_size="md")
+                          radius_size="md", text_size="md").set(
+        # darker greys than the theme's: secondary text must keep a contrast of at least 4.5:1
+        body_text_color_subdued="*neutral_600", block_label_text_color="*neutral_700",
+        block_info_text_color="*neutral_600", input_placeholder_color="*neutral_500",
+        body_text_color_subdued_dark="*neutral_300", block_label_text_color_dark="*neutral_200",
+        color_accent="*primary_700", block_title_text_color="*primary_800",
+        checkbox_label_background_fill_selected="*primary_700", checkbox_background_color_selected="*primary_700",
+        button_primary_background_fill="*primary_700", button_primary_border_color="*primary_700",
+        button_primary_background_fill_hover="*primary_800")
 
 
 def css() -> str:
     return (STATIC / "style.css").read_text(encoding="utf-8")
 
 
-def build_blocks(service: PolicyService) -> gr.Blocks:
-    """The page. Limits are enforced here and in the service, never only in the browser (a Textbox's
-    max_length is not checked by the server): the core refuses a question over its limit, the search
-    box is cut to 100 characters, choices are checked against the corpus.
+def head() -> str:
+    """The page script (copy, focus and scrolling, 大字, clear with confirmation, Chinese labels)."""
+    return "<script>" + (STATIC / "page.js").read_text(encoding="utf-8") + "</script>"
 
-    Queue groups: "assistant" (answers) admits workers + LLM slots events at once; inside, the
-    service lets `workers` of them compute and `llm_slots` wait on an LLM, so slow LLM calls can
-    never take every place of the group. "search" admits `workers`."""
-    concurrency = service.workers
+
+def build_resident(service: PolicyService) -> gr.Blocks:
+    """The residents' page, served at /: a chat, nothing else. Limits are enforced here and in the
+    service, never only in the browser (a Textbox's max_length is not checked by the server): the
+    core refuses a question over its limit.
+
+    Queue group "assistant" (answers) admits workers + LLM slots events at once; inside, the service
+    lets `workers` of them compute and `llm_slots` wait on an LLM, so slow LLM calls can never take
+    every place of the group."""
     answering = service.workers + service.llm_slots
     corpus = service.corpus
     links = service.links
-    doc_choices = [("全部文件", "")] + [(m.short_name, m.doc_id) for m in corpus.documents]
-    scope_choices = [("在全部文件中查找", "")] + [(f"只查《{m.short_name}》", m.doc_id) for m in corpus.documents]
     max_chars = service.assistant.settings.max_question_chars
 
-    # ------------------------------------------------------------------ handlers: chat
     def submit(text: str, state: dict):
         """Show the question at once (and lock the input); the answer follows in `respond`."""
         state = state or copy.deepcopy(NEW_STATE)
@@ -83,32 +106,30 @@ def build_blocks(service: PolicyService) -> gr.Blocks:
         state["messages"] = state["messages"] + [{"role": "user", "content": render.user_html(shown)}]
         return gr.update(value="", interactive=False), state["messages"], state, question
 
-    def respond(question: str, state: dict, scope: str):
+    def respond(question: str, state: dict):
         """A generator: an LLM's draft is shown while it is written (when one is configured), then the answer."""
         unlock = gr.update(interactive=True)
         if not question:
-            yield gr.skip(), gr.skip(), gr.skip(), unlock
+            yield gr.skip(), gr.skip(), unlock
             return
         keep = 2 * service.assistant.settings.max_history_turns
         history = list(state.get("turns", []))[-keep:]
-        copy_text = gr.skip()
         shown = 0.0
         try:
-            events = service.ask_events(question, history=history, doc_ids=[scope] if scope else None, source="chat")
-            for kind, value in events:
+            for kind, value in service.ask_events(question, history=history, source="chat"):
                 if kind == "draft":
                     if time.monotonic() - shown > 0.15:  # a few updates a second are enough
                         shown = time.monotonic()
                         draft = {"role": "assistant", "content": render.draft_html(value)}
-                        yield state["messages"] + [draft], gr.skip(), gr.skip(), gr.skip()
+                        yield state["messages"] + [draft], gr.skip(), gr.skip()
                     continue
                 answer = value
-                bubble = render.answer_html(answer, corpus, links, notice_for(answer))
+                bubble = render.answer_html(answer, corpus, links, notice_for(answer),
+                                            copy_text=service.copy_text(answer))
                 # the question as the core gave it back (redacted), never as typed
                 state["turns"] = history + [{"role": "user", "content": answer["question"]},
                                             {"role": "assistant", "content": answer["answer"]}]
                 state["answers"] = {**state.get("answers", {}), str(len(state["messages"])): answer}
-                copy_text = service.copy_text(answer)
                 break
             else:
                 raise RuntimeError("the assistant gave no final answer")
@@ -118,7 +139,7 @@ def build_blocks(service: PolicyService) -> gr.Blocks:
             log.exception("answering failed")
             bubble = render.error_html(render.UNAVAILABLE)
         state["messages"] = state["messages"] + [{"role": "assistant", "content": bubble}]
-        yield state["messages"], state, copy_text, unlock
+        yield state["messages"], state, unlock
 
     def pick_example(state: dict, evt: gr.SelectData):
         value = evt.value
@@ -126,7 +147,7 @@ def build_blocks(service: PolicyService) -> gr.Blocks:
         return submit(text, state)
 
     def clear():
-        return [], copy.deepcopy(NEW_STATE), "", ""
+        return [], copy.deepcopy(NEW_STATE), ""
 
     def on_like(state: dict, data: gr.LikeData):
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
@@ -141,13 +162,63 @@ def build_blocks(service: PolicyService) -> gr.Blocks:
         if stored is not None:
             gr.Info("谢谢您的评价！" if data.liked else "谢谢反馈，我们会据此改进。", duration=3, title="已收到")
         else:
-            gr.Warning("评价暂时没有保存成功，请稍后再试。", duration=3)
+            gr.Warning("评价暂时没有保存成功，请稍后再试。", duration=3, title="没有保存")
 
-    # ------------------------------------------------------------------ handlers: console
+    with gr.Blocks(title="就业创业政策问答", analytics_enabled=False) as demo:
+        gr.HTML(render.header_html(corpus), elem_id="pa-header-box", js_on_load=None)
+        state = gr.State(copy.deepcopy(NEW_STATE))
+        pending = gr.State("")
+        with gr.Column(elem_id="pa-main"):
+            chatbot = gr.Chatbot(
+                value=[], elem_id="pa-chat", show_label=False, label="对话", height="62vh", min_height=320,
+                layout="bubble", placeholder=render.welcome_markdown(corpus),
+                examples=[{"text": q} for q in EXAMPLES],
+                feedback_options=("Like", "Dislike") if service.store.feedback else None,
+                buttons=[], sanitize_html=True, render_markdown=True, line_breaks=False,
+                autoscroll=False, group_consecutive_messages=False)  # page.js scrolls to the new answer's start
+            question = gr.Textbox(
+                show_label=False, label="您的问题", placeholder="请输入您的问题，例如：退役军人创业有哪些扶持？",
+                max_length=max_chars, lines=1, max_lines=4, elem_id="pa-question",
+                autofocus=False, submit_btn="发送")
+            gr.HTML(TOOLS_HTML, elem_id="pa-tools", js_on_load=None)
+            # clicked by page.js once the person has confirmed in the dialog
+            clear_do = gr.Button("清空", visible="hidden", elem_id="pa-clear-do")
+            gr.HTML(f'<div class="pa-notice-bar">ⓘ {render.esc(render.NOTICE)}'
+                    f' 人社服务热线 <b>{HOTLINE}</b></div>', js_on_load=None)
+
+        private = {"api_visibility": "private"}
+        # progress shows as the chat's own "typing" dots: no timers over the input box
+        ask_args = dict(concurrency_id="assistant", concurrency_limit=answering, show_progress="minimal",
+                        show_progress_on=[chatbot], **private)
+        answer_io = ([pending, state], [chatbot, state, question])
+        question.submit(submit, [question, state], [question, chatbot, state, pending], concurrency_limit=None,
+                        show_progress="hidden", **private).then(respond, *answer_io, **ask_args)
+        chatbot.example_select(pick_example, [state], [question, chatbot, state, pending], concurrency_limit=None,
+                               show_progress="hidden", **private).then(respond, *answer_io, **ask_args)
+        clear_do.click(clear, None, [chatbot, state, pending], queue=False, show_progress="hidden", **private)
+        chatbot.like(on_like, [state], None, concurrency_id="feedback", concurrency_limit=2,
+                     show_progress="hidden", **private)
+
+        register_api(service)
+    return demo
+
+
+def build_console(service: PolicyService) -> gr.Blocks:
+    """The 12333 hotline console, served at /console: search, browse, draft a reply.
+    Queue groups: "search" admits `workers`; "assistant" (drafts) as on the residents' page."""
+    concurrency = service.workers
+    answering = service.workers + service.llm_slots
+    corpus = service.corpus
+    links = service.links
+    doc_choices = [("全部文件", "")] + [(m.short_name, m.doc_id) for m in corpus.documents]
+    scope_choices = [("全部文件", "")] + [(f"只查《{m.short_name}》", m.doc_id) for m in corpus.documents]
+    max_chars = service.assistant.settings.max_question_chars
+
     def search_ui(query: str, doc_id: str):
         try:
             result = service.search(query, doc_id or None, limit=8)
-            return render.search_html(corpus, result["query"], result["results"], result.get("terms", []), links)
+            return render.search_html(corpus, result["query"], result["results"], result.get("terms", []), links,
+                                      result.get("phrases"))
         except Exception:  # noqa: BLE001
             log.exception("search failed")
             return f'<div class="pa-hint">{render.esc(render.UNAVAILABLE)}</div>'
@@ -158,111 +229,57 @@ def build_blocks(service: PolicyService) -> gr.Blocks:
         except (AttributeError, TypeError):
             article_id = None
         if isinstance(article_id, str) and article_id in corpus.by_id:
-            return gr.update(value=article_id)
+            return render.article_view_html(corpus, article_id, links)
         return gr.skip()
 
-    def view(article_id: str):
-        return render.article_view_html(corpus, article_id, links)
-
-    def draft(question: str):
+    def draft(question: str, scope: str):
         try:
-            return service.copy_text(service.ask(question, source="console"))
+            return service.copy_text(service.ask(question, doc_ids=[scope] if scope else None, source="console"))
         except QuestionError as e:
             return f"错误：{e}"
         except Exception:  # noqa: BLE001
             log.exception("answering failed")
             return render.UNAVAILABLE
 
-    header_docs = "依据" + "和".join(
-        f'《{render.esc(m.short_name)}》<span class="pa-docnums">（{render.esc(m.number)}）</span>'
-        for m in corpus.documents)
+    with gr.Blocks(title="热线坐席 · 就业创业政策", analytics_enabled=False) as demo:
+        gr.HTML(render.header_html(corpus, "· 热线坐席"), elem_id="pa-header-box", js_on_load=None)
+        with gr.Row(elem_id="pa-console"):
+            with gr.Column(scale=5, min_width=300):
+                search_box = gr.Textbox(label="检索条款", placeholder="输入关键词，如：创业担保贷款、退役军人、稳岗",
+                                        elem_id="pa-search", max_length=100, submit_btn="检索")
+                doc_filter = gr.Radio(choices=doc_choices, value="", label="文件", elem_id="pa-doc-filter")
+                results = gr.HTML(render.search_html(corpus, "", [], [], links), elem_id="pa-results",
+                                  js_on_load=CLICK_JS)
+            with gr.Column(scale=6, min_width=300, elem_id="pa-viewer-box"):
+                finder = gr.HTML(render.article_finder_html(corpus), elem_id="pa-finder-box", js_on_load=CLICK_JS)
+                viewer = gr.HTML(render.article_view_html(corpus, None, links), elem_id="pa-viewer",
+                                 js_on_load=CLICK_JS)
+                with gr.Accordion("文件目录", open=True, elem_id="pa-toc-acc"):
+                    tocs = []
+                    with gr.Tabs():
+                        for meta in corpus.documents:
+                            with gr.Tab(meta.short_name):
+                                tocs.append(gr.HTML(render.toc_html(corpus, meta.doc_id, links),
+                                                    js_on_load=CLICK_JS))
+        with gr.Accordion("代答：为来电者生成可复制的答复", open=False, elem_id="pa-draft-acc"):
+            with gr.Row():
+                draft_q = gr.Textbox(label="来电者的问题", max_length=max_chars, scale=4,
+                                     elem_id="pa-draft-q", submit_btn="生成")
+                scope = gr.Dropdown(choices=scope_choices, value="", label="查找范围", scale=2, min_width=160,
+                                    elem_id="pa-scope", filterable=False)
+            draft_out = gr.Textbox(label="答复（纯文本，含完整出处）", lines=10, max_lines=30,
+                                   interactive=False, buttons=["copy"], elem_id="pa-draft-out")
 
-    # ------------------------------------------------------------------ layout
-    with gr.Blocks(title="就业创业政策问答 · 内蒙古", analytics_enabled=False) as demo:
-        gr.HTML('<header class="pa-header"><div class="pa-logo">政</div><div>'
-                '<h1>就业创业政策问答</h1>'
-                f'<p>{header_docs}</p>'
-                '</div></header>', elem_id="pa-header-box", js_on_load=None)
-        state = gr.State(copy.deepcopy(NEW_STATE))
-        pending = gr.State("")
-        with gr.Tabs(elem_id="pa-tabs"):
-            with gr.Tab("政策问答", id="chat", elem_id="pa-tab-chat"):
-                chatbot = gr.Chatbot(
-                    value=[], elem_id="pa-chat", show_label=False, height="62vh", min_height=320,
-                    layout="bubble", placeholder=render.welcome_markdown(corpus),
-                    examples=[{"text": q} for q in EXAMPLES],
-                    feedback_options=("Like", "Dislike") if service.store.feedback else None,
-                    buttons=[], sanitize_html=True, render_markdown=True, line_breaks=False,
-                    autoscroll=True, group_consecutive_messages=False)
-                with gr.Row(elem_id="pa-ask-row", equal_height=True):
-                    question = gr.Textbox(
-                        show_label=False, placeholder="请输入您的问题，例如：退役军人创业有哪些扶持？",
-                        max_length=max_chars, lines=1, max_lines=4, scale=8, elem_id="pa-question",
-                        autofocus=False, submit_btn="发送")
-                with gr.Row(elem_id="pa-tools", equal_height=True):
-                    scope = gr.Dropdown(choices=scope_choices, value="", show_label=False, container=False,
-                                        scale=3, min_width=160, elem_id="pa-scope", filterable=False)
-                    clear_btn = gr.Button("清空对话", scale=1, min_width=96, variant="secondary",
-                                          elem_id="pa-clear", size="md")
-                with gr.Accordion("复制回答（纯文本，含完整出处）", open=False, elem_id="pa-copy-acc"):
-                    copy_box = gr.Textbox(show_label=False, lines=8, max_lines=20, interactive=False,
-                                          buttons=["copy"], elem_id="pa-copy",
-                                          placeholder="提问后，这里显示最新回答的纯文本，可一键复制。")
-                gr.HTML(f'<div class="pa-notice-bar">ⓘ {render.esc(render.NOTICE)}'
-                        f' 人社服务热线 <b>{HOTLINE}</b></div>', js_on_load=None)
-
-            with gr.Tab("热线坐席", id="console", elem_id="pa-tab-console"):
-                with gr.Row(elem_id="pa-console"):
-                    with gr.Column(scale=5, min_width=300):
-                        search_box = gr.Textbox(label="检索条款", placeholder="输入关键词，如：创业担保贷款、退役军人、稳岗",
-                                                elem_id="pa-search", max_length=100, submit_btn="检索")
-                        doc_filter = gr.Radio(choices=doc_choices, value="", label="文件", elem_id="pa-doc-filter")
-                        results = gr.HTML(render.search_html(corpus, "", [], [], links), elem_id="pa-results",
-                                          js_on_load=CLICK_JS)
-                    with gr.Column(scale=6, min_width=300, elem_id="pa-viewer-box"):
-                        picker = gr.Dropdown(choices=service.article_choices(), value=None, label="条文浏览",
-                                             elem_id="pa-picker", filterable=True)
-                        viewer = gr.HTML(render.article_view_html(corpus, None, links), elem_id="pa-viewer",
-                                         js_on_load=CLICK_JS)
-                        with gr.Accordion("文件目录", open=True, elem_id="pa-toc-acc"):
-                            tocs = []
-                            with gr.Tabs():
-                                for meta in corpus.documents:
-                                    with gr.Tab(meta.short_name):
-                                        tocs.append(gr.HTML(render.toc_html(corpus, meta.doc_id, links),
-                                                            js_on_load=CLICK_JS))
-                with gr.Accordion("代答：为来电者生成可复制的答复", open=False, elem_id="pa-draft-acc"):
-                    with gr.Row():
-                        draft_q = gr.Textbox(label="来电者的问题", max_length=max_chars, scale=4,
-                                             elem_id="pa-draft-q", submit_btn="生成")
-                    draft_out = gr.Textbox(label="答复（纯文本，含完整出处）", lines=10, max_lines=30,
-                                           interactive=False, buttons=["copy"], elem_id="pa-draft-out")
-
-        # ------------------------------------------------------------------ events
         private = {"api_visibility": "private"}
-        ask_args = dict(concurrency_id="assistant", concurrency_limit=answering, show_progress="minimal", **private)
-        answer_io = ([pending, state, scope], [chatbot, state, copy_box, question])
-        question.submit(submit, [question, state], [question, chatbot, state, pending], concurrency_limit=None,
-                        show_progress="hidden", **private).then(respond, *answer_io, **ask_args)
-        chatbot.example_select(pick_example, [state], [question, chatbot, state, pending], concurrency_limit=None,
-                               show_progress="hidden", **private).then(respond, *answer_io, **ask_args)
-        clear_btn.click(clear, None, [chatbot, state, copy_box, pending], queue=False, **private)
-        chatbot.clear(clear, None, [chatbot, state, copy_box, pending], queue=False, **private)
-        chatbot.like(on_like, [state], None, concurrency_id="feedback", concurrency_limit=2, **private)
-
         search_args = dict(concurrency_id="search", concurrency_limit=concurrency, show_progress="hidden",
                            trigger_mode="always_last", **private)
         search_box.change(search_ui, [search_box, doc_filter], results, **search_args)
         search_box.submit(search_ui, [search_box, doc_filter], results, **search_args)
         doc_filter.change(search_ui, [search_box, doc_filter], results, **search_args)
-        for html_block in [results, viewer, *tocs]:
-            html_block.click(open_article, None, picker, queue=False, **private)
-        picker.change(view, picker, viewer, queue=False, **private)
-        draft_q.submit(draft, draft_q, draft_out, concurrency_id="assistant", concurrency_limit=answering,
-                       **private)
-
-        # ------------------------------------------------------------------ named API endpoints
-        register_api(service)
+        for html_block in [results, finder, viewer, *tocs]:
+            html_block.click(open_article, None, viewer, queue=False, show_progress="hidden", **private)
+        draft_q.submit(draft, [draft_q, scope], draft_out, concurrency_id="assistant", concurrency_limit=answering,
+                       show_progress="minimal", **private)
     return demo
 
 
