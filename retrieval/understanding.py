@@ -34,7 +34,8 @@ class Query:
     text: str                          # the latest turn, checked and redacted
     topic: str                         # what to search for: the latest turn without names of documents or places
     context_topic: str                 # the same with the earlier turn folded in, for a follow-up
-    focus: str                         # the clause that asks
+    focus: str                         # the (last) clause that asks
+    asking: str = ""                   # every clause that asks, for topics: context clauses are left out
     asked: Asked = Asked()
     place: Place = EVERYWHERE          # where the rules must apply (named, or the home region)
     place_named: bool = False
@@ -254,13 +255,17 @@ _ASKING = re.compile(r"吗|么|呢|？|\?|什么|啥|怎么|怎样|如何|哪|�
 _CLAUSES = re.compile(r"[，,。；;！!？?\s]+")
 
 
-def focus_of(question: str) -> str:
-    """The last clause that asks something; the last clause when none does."""
+def asking_clauses(question: str) -> list[str]:
+    """The clauses that ask something (the last clause when none does): the rest is context."""
     clauses = [c for c in _CLAUSES.split(question) if c]
     if not clauses:
-        return question
-    asking = [c for c in clauses if _ASKING.search(c)]
-    return asking[-1] if asking else clauses[-1]
+        return [question]
+    return [c for c in clauses if _ASKING.search(c)] or clauses[-1:]
+
+
+def focus_of(question: str) -> str:
+    """The last clause that asks something: what a figure or a department is asked by."""
+    return asking_clauses(question)[-1]
 
 
 # ---------------------------------------------------------------- what is asked
@@ -488,7 +493,7 @@ class Reader:
         if unknown and not articles:
             missing = self._missing(unknown[0], named or scope)
         return Query(
-            text=text, topic=topic, context_topic=context_topic, focus=focus,
+            text=text, topic=topic, context_topic=context_topic, focus=focus, asking=" ".join(asking_clauses(text)),
             asked=asked_of(focus), place=place, place_named=bool(places),
             period=period_of(text, self.today or dt.date.today()),
             documents=tuple(named), scope=tuple(scope), articles=tuple(articles), chapter=tuple(chapter),
