@@ -67,7 +67,8 @@ def test_settings_from_env(tmp_path):
     assert LLMSettings.from_env({"LLM_BASE_URL": "", "LLM_MODEL": ""}) is None
     s = LLMSettings.from_env({"LLM_BASE_URL": "http://127.0.0.1:8000/v1", "LLM_MODEL": "qwen2.5-7b-instruct",
                               "LLM_API_KEY": "sk-secret"})
-    assert (s.timeout, s.max_retries, s.api_key) == (20.0, 1, "sk-secret")
+    assert (s.timeout, s.stream_timeout, s.max_retries, s.api_key) == (8.0, 9.0, 1, "sk-secret")
+    assert (s.max_tokens, s.max_chars, s.limit_names) == (320, 800, ["max_tokens", "max_completion_tokens"])
     assert "sk-secret" not in repr(s)
     s = LLMSettings.from_env({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_TIMEOUT": "7.5",
                               "LLM_MAX_RETRIES": "0"})
@@ -78,6 +79,11 @@ def test_settings_from_env(tmp_path):
         LLMSettings.from_env({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_TIMEOUT": "soon"})
     with pytest.raises(ValueError, match="LLM_BASE_URL"):
         LLMSettings.from_env({"LLM_BASE_URL": "localhost:8000", "LLM_MODEL": "m"})
+    with pytest.raises(ValueError, match="LLM_LIMIT_FIELDS"):
+        LLMSettings.from_env({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_LIMIT_FIELDS": "max_length"})
+    s = LLMSettings.from_env({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m",
+                              "LLM_LIMIT_FIELDS": "max_completion_tokens", "LLM_MAX_TOKENS": "100"})
+    assert s.limit_names == ["max_completion_tokens"] and s.max_tokens == 100
     config = tmp_path / "llm.toml"
     config.write_text('base_url = "https://dashscope.aliyuncs.com/compatible-mode/v1"\nmodel = "qwen-plus"\n'
                       'timeout = 30\n', encoding="utf-8")
@@ -166,8 +172,12 @@ def test_correct_cited_answer_is_verified_and_request_is_as_configured(assistant
     assert answer.verification["removed_sentences"] == [] and answer.verification["unknown_markers"] == []
     assert answer.to_dict()["generator"] == "llm"
 
-    # the request: model, no streaming, the system prompt from prompts/, the data section, bounded history
-    assert request["model"] == "qwen-test" and not request.get("stream")
+    # the request: model, streamed (so it can be abandoned), the generation limit under the names
+    # llama.cpp/Ollama (max_tokens) and vLLM/OpenAI (max_completion_tokens) read, stop sequences,
+    # the system prompt from prompts/, the data section, bounded history
+    assert request["model"] == "qwen-test" and request.get("stream") is True
+    assert request["max_tokens"] == request["max_completion_tokens"] == 320 and "n_predict" not in request
+    assert request["stop"] and len(request["stop"]) <= 4 and request["temperature"] == 0
     assert request["_headers"]["authorization"] == "Bearer sk-test"
     system, user = request["messages"]
     assert system == {"role": "system", "content": (ROOT / "prompts/system.zh.md").read_text(encoding="utf-8").strip()}
@@ -395,7 +405,8 @@ from langchain_core.tracers.langchain import wait_for_all_tracers
 with FakeOpenAI(lambda request: Reply("x[1]")) as server:
     gen = LLMGenerator(LLMSettings(base_url=server.base_url, model="m"), load_corpus("corpus"), Tokenizer())
     messages = [{"role": "user", "content": "hi"}]
-    list(gen._drafts(messages, False)), list(gen._drafts(messages, True))
+    from retrieval.generation.client import stream_reply
+    list(stream_reply(gen.settings, messages, [])), list(stream_reply(gen.settings, messages, []))
     wait_for_all_tracers(); time.sleep(1)
     assert len(server.requests) == 2, server.requests
 print("traces:", hits)

@@ -64,14 +64,17 @@ def request_body(settings: LLMSettings, stop: list[str]) -> dict[str, Any]:
     return body
 
 
-async def _astream(settings: LLMSettings, messages: list[dict], stop: list[str]) -> AsyncIterator[Piece]:
+def _client(settings: LLMSettings) -> Any:
     import httpx
     import openai
 
     # the library's own time-outs: connecting, and each read (a server that stalls mid-reply)
     timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 5.0))
-    client = openai.AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key or "EMPTY",
-                                timeout=timeout, max_retries=settings.max_retries)
+    return openai.AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key or "EMPTY",
+                              timeout=timeout, max_retries=settings.max_retries)
+
+
+async def _astream(client: Any, settings: LLMSettings, messages: list[dict], stop: list[str]) -> AsyncIterator[Piece]:
     try:
         body = request_body(settings, stop)
         known = {k: body.pop(k) for k in ("temperature", "stop", "max_tokens", "max_completion_tokens") if k in body}
@@ -96,7 +99,7 @@ def stream_reply(settings: LLMSettings, messages: list[dict], stop: list[str]) -
     pause takes longer than settings.timeout or the whole reply longer than settings.stream_timeout.
     Closing the iterator (or an exception) closes the connection at once."""
     loop = asyncio.new_event_loop()
-    agen = _astream(settings, messages, stop)
+    agen = _astream(_client(settings), settings, messages, stop)  # imports done before the clock starts
     deadline = time.monotonic() + settings.stream_timeout
     try:
         while True:

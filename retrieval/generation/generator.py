@@ -85,6 +85,7 @@ class LLMGenerator:
         self.redact = redact or (lambda text: text)
         self.prompts = Prompts.load(settings.prompts_dir)
         self.verifier = Verifier(tokenizer, settings.min_overlap, corpus)
+        self.warm_up()
 
     @classmethod
     def from_env(cls, corpus: Corpus, tokenizer: Callable[[str], list[str]], env: Mapping[str, str] | None = None,
@@ -94,7 +95,7 @@ class LLMGenerator:
         return cls(settings, corpus, tokenizer, redact=redact) if settings else None
 
     def warm_up(self) -> None:
-        """Import the HTTP client now (about 1 s), not on the first question."""
+        """Import the HTTP client (1 s or more) at start, not within the first question's time budget."""
         import openai  # noqa: F401
 
     # ------------------------------------------------------------ the request
@@ -132,10 +133,11 @@ class LLMGenerator:
         """("piece", visible text)… then ("end", why the reply ended: stop, length, client_cap, or
         "" when the server gave no reason). Raises LLMFailure for a repeating draft."""
         s = self.settings
-        think, draft, finish = _ThinkFilter(), "", ""
+        think, draft, finish, received = _ThinkFilter(), "", "", 0
         pieces = stream_reply(s, messages, STOP)
         try:
             for piece in pieces:
+                received += 1
                 visible = think.feed(piece.text)
                 draft += visible
                 if visible:
@@ -150,6 +152,8 @@ class LLMGenerator:
                     break
         finally:
             pieces.close()  # stop reading: the connection is closed and the server can stop
+        if not received:  # a 200 that was no chat-completions stream (an HTML page, a bare JSON body)
+            raise LLMFailure("malformed", "the reply was not a chat-completions event stream")
         yield "end", finish
 
     def _run(self, question: str, history: Sequence[Any] | None, extractive: Answer,
