@@ -163,7 +163,7 @@ class PolicyService:
     def ask_events(self, question: object, history: object = None, doc_ids: object = None,
                    source: str = "chat") -> Iterator[tuple[str, Any]]:
         """("draft", text)… then ("final", answer dict). When an LLM is configured, the grounded
-        answer's text comes at once as the draft, and again about once a second while the LLM writes
+        answer's text comes as the draft as soon as an LLM slot is free (POLICY_LLM_WAIT at most), and again about once a second while the LLM writes
         (so a client that left is noticed and the LLM request closed); the final answer is the verified
         rewrite or the grounded answer. The LLM's unverified text is never sent.
         QuestionError is raised on the first next()."""
@@ -174,11 +174,11 @@ class PolicyService:
         if llm is None:
             yield "final", self._done(answer.to_dict(), started, source)
             return
-        yield "draft", answer.answer
         if not self._llm.acquire(timeout=self.llm_wait):
             yield "final", self._done(replace(answer, llm_error=BUSY).to_dict(), started, source)
             return
         try:  # the slot is released when the stream ends, fails, or is closed by a client that left
+            yield "draft", answer.answer
             shown = time.monotonic()
             stream = llm.stream(text, turns, answer)
             try:

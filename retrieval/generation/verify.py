@@ -165,9 +165,9 @@ def complete_part(text: str) -> str:
 
 def repeats(text: str) -> bool:
     """Whether a draft repeats itself (a small model looping until its limit): one sentence three
-    times, or its last 20 characters three times (a loop without punctuation)."""
+    times, or its last 40 characters three times (a loop without punctuation)."""
     plain = re.sub(r"\s+", "", MARKER.sub("", text))
-    if len(plain) < 48:
+    if len(plain) < 80:
         return False
     seen: dict[str, int] = {}
     for line in split_statements(plain):
@@ -176,7 +176,7 @@ def repeats(text: str) -> bool:
                 seen[s] = seen.get(s, 0) + 1
                 if seen[s] >= 3:
                     return True
-    tail = plain[-20:]
+    tail = plain[-40:]
     return len(re.findall(f"(?=({re.escape(tail)}))", plain)) >= 3  # overlapping occurrences
 
 
