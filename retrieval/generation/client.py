@@ -98,6 +98,13 @@ def stream_reply(settings: LLMSettings, messages: list[dict], stop: list[str]) -
     """The reply's pieces as they arrive. Raises LLMFailure("timeout") when the first piece or any
     pause takes longer than settings.timeout or the whole reply longer than settings.stream_timeout.
     Closing the iterator (or an exception) closes the connection at once."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError("stream_reply blocks: call it from a worker thread (anyio.to_thread.run_sync), "
+                           "not from inside a running event loop")
     loop = asyncio.new_event_loop()
     agen = _astream(_client(settings), settings, messages, stop)  # imports done before the clock starts
     deadline = time.monotonic() + settings.stream_timeout

@@ -165,13 +165,17 @@ class LLMGenerator:
         draft, finish = "", ""
         try:
             messages = self.messages(question, history, provisions)
-            for kind, value in self._draft(messages):
-                if kind == "piece":
-                    draft += value
-                    if streaming:
-                        yield "delta", value
-                else:
-                    finish = value
+            drafts = self._draft(messages)
+            try:
+                for kind, value in drafts:
+                    if kind == "piece":
+                        draft += value
+                        if streaming:
+                            yield "delta", value
+                    else:
+                        finish = value
+            finally:
+                drafts.close()  # also when our caller stops reading: the LLM's connection is closed now
             if not THINK.sub("", draft).strip():
                 raise LLMFailure("empty_response", "the model returned no text")
         except Exception as e:  # noqa: BLE001 — any failure of the LLM leaves the grounded answer
