@@ -67,8 +67,8 @@ def test_settings_from_env(tmp_path):
     assert LLMSettings.from_env({"LLM_BASE_URL": "", "LLM_MODEL": ""}) is None
     s = LLMSettings.from_env({"LLM_BASE_URL": "http://127.0.0.1:8000/v1", "LLM_MODEL": "qwen2.5-7b-instruct",
                               "LLM_API_KEY": "sk-secret"})
-    assert (s.timeout, s.stream_timeout, s.max_retries, s.api_key) == (8.0, 9.0, 1, "sk-secret")
-    assert (s.max_tokens, s.max_chars, s.limit_names) == (320, 800, ["max_tokens", "max_completion_tokens"])
+    assert (s.timeout, s.stream_timeout, s.max_retries, s.api_key) == (6.0, 8.0, 1, "sk-secret")
+    assert (s.max_tokens, s.max_chars, s.limit_names) == (160, 400, ["max_tokens", "max_completion_tokens"])
     assert "sk-secret" not in repr(s)
     s = LLMSettings.from_env({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_TIMEOUT": "7.5",
                               "LLM_MAX_RETRIES": "0"})
@@ -187,7 +187,7 @@ def test_correct_cited_answer_is_verified_and_request_is_as_configured(assistant
     # llama.cpp/Ollama (max_tokens) and vLLM/OpenAI (max_completion_tokens) read, stop sequences,
     # the system prompt from prompts/, the data section, bounded history
     assert request["model"] == "qwen-test" and request.get("stream") is True
-    assert request["max_tokens"] == request["max_completion_tokens"] == 320 and "n_predict" not in request
+    assert request["max_tokens"] == request["max_completion_tokens"] == 160 and "n_predict" not in request
     assert request["stop"] and len(request["stop"]) <= 4 and request["temperature"] == 0
     assert request["_headers"]["authorization"] == "Bearer sk-test"
     system, user = request["messages"]

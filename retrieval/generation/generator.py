@@ -111,6 +111,8 @@ class LLMGenerator:
         block = "\n\n".join(provision_block(n, a, self.corpus) for n, a in provisions.items())
         user = self.prompts.render_user(nonce=secrets.token_hex(4), provisions=block,
                                         history=history_block(turns), question=as_data(self.redact(question)))
+        if s.system_role == "user":  # chat templates without a system turn (Gemma) would drop the rules
+            return [{"role": "user", "content": self.prompts.system + "\n\n" + user}]
         return [{"role": "system", "content": self.prompts.system}, {"role": "user", "content": user}]
 
     # ------------------------------------------------------------ answers

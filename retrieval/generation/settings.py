@@ -31,13 +31,14 @@ class LLMSettings:
     base_url: str                          # e.g. http://127.0.0.1:8000/v1
     model: str
     api_key: str = field(default="EMPTY", repr=False)  # local servers accept any key
-    timeout: float = 8.0                   # seconds for the first piece of the reply, and for each pause
-    stream_timeout: float = 9.0            # seconds for the whole reply, streamed or not (the budget)
+    timeout: float = 6.0                   # seconds for the first piece of the reply, and for each pause
+    stream_timeout: float = 8.0            # seconds for the whole reply, streamed or not (the budget)
     max_retries: int = 1                   # retries of a failed request (within the budget)
     temperature: float = 0.0
-    max_tokens: int = 320                  # generation limit sent to the server
-    max_chars: int = 800                   # client-side cap: reading stops after this many characters
+    max_tokens: int = 160                  # generation limit sent to the server (3 to 6 Chinese sentences)
+    max_chars: int = 400                   # client-side cap: reading stops after this many characters
     limit_fields: str = ",".join(LIMIT_FIELDS)
+    system_role: str = "system"            # "user": the rules go at the top of the user message instead
     history_turns: int = 3                 # earlier exchanges (question + answer) passed along
     history_chars: int = 300               # characters kept of each earlier message
     min_overlap: float = MIN_OVERLAP       # idf-weighted share of a sentence's key terms in its provision
@@ -59,6 +60,8 @@ class LLMSettings:
                              "and LLM_HISTORY_CHARS at least 10")
         if not 0 < self.min_overlap <= 1:
             raise ValueError(f"LLM_MIN_OVERLAP must be in (0, 1], got {self.min_overlap}")
+        if self.system_role not in ("system", "user"):
+            raise ValueError(f"LLM_SYSTEM_ROLE must be system or user, got {self.system_role!r}")
         unknown = [f for f in self.limit_names if f not in KNOWN_LIMIT_FIELDS]
         if unknown or not self.limit_names:
             raise ValueError(f"LLM_LIMIT_FIELDS must name one or more of {', '.join(KNOWN_LIMIT_FIELDS)}; "
