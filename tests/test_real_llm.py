@@ -9,9 +9,11 @@ Whatever it writes, the test asserts that
   the checker again against the articles it cites;
 - streaming and finish reasons are handled (a reply ends with a reason, a cut reply loses its
   unfinished sentence);
-- the server applies the generation limit, and an abandoned request stops generating, so a second
-  question is not queued behind it (the server runs with --interrupt_requests False, so that only
-  the app closing its stream can free it).
+- the server applies the generation limit, and an abandoned request stops generating once it is
+  generating, so a second question is not queued behind it (the server runs with
+  --interrupt_requests False, so that only the app closing its stream can free it). Measured: an
+  abandoned request still in prompt processing is not interrupted by llama-cpp-python; it stops at
+  its first token (README).
 
 Run alone: `python -m pytest -q -m real_llm` (the default run leaves it out; .ci/run runs it).
 """
@@ -133,10 +135,11 @@ def test_the_four_questions_are_bounded_and_verified(assistant, generator, llama
     print("\nquestion | seconds | first piece | generator | why not used | finish")
     for row in rows:
         print(" | ".join(str(x) for x in row))
-    # the server stopped each generation at the limit (or earlier): none ran on to the end of its context
+    # the server stopped each generation at the limit or at cancellation: none ran on to the end of its
+    # context (llama-cpp-python logs its timings only for a generation that ran to its end)
     tokens = generated_tokens(log_path.read_text(encoding="utf-8"))
-    print("tokens generated per request (server log):", tokens)
-    assert tokens and max(tokens) <= generator.settings.max_tokens + 1
+    print("tokens generated per completed request (server log):", tokens)
+    assert all(n <= generator.settings.max_tokens + 1 for n in tokens)
 
 
 def test_first_piece_rate_and_finish_reason(generator, assistant, llama_server):
@@ -189,6 +192,8 @@ def test_an_abandoned_request_stops_and_does_not_hold_up_the_next(generator, lla
     print(f"\nabandoned after 10 tokens ({rate * 1000:.0f} ms per token); the next request's first piece came "
           f"{waited:.1f} s later; tokens generated per request: {tokens}")
     assert "Disconnected from client" in log_text      # the server noticed the closed stream
-    assert tokens and tokens[0] < 40                   # and stopped: not 3000 tokens
+    # and stopped: the only generation that ran to its end is the second one (llama-cpp-python logs
+    # timings when a generation ends), of at most its 20 tokens, not the abandoned one's 3000
+    assert len(tokens) == 1 and tokens[0] <= 21
     # the next request did not wait for the abandoned one's remaining tokens
     assert waited < first + 100 * rate
