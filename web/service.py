@@ -163,9 +163,10 @@ class PolicyService:
     def ask_events(self, question: object, history: object = None, doc_ids: object = None,
                    source: str = "chat") -> Iterator[tuple[str, Any]]:
         """("draft", text)… then ("final", answer dict). When an LLM is configured, the grounded
-        answer's text comes as the draft as soon as an LLM slot is free (POLICY_LLM_WAIT at most), and again about once a second while the LLM writes
-        (so a client that left is noticed and the LLM request closed); the final answer is the verified
-        rewrite or the grounded answer. The LLM's unverified text is never sent.
+        answer's text is the draft, as soon as an LLM slot is free (POLICY_LLM_WAIT at most), and again
+        about once a second while the LLM writes (so a client that left is noticed and the LLM request
+        closed); the final answer is the verified rewrite or the grounded answer. The LLM's unverified
+        text is never sent.
         QuestionError is raised on the first next()."""
         started = time.monotonic()
         scope = clean_doc_ids(doc_ids)
