@@ -335,8 +335,13 @@ def test_injected_question_stays_data_and_the_answer_is_still_verified(assistant
     # a model that leaks its instructions: mostly unsupported, the grounded answer is shown
     with FakeOpenAI(lambda request: Reply(leaking)) as server:
         answer = generator(assistant, server).answer(INJECTION, None, extractive)
+    assert answer.generator == "extractive" and answer.answer == extractive.answer
+    # the leak is longer than LLM_MAX_CHARS: reading stops there, and what arrived supports nothing
+    assert answer.verification["finish_reason"] == "client_cap"
+    assert answer.verification["fallback"] == "no_supported_sentences"
+    with FakeOpenAI(lambda request: Reply(leaking)) as server:
+        answer = generator(assistant, server, max_chars=5000).answer(INJECTION, None, extractive)
     assert answer.generator == "extractive" and answer.verification["fallback"] == "mostly_unsupported"
-    assert answer.answer == extractive.answer
 
 
 # ---------------------------------------------------------------------------- streaming
