@@ -3,6 +3,8 @@
     with FakeOpenAI(lambda request: Reply("……[1]")) as server:
         ChatOpenAI(base_url=server.base_url, ...)
         server.requests[-1]      # the JSON bodies received, in order
+        server.streams[-1]       # for each streamed reply: chunks sent, of how many, and whether the
+                                 # client closed the connection before the end ("aborted")
 
 POST /v1/chat/completions answers with one JSON body, or with server-sent events
 (`data: {...}` … `data: [DONE]`) when the request says `"stream": true`. The script is a function of
@@ -28,6 +30,7 @@ class Reply:
     chunk_delay: float = 0.0             # seconds between streamed chunks
     chunk_chars: int = 8                 # characters per streamed chunk
     stall_after: int | None = None       # streamed chunks sent before the server stops sending
+    finish_reason: str = "stop"          # of the last chunk ("length": the server's limit was reached)
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -50,6 +53,7 @@ class FakeOpenAI:
     def __init__(self, script: Callable[[dict], Reply]):
         self.script = script
         self.requests: list[dict] = []
+        self.streams: list[dict] = []
         self.stopping = threading.Event()
         fake = self
 
@@ -99,7 +103,9 @@ class FakeOpenAI:
                 pieces = [text[i:i + reply.chunk_chars] for i in range(0, len(text), reply.chunk_chars)]
                 events = [_chunk(request, {"role": "assistant", "content": ""}, None)]
                 events += [_chunk(request, {"content": p}, None) for p in pieces]
-                events.append(_chunk(request, {}, "stop"))
+                events.append(_chunk(request, {}, reply.finish_reason))
+                record = {"sent": 0, "total": len(events), "aborted": False}
+                fake.streams.append(record)
                 try:
                     for i, event in enumerate(events):
                         if i and reply.chunk_delay and fake.stopping.wait(reply.chunk_delay):
@@ -109,10 +115,11 @@ class FakeOpenAI:
                             return
                         self.wfile.write(b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n")
                         self.wfile.flush()
+                        record["sent"] += 1
                     self.wfile.write(b"data: [DONE]\n\n")
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up
+                    record["aborted"] = True  # the client gave up: a real server stops generating here
                 self.close_connection = True
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

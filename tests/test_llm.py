@@ -67,7 +67,8 @@ def test_settings_from_env(tmp_path):
     assert LLMSettings.from_env({"LLM_BASE_URL": "", "LLM_MODEL": ""}) is None
     s = LLMSettings.from_env({"LLM_BASE_URL": "http://127.0.0.1:8000/v1", "LLM_MODEL": "qwen2.5-7b-instruct",
                               "LLM_API_KEY": "sk-secret"})
-    assert (s.timeout, s.max_retries, s.api_key) == (20.0, 1, "sk-secret")
+    assert (s.timeout, s.stream_timeout, s.max_retries, s.api_key) == (6.0, 8.0, 1, "sk-secret")
+    assert (s.max_tokens, s.max_chars, s.limit_names) == (160, 400, ["max_tokens", "max_completion_tokens"])
     assert "sk-secret" not in repr(s)
     s = LLMSettings.from_env({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_TIMEOUT": "7.5",
                               "LLM_MAX_RETRIES": "0"})
@@ -78,6 +79,11 @@ def test_settings_from_env(tmp_path):
         LLMSettings.from_env({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_TIMEOUT": "soon"})
     with pytest.raises(ValueError, match="LLM_BASE_URL"):
         LLMSettings.from_env({"LLM_BASE_URL": "localhost:8000", "LLM_MODEL": "m"})
+    with pytest.raises(ValueError, match="LLM_LIMIT_FIELDS"):
+        LLMSettings.from_env({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_LIMIT_FIELDS": "max_length"})
+    s = LLMSettings.from_env({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m",
+                              "LLM_LIMIT_FIELDS": "max_completion_tokens", "LLM_MAX_TOKENS": "100"})
+    assert s.limit_names == ["max_completion_tokens"] and s.max_tokens == 100
     config = tmp_path / "llm.toml"
     config.write_text('base_url = "https://dashscope.aliyuncs.com/compatible-mode/v1"\nmodel = "qwen-plus"\n'
                       'timeout = 30\n', encoding="utf-8")
@@ -110,6 +116,17 @@ def test_figures_compare_values_not_spellings():
     assert figures("统一规范，进一步加强") == set()
     assert figures("稳定经营三年以上") == {"3"}
     assert figures("第（九）条") == {"9"}
+
+
+def test_figures_read_every_numeral_style():
+    """Issue 13's bypasses: a figure written in another style is the same figure."""
+    assert figures("补贴伍万元") == figures("补贴五万元") == figures("补贴5万元") - {"5"} == {"50000"}
+    assert figures("Ⅹ万元") == figures("10万元") and figures("⑩人") == {"10"}
+    assert figures("拨打四零零八八八一二三四") == {"4008881234"} == figures("拨打4008881234")
+    assert figures("第拾贰条") == {"12"} == figures("第十二条") and figures("壹拾贰") == {"12"}
+    assert figures("二〇二四年") == {"2024"} and figures("二十万") == {"200000"}
+    assert figures("１０万元") == figures("10万元")        # full-width digits
+    assert figures("万众创业，千万不要") == set()
 
 
 def test_markers_and_sentences():
@@ -166,8 +183,12 @@ def test_correct_cited_answer_is_verified_and_request_is_as_configured(assistant
     assert answer.verification["removed_sentences"] == [] and answer.verification["unknown_markers"] == []
     assert answer.to_dict()["generator"] == "llm"
 
-    # the request: model, no streaming, the system prompt from prompts/, the data section, bounded history
-    assert request["model"] == "qwen-test" and not request.get("stream")
+    # the request: model, streamed (so it can be abandoned), the generation limit under the names
+    # llama.cpp/Ollama (max_tokens) and vLLM/OpenAI (max_completion_tokens) read, stop sequences,
+    # the system prompt from prompts/, the data section, bounded history
+    assert request["model"] == "qwen-test" and request.get("stream") is True
+    assert request["max_tokens"] == request["max_completion_tokens"] == 160 and "n_predict" not in request
+    assert request["stop"] and len(request["stop"]) <= 4 and request["temperature"] == 0
     assert request["_headers"]["authorization"] == "Bearer sk-test"
     system, user = request["messages"]
     assert system == {"role": "system", "content": (ROOT / "prompts/system.zh.md").read_text(encoding="utf-8").strip()}
@@ -314,8 +335,13 @@ def test_injected_question_stays_data_and_the_answer_is_still_verified(assistant
     # a model that leaks its instructions: mostly unsupported, the grounded answer is shown
     with FakeOpenAI(lambda request: Reply(leaking)) as server:
         answer = generator(assistant, server).answer(INJECTION, None, extractive)
+    assert answer.generator == "extractive" and answer.answer == extractive.answer
+    # the leak is longer than LLM_MAX_CHARS: reading stops there, and what arrived supports nothing
+    assert answer.verification["finish_reason"] == "client_cap"
+    assert answer.verification["fallback"] == "no_supported_sentences"
+    with FakeOpenAI(lambda request: Reply(leaking)) as server:
+        answer = generator(assistant, server, max_chars=5000).answer(INJECTION, None, extractive)
     assert answer.generator == "extractive" and answer.verification["fallback"] == "mostly_unsupported"
-    assert answer.answer == extractive.answer
 
 
 # ---------------------------------------------------------------------------- streaming
@@ -395,7 +421,8 @@ from langchain_core.tracers.langchain import wait_for_all_tracers
 with FakeOpenAI(lambda request: Reply("x[1]")) as server:
     gen = LLMGenerator(LLMSettings(base_url=server.base_url, model="m"), load_corpus("corpus"), Tokenizer())
     messages = [{"role": "user", "content": "hi"}]
-    list(gen._drafts(messages, False)), list(gen._drafts(messages, True))
+    from retrieval.generation.client import stream_reply
+    list(stream_reply(gen.settings, messages, [])), list(stream_reply(gen.settings, messages, []))
     wait_for_all_tracers(); time.sleep(1)
     assert len(server.requests) == 2, server.requests
 print("traces:", hits)
@@ -431,3 +458,93 @@ def test_assistant_uses_the_configured_endpoint_and_nothing_else_changes(monkeyp
     assert events[-1][0] == "final" and events[-1][1].generator == "llm"
     assert refused.refused and asked == 2  # the refusal never reached the endpoint
     assert assistant.llm is None and assistant.ask(QUESTION).generator == "extractive"
+
+
+# ---------------------------------------------------------------------------- issue 13: check bypasses
+
+
+BYPASSES = [  # (sentence citing [1], why it must not stand)
+    ("农民工返乡创办农牧民合作社的，可按规定享受伍万元小微企业扶持[1]。", "number_not_in_source"),
+    ("农民工返乡创办农牧民合作社的，可按规定享受Ⅹ万元小微企业扶持[1]。", "number_not_in_source"),
+    ("农民工返乡创办农牧民合作社的，可拨打四零零八八八一二三四享受小微企业扶持政策[1]。", "number_not_in_source"),
+    ("依据第拾贰条，农民工返乡创办农牧民合作社的，可按规定享受小微企业扶持政策[1]。", "number_not_in_source"),
+    ("农民工返乡创办农牧民合作社享受小微企业扶持的政策已经取消[1]。", "negation_not_in_source"),
+    ("农民工返乡创办农牧民合作社的小微企业扶持政策已废止[1]。", "negation_not_in_source"),
+    ("农民工返乡创办农牧民合作社的，不再享受小微企业扶持政策[1]。", "negation_not_in_source"),
+]
+
+
+@pytest.mark.parametrize("sentence, reason", BYPASSES, ids=["伍万", "roman", "cn-phone", "拾贰条", "取消", "废止", "不再"])
+def test_check_bypasses_are_caught(assistant, extractive, sentence, reason):
+    provisions = {n: assistant.corpus.article(c.id) for n, c in enumerate(extractive.citations, start=1)}
+    text, _, report = verify("\n".join([GOOD_1, GOOD_2, sentence, GOOD_3]), provisions,
+                             assistant.retriever.tokenize, corpus=assistant.corpus)
+    assert [r["reason"] for r in report["removed_sentences"]] == [reason]
+    assert sentence not in text and text == "\n".join([GOOD_1, GOOD_2, GOOD_3])
+
+
+@pytest.mark.parametrize("closing", [
+    "如有疑问，可拨打12333或加微信领补贴。",
+    "如有疑问，可拨打12333咨询，或关注公众号领取补贴。",
+    "具体以当地人社部门解释为准，也可私信领取。",
+    "所给条款没有规定，可加微信领补贴。",
+    "所给条款没有规定加微信领取的补贴。",
+])
+def test_only_exact_closings_stand_without_a_marker(assistant, extractive, closing):
+    provisions = {n: assistant.corpus.article(c.id) for n, c in enumerate(extractive.citations, start=1)}
+    text, _, report = verify("\n".join([GOOD_1, GOOD_2, GOOD_3, closing]), provisions,
+                             assistant.retriever.tokenize, corpus=assistant.corpus)
+    assert report["fallback"] is None and "微信" not in text and "公众号" not in text and "私信" not in text
+    assert [r["sentence"] for r in report["removed_sentences"]] == [closing]
+    # the exact closings the prompt offers still stand
+    for exact in ("具体以当地人社部门解释为准。", "如有疑问，可拨打12333咨询。"):
+        assert verify(GOOD_1 + "\n" + exact, provisions, assistant.retriever.tokenize)[0].endswith(exact)
+
+
+# ---------------------------------------------------------------------------- issue 16: bounded drafts
+
+
+def test_a_draft_cut_at_the_servers_limit_loses_its_unfinished_sentence(assistant, extractive):
+    draft = GOOD_1 + "\n" + GOOD_2 + "\n农牧民工创办企业并依法办理工商登记注册的，可按规定享受"
+    with FakeOpenAI(lambda request: Reply(draft, finish_reason="length")) as server:
+        answer = generator(assistant, server).answer(QUESTION, None, extractive)
+    assert answer.generator == "llm" and answer.answer == GOOD_1 + "\n" + GOOD_2
+    assert answer.verification["finish_reason"] == "length"
+
+
+def test_the_client_stops_reading_past_its_cap_and_closes_the_stream(assistant, extractive):
+    draft = "\n".join([GOOD_1, GOOD_2, GOOD_3] * 2 + ["返乡创业" * 400])
+    with FakeOpenAI(lambda request: Reply(draft, chunk_delay=0.01, chunk_chars=10)) as server:
+        answer = generator(assistant, server, max_chars=200).answer(QUESTION, None, extractive)
+        time.sleep(0.5)
+        stream = server.streams[-1]
+    assert answer.verification["finish_reason"] == "client_cap" and answer.generator == "llm"
+    assert draft.startswith(answer.answer) and len(answer.answer) <= 200   # what arrived, to the last full sentence
+    assert stream["aborted"] and stream["sent"] < stream["total"] / 2   # the server saw the client leave
+
+
+def test_a_repeating_draft_is_a_failed_draft(assistant, extractive):
+    loop = GOOD_1 + "\n" + "农牧民工可以享受培训补贴，农牧民工可以享受培训补贴[2]。" * 60
+    with FakeOpenAI(lambda request: Reply(loop, chunk_delay=0.005, chunk_chars=8)) as server:
+        events = list(generator(assistant, server).stream(QUESTION, None, extractive))
+        time.sleep(0.5)
+        stream = server.streams[-1]
+    final = events[-1][1]
+    assert (final.generator, final.llm_error) == ("extractive", "repetition")
+    assert final.answer == extractive.answer and notice(final)
+    assert stream["aborted"] and stream["sent"] < stream["total"] / 2
+
+
+def test_a_steady_but_endless_stream_ends_at_the_budget(assistant, extractive):
+    """Pieces keep coming (no pause long enough for LLM_TIMEOUT), but the whole reply is bounded."""
+    draft = "\n".join([GOOD_1, GOOD_2, GOOD_3] * 20)
+    with FakeOpenAI(lambda request: Reply(draft, chunk_delay=0.2, chunk_chars=4)) as server:
+        gen = generator(assistant, server, timeout=1.0, stream_timeout=2.0, max_chars=5000)
+        start = time.monotonic()
+        answer = gen.answer(QUESTION, None, extractive)
+        elapsed = time.monotonic() - start
+        time.sleep(0.5)
+        stream = server.streams[-1]
+    assert elapsed < 2.0 + SLACK
+    assert (answer.generator, answer.llm_error) == ("extractive", "timeout")
+    assert stream["aborted"]

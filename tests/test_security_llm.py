@@ -164,11 +164,17 @@ def test_streaming_path_releases_its_llm_slot(assistant, tmp_path):
         assert kind == "draft"
         t0 = time.monotonic()
         final = list(service.ask_events(FAILS))[-1][1]
-        assert final["llm_error"] == "busy" and final["citations"] and time.monotonic() - t0 < 1.5
+        assert final["llm_error"] == "busy" and final["citations"] and time.monotonic() - t0 < QUICK
         final = list(service.ask_events(DECLINED))[-1][1]
         assert final["refused"] and final["llm_error"] is None
 
+        kind, _ = next(streaming)                      # the grounded answer again, while the LLM writes
+        assert kind == "draft" and fake.streams and not fake.streams[-1]["aborted"]
         streaming.close()                              # the visitor left: the slot comes back
+        deadline = time.monotonic() + 5                # and the LLM's stream is closed, so it can stop
+        while not fake.streams[-1]["aborted"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert fake.streams[-1]["aborted"] and fake.streams[-1]["sent"] < fake.streams[-1]["total"]
         final = list(service.ask_events(FAILS))[-1][1]
         assert final["llm_error"] == "server_error"
 

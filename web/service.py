@@ -167,8 +167,11 @@ class PolicyService:
 
     def ask_events(self, question: object, history: object = None, doc_ids: object = None,
                    source: str = "chat") -> Iterator[tuple[str, Any]]:
-        """("draft", text so far)… while an LLM writes (when one is configured), then ("final", answer dict).
-        The draft is unverified: show it as such, and replace it with the final answer.
+        """("draft", text)… then ("final", answer dict). When an LLM is configured, the grounded
+        answer's text is the draft, as soon as an LLM slot is free (POLICY_LLM_WAIT at most), and again
+        about once a second while the LLM writes (so a client that left is noticed and the LLM request
+        closed); the final answer is the verified rewrite or the grounded answer. The LLM's unverified
+        text is never sent.
         QuestionError is raised on the first next()."""
         started = time.monotonic()
         scope = clean_doc_ids(doc_ids)
@@ -181,16 +184,21 @@ class PolicyService:
             yield "final", self._done(replace(answer, llm_error=BUSY).to_dict(), started, source)
             return
         try:  # the slot is released when the stream ends, fails, or is closed by a client that left
-            draft = ""
-            for kind, value in llm.stream(query.text, turns, answer):
-                if kind == "delta" and isinstance(value, str):
-                    draft += value
-                    yield "draft", draft
-                elif kind == "final":
-                    final = value.to_dict() if hasattr(value, "to_dict") else dict(value)
-                    break
-            else:
-                final = replace(answer, llm_error="unexpected").to_dict()
+            yield "draft", answer.answer
+            shown = time.monotonic()
+            stream = llm.stream(query.text, turns, answer)
+            try:
+                for kind, value in stream:
+                    if kind == "final":
+                        final = value.to_dict() if hasattr(value, "to_dict") else dict(value)
+                        break
+                    if time.monotonic() - shown >= 1.0:
+                        shown = time.monotonic()
+                        yield "draft", answer.answer
+                else:
+                    final = replace(answer, llm_error="unexpected").to_dict()
+            finally:
+                stream.close()  # closes the LLM connection when the client left
         finally:
             self._llm.release()
         yield "final", self._done(final, started, source)
