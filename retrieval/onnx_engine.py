@@ -263,6 +263,7 @@ class OnnxE5:
             raise OnnxEngineError("the ONNX engine needs the `onnxruntime` package") from e
         self.model = E5File(model_path)
         self.tokenizer = Tokenizer(self.model)
+        self.model.pieces = []  # the vocabulary now lives in the tokenizer
         self.dim = self.model.H
         self._word = self.model.q4("emb.word", self.model.H)
         self._pos = self.model.f32("emb.pos").reshape(-1, self.model.H)
