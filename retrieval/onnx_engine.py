@@ -214,6 +214,9 @@ def export(model: E5File, out: Path) -> None:
 
     proto = build_graph(model)
     fp32 = out.with_name(out.stem + "-fp32.onnx")
+    previous = logging.root.manager.disable
+    # the quantizer logs a line per node, and a hint meant for image models, on the root logger
+    logging.disable(logging.WARNING)
     try:
         onnx.save(proto, str(fp32))
         quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
@@ -222,6 +225,7 @@ def export(model: E5File, out: Path) -> None:
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
                          nodes_to_exclude=[f"l{layer}.fo.w" for layer in FLOAT_FFN_OUT])
     finally:
+        logging.disable(previous)
         fp32.unlink(missing_ok=True)
 
 
