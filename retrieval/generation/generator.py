@@ -214,5 +214,6 @@ class LLMGenerator:
             quote = Composer.quote(article, support) if support else extractive.citations[old - 1].quote
             citations.append(replace(extractive.citations[old - 1], quote=quote))
         report["renumbered"] = {str(old): new for old, new in mapping.items() if old != new}
+        # the checked draft is itself the plain-language answer: the grounded summary does not lead it
         return replace(extractive, answer=renumber(text, mapping), citations=citations, generator="llm",
-                       verification=report, llm_error=None)
+                       verification=report, llm_error=None, summary="")
