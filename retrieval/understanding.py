@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .places import EVERYWHERE, LEVELS, Gazetteer, Place, gazetteer
-from .text import CN_NUMERAL, cn_to_int, to_arabic
+from .text import CN_NUMERAL, cn_to_int, int_to_cn, to_arabic
 from .types import Article, DocumentMeta
 
 
@@ -512,9 +512,7 @@ class Reader:
 
     def _missing(self, number: int, candidates: Sequence[str]) -> str | None:
         """'《就业促进法》共六十九条，没有第七十条。' for a number past the end of the document meant."""
-        from .text import int_to_cn
-        docs = [d for d in candidates if d in self.lookup.numbered_throughout] or \
-            [d for d in self.order if d in self.lookup.numbered_throughout and len(self.order) == 1]
+        docs = [d for d in candidates if d in self.lookup.numbered_throughout and number > self.lookup.count[d]]
         if not docs:
             return None
         d = docs[0]
