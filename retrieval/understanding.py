@@ -253,6 +253,7 @@ class ArticleLookup:
 _ASKING = re.compile(r"吗|么|呢|？|\?|什么|啥|怎么|怎样|如何|哪|谁|多少|几|多久|多长|是否|能否|可否|有没有|"
                      r"能不能|可不可以|是不是|会不会|行不行|给不给|管不管|有无|不[？?。！!]?$")
 _CLAUSES = re.compile(r"[，,。；;！!？?\s]+")
+_BARE = re.compile(r"怎么办|咋办|怎么弄|怎么整|怎么样|可以|行|能|吗|么|呢|啊|吧|呀|请问|那|该|我")
 
 
 def asking_clauses(question: str) -> list[str]:
@@ -260,7 +261,14 @@ def asking_clauses(question: str) -> list[str]:
     clauses = [c for c in _CLAUSES.split(question) if c]
     if not clauses:
         return [question]
-    return [c for c in clauses if _ASKING.search(c)] or clauses[-1:]
+    out: list[str] = []
+    for i, c in enumerate(clauses):
+        if _ASKING.search(c):
+            # a bare "怎么办？" / "行吗？" asks about the clause before it
+            if i > 0 and len(_BARE.sub("", c)) < 2 and clauses[i - 1] not in out:
+                out.append(clauses[i - 1])
+            out.append(c)
+    return out or clauses[-1:]
 
 
 def focus_of(question: str) -> str:
