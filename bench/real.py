@@ -333,7 +333,7 @@ def step_hotline(index_dir: str, threads: int = 0, n: int = 1000) -> dict:
         t = time.perf_counter()
         a.ask(q)
         uncached_ms.append((time.perf_counter() - t) * 1000)
-    topics = [a.retriever.topic(q) for q in stream]
+    topics = [a.plan(q, None, None).topic for q in stream]
     return {"questions": len(stream), "distinct_questions": len(set(normalise_question(q) for q in stream)),
             "embedded": embedded, "hit_rate": 1 - embedded / len(stream),
             "exact_key_hit_rate": 1 - len(set(topics)) / len(stream),
