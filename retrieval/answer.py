@@ -233,7 +233,7 @@ class Composer:
             a0 = picks[0][0]
             title = a0.section_titles[0] if a0.section_titles else ""
             lines.append(f"{document_label(self.corpus.document(a0.doc_id))}{a0.labels[0]}"
-                         + (f"“{title}”" if title else "") + f"共{len(picks)}条：")
+                         + (f"“{title}”" if title else "") + f"共{int_to_cn(len(picks))}条：")
         for doc_id, numbers in by_doc.items():
             meta = self.corpus.document(doc_id)
             if several:
