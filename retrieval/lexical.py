@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 import numpy as np
 
+from .index import _sha256  # one file hash for both indexes
+
 log = logging.getLogger(__name__)
 
 # Function words and question words that carry no topic.
@@ -168,14 +170,6 @@ class BM25:
 
 
 LEXICAL_MANIFEST = "manifest.json"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _checked_load(path: Path, manifest: Path, n_docs: int) -> BM25:
