@@ -197,7 +197,7 @@ class Composer:
             return self._decline(q, r, "no_match")
         articles = self._articles(q, r)
         outside = [] if r.referenced else uncovered_topics(
-            q.asking or q.focus, [a.title + a.body for a in articles], self.out_of_scope, self.retriever.synonyms)
+            q.asking, [a.title + a.body for a in articles], self.out_of_scope, self.retriever.synonyms)
         if outside:
             return self._decline(q, r, "out_of_scope", topics=outside)
         # an article asked for by number is shown whole; a chapter by its first sentences; else the most relevant

@@ -197,7 +197,7 @@ def load_corpus(corpus_dir: Path | str) -> Corpus:
             log.warning("skipped: %s", e)
             problems.append(f"skipped: {e}")
             continue
-        if encoding not in ("utf-8-sig",):
+        if encoding != "utf-8-sig":
             note = f"{corpus_dir / meta.file}: read as {encoding.upper()}; convert it to UTF-8 to silence this"
             log.warning("%s", note)
             problems.append(f"converted: {note}")

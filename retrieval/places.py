@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .text import longest_matches
+
 NATIONWIDE = "全国"
 LEVELS = ("国家", "省级", "地市级", "县级")   # broadest first
 
@@ -100,20 +102,12 @@ class Gazetteer:
     def find(self, text: str, prefer: Place | None = None) -> list[Place]:
         """Places named in the text, in order of appearance; the longest name wins where names
         overlap. A name shared by several areas resolves to the one inside `prefer` if there is one."""
-        found: list[tuple[int, Place]] = []
-        taken = [False] * len(text)
-        for n in self.lengths:
-            for i in range(len(text) - n + 1):
-                if any(taken[i:i + n]):
-                    continue
-                candidates = self.by_name.get(text[i:i + n])
-                if not candidates:
-                    continue
-                inside = [p for p in candidates if prefer and _near(prefer, p)]
-                chosen = inside[0] if inside else candidates[0]
-                found.append((i, chosen))
-                taken[i:i + n] = [True] * n
-        return [p for _, p in sorted(found, key=lambda x: x[0])]
+        found = []
+        for _, name in sorted(longest_matches(text, self.by_name, self.lengths)):
+            candidates = self.by_name[name]
+            inside = [p for p in candidates if prefer and _near(prefer, p)]
+            found.append(inside[0] if inside else candidates[0])
+        return found
 
 
 def _near(home: Place, place: Place) -> bool:

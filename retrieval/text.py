@@ -80,6 +80,19 @@ def numbers_in(text: str) -> set[str]:
     return {m.group(0) for m in re.finditer(r"\d+(?:\.\d+)?", unicodedata.normalize("NFKC", text))}
 
 
+def longest_matches(text: str, names, lengths) -> list[tuple[int, str]]:
+    """(position, name) of the names in the text, longest first where they overlap; `lengths` are
+    the names' lengths, longest first. A lookup per substring: the cost grows with the text, not the names."""
+    found: list[tuple[int, str]] = []
+    taken = [False] * len(text)
+    for n in lengths:
+        for i in range(len(text) - n + 1):
+            if text[i:i + n] in names and not any(taken[i:i + n]):
+                found.append((i, text[i:i + n]))
+                taken[i:i + n] = [True] * n
+    return found
+
+
 def clean_control(text: str) -> str:
     """Remove control and format characters (keeps line breaks and tabs as spaces)."""
     out = []

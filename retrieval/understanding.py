@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .places import EVERYWHERE, LEVELS, Gazetteer, Place, gazetteer
-from .text import CN_NUMERAL, cn_to_int, int_to_cn, to_arabic
+from .text import CN_NUMERAL, cn_to_int, int_to_cn, longest_matches, to_arabic
 from .types import Article, DocumentMeta
 
 
@@ -138,14 +138,7 @@ class DocumentNames:
 
     def found(self, text: str) -> list[str]:
         """Names that occur in the text, longest first; a name inside a longer one found is not counted."""
-        out: list[str] = []
-        taken = [False] * len(text)
-        for n in self.lengths:
-            for i in range(len(text) - n + 1):
-                if text[i:i + n] in self.owners and not any(taken[i:i + n]):
-                    out.append(text[i:i + n])
-                    taken[i:i + n] = [True] * n
-        return list(dict.fromkeys(out))
+        return list(dict.fromkeys(name for _, name in longest_matches(text, self.owners, self.lengths)))
 
     def named(self, text: str) -> list[str]:
         """doc_ids the text names, in corpus order; a name shared by several documents names none."""
@@ -515,8 +508,7 @@ class Reader:
         return re.sub(r"\s+", " ", stripped).strip()
 
     def _place_names(self, text: str) -> set[str]:
-        return {text[i:i + n] for n in self.places.lengths for i in range(len(text) - n + 1)
-                if text[i:i + n] in self.places.by_name and len(text[i:i + n]) >= 2}
+        return {name for _, name in longest_matches(text, self.places.by_name, self.places.lengths)}
 
     def _missing(self, number: int, candidates: Sequence[str]) -> str | None:
         """'《就业促进法》共六十九条，没有第七十条。' for a number past the end of the document meant."""
