@@ -11,6 +11,7 @@ import pytest
 
 from web import admin, storage
 from web.storage import StorageSettings, Store, question_key
+from web_helpers import concurrent_writes
 
 ID_CARD, PHONE, CARD = "11010519491231002X", "13812345678", "6222021234567894"  # checksums valid
 
@@ -123,23 +124,7 @@ def test_concurrent_writers_lose_no_row(tmp_path):
     process would have) writing to the same file at the same time."""
     path = tmp_path / "busy.sqlite3"
     one, two = Store(path), Store(path)
-    ids: list[int] = []
-    lock = threading.Lock()
-
-    def work(n: int, store: Store) -> None:
-        for i in range(60):
-            if i % 3 == 0:
-                row = store.add_feedback("up" if i % 2 else "down", f"问题{n}-{i}", "答")
-                with lock:
-                    ids.append(row)
-            else:
-                assert store.log_query(answer(f"问题{n}-{i}"), 0.01, "api")
-
-    threads = [threading.Thread(target=work, args=(n, one if n % 2 else two)) for n in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    ids = concurrent_writes(one, two, answer)
     assert one.flush() and two.flush()
     assert None not in ids and len(set(ids)) == len(ids) == 16 * 20
     assert one.count("feedback") == 16 * 20 and one.count("queries") == 16 * 40

@@ -13,6 +13,7 @@ import pytest
 from bench import cluster
 from web import admin, database, storage
 from web.storage import StorageSettings, Store
+from web_helpers import concurrent_writes
 
 ID_CARD, PHONE = "11010519491231002X", "13812345678"
 
@@ -80,22 +81,7 @@ def test_two_processes_worth_of_writers_lose_no_row(url):
     """Two stores (two connections, as two app processes have) × 8 threads each, at once."""
     one, two = Store(url), Store(url)
     two.instance = "other-host:1"
-    ids, lock = [], threading.Lock()
-
-    def work(n, store):
-        for i in range(60):
-            if i % 3 == 0:
-                row = store.add_feedback("up" if i % 2 else "down", f"问题{n}-{i}", "答")
-                with lock:
-                    ids.append(row)
-            else:
-                assert store.log_query(answer(f"问题{n}-{i}"), 0.01, "api")
-
-    threads = [threading.Thread(target=work, args=(n, one if n % 2 else two)) for n in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    ids = concurrent_writes(one, two, answer)
     assert one.flush() and two.flush()
     assert None not in ids and len(set(ids)) == len(ids) == 16 * 20
     assert one.ids("feedback") == set(ids) and two.count("queries") == 16 * 40

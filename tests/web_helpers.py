@@ -101,3 +101,27 @@ def running_server(tmp_dir: Path, extra_env: dict[str, str] | None = None, args:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
+
+
+def concurrent_writes(one, two, answer) -> list:
+    """16 threads over two stores (as two app processes): 20 feedback rows and 40 logged queries
+    each; the feedback ids the stores acknowledged."""
+    import threading
+
+    ids, lock = [], threading.Lock()
+
+    def work(n, store):
+        for i in range(60):
+            if i % 3 == 0:
+                row = store.add_feedback("up" if i % 2 else "down", f"问题{n}-{i}", "答")
+                with lock:
+                    ids.append(row)
+            else:
+                assert store.log_query(answer(f"问题{n}-{i}"), 0.01, "api")
+
+    threads = [threading.Thread(target=work, args=(n, one if n % 2 else two)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return ids
