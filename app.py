@@ -30,7 +30,7 @@ def _settings(args):
 
 
 def _load(args, progress: bool = False):
-    from retrieval.assistant import Assistant
+    from retrieval.answering.assistant import Assistant
     return Assistant.load(_settings(args), progress=progress)
 
 
@@ -56,7 +56,7 @@ def _batch_lines():
 
 
 def cmd_ask(args) -> int:
-    from retrieval.render import plain_text
+    from retrieval.answering.render import plain_text
     from retrieval.types import QuestionError
 
     assistant = _load(args)
@@ -98,10 +98,10 @@ def cmd_ask(args) -> int:
 
 
 def cmd_index(args) -> int:
-    from retrieval.assistant import lexical_index
-    from retrieval.corpus import load_corpus
-    from retrieval.embeddings import make_embedder
-    from retrieval.index import build_index
+    from retrieval.answering.assistant import lexical_index
+    from retrieval.documents.corpus import load_corpus
+    from retrieval.search.embeddings import make_embedder
+    from retrieval.search.index import build_index
 
     settings = _settings(args)
     corpus = load_corpus(settings.corpus_dir)
@@ -119,9 +119,9 @@ def cmd_index(args) -> int:
 
 
 def _print_report(settings, corpus) -> int:
-    from retrieval.check import corpus_report
+    from retrieval.documents.check import corpus_report
 
-    from retrieval.screening import report, screen_corpus
+    from retrieval.documents.screening import report, screen_corpus
 
     problems = corpus_report(corpus, settings.corpus_dir / "lexicon", settings.home_region)
     for p in problems:
@@ -133,7 +133,7 @@ def _print_report(settings, corpus) -> int:
 
 
 def cmd_check(args) -> int:
-    from retrieval.corpus import load_corpus
+    from retrieval.documents.corpus import load_corpus
 
     settings = _settings(args)
     corpus = load_corpus(settings.corpus_dir)

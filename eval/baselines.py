@@ -87,7 +87,7 @@ class BM25Baseline(Baseline):
     name = "bm25"
 
     def __init__(self, passages: Sequence[Passage], tokenize: Callable[[str], list[str]]):
-        from retrieval.lexical import BM25
+        from retrieval.search.lexical import BM25
 
         started = time.perf_counter()
         self.ids = [p.id for p in passages]
@@ -247,12 +247,12 @@ def make_baselines(assistant, names: Sequence[str] = NAMES, progress: bool = Fal
     out: list[Baseline] = []
     for name in names:
         if name == "bm25":
-            from retrieval.lexical import Tokenizer
+            from retrieval.search.lexical import Tokenizer
             out.append(BM25Baseline(passages, Tokenizer(corpus_dir / "lexicon" / "terms.txt")))
         elif name == "dense":
             out.append(DenseBaseline(passages, assistant.embedder, progress=progress))
         elif name == "langchain":
-            from retrieval.embeddings import as_langchain
+            from retrieval.search.embeddings import as_langchain
             out.append(LangChainBaseline(raw_files(corpus_dir, assistant.corpus), passages,
                                          as_langchain(assistant.embedder), progress=progress))
     return out

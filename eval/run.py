@@ -213,7 +213,7 @@ def evaluate(questions: Sequence[dict], assistant=None, baselines: Sequence[str 
     started = time.perf_counter()
     load_before = _load_average()
     if assistant is None:
-        from retrieval.assistant import Assistant
+        from retrieval.answering.assistant import Assistant
         from retrieval.config import Settings
         assistant = Assistant.load(Settings.from_env(), progress=progress)
 

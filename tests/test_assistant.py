@@ -104,7 +104,7 @@ def test_no_number_outside_the_quotes_and_quotes_are_verbatim(assistant):
 
 
 def test_chain_and_retriever_adapters_agree_with_ask(assistant):
-    from retrieval.chain import PolicyRetriever, answer_chain
+    from retrieval.answering.chain import PolicyRetriever, answer_chain
     question = "干滴滴、送外卖的能交社保吗"
     direct = assistant.ask(question).to_dict()
     via_chain = answer_chain(assistant).invoke({"question": question})

@@ -3,8 +3,8 @@ import numpy as np
 
 from bench.scale import recall_at
 from bench.synth import CachingEmbedder, add_document, derived_vectors, generate_corpus
-from retrieval.corpus import load_corpus
-from retrieval.index import embed_text, units_of
+from retrieval.documents.corpus import load_corpus
+from retrieval.search.index import embed_text, units_of
 
 from conftest import ROOT
 

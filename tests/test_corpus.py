@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from retrieval.corpus import load_corpus
-from retrieval.parsing import parse_document, split_departments
+from retrieval.documents.corpus import load_corpus
+from retrieval.documents.parsing import parse_document, split_departments
 from retrieval.types import CorpusError
 
 from conftest import ROOT, write_corpus
@@ -216,7 +216,7 @@ def test_a_third_document_needs_only_a_text_file_and_a_metadata_entry(real_corpu
 
 
 def test_check_reports_what_contradicts_the_corpus(tmp_path):
-    from retrieval.check import corpus_report
+    from retrieval.documents.check import corpus_report
     root = write_corpus(tmp_path / "c", {"doc-a": "一、总则\n（一）目标。对失业人员发放失业保险金。",
                                          "doc-b": "一、总则\n（一）其他。就业优先。"},
                         meta_extra={"doc-b": {"region": ""}})

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from retrieval.corpus import load_corpus
-from retrieval.embeddings import as_langchain, default_prefixes, make_embedder
-from retrieval.index import build_index, load_index
+from retrieval.documents.corpus import load_corpus
+from retrieval.search.embeddings import as_langchain, default_prefixes, make_embedder
+from retrieval.search.index import build_index, load_index
 
 from conftest import write_corpus
 

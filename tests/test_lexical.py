@@ -4,8 +4,8 @@ import logging
 import numpy as np
 import pytest
 
-from retrieval.corpus import load_corpus
-from retrieval.lexical import BM25, Tokenizer, corpus_bm25
+from retrieval.documents.corpus import load_corpus
+from retrieval.search.lexical import BM25, Tokenizer, corpus_bm25
 
 from conftest import ROOT
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fake_openai import FakeOpenAI, Reply, by_keyword, last_user_message
-from retrieval.llm import (LLMGenerator, LLMSettings, Prompts, figures, notice, parse_markers, split_statements,
+from retrieval.generation import (LLMGenerator, LLMSettings, Prompts, figures, notice, parse_markers, split_statements,
                            verify)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -414,9 +414,9 @@ threading.Thread(target=smith.serve_forever, daemon=True).start()
 os.environ.update(LANGSMITH_TRACING="true", LANGSMITH_API_KEY="lsv2_test",
                   LANGSMITH_ENDPOINT=f"http://127.0.0.1:{smith.server_address[1]}")
 from fake_openai import FakeOpenAI, Reply
-from retrieval.corpus import load_corpus
-from retrieval.lexical import Tokenizer
-from retrieval.llm import LLMGenerator, LLMSettings
+from retrieval.documents.corpus import load_corpus
+from retrieval.search.lexical import Tokenizer
+from retrieval.generation import LLMGenerator, LLMSettings
 from langchain_core.tracers.langchain import wait_for_all_tracers
 with FakeOpenAI(lambda request: Reply("x[1]")) as server:
     gen = LLMGenerator(LLMSettings(base_url=server.base_url, model="m"), load_corpus("corpus"), Tokenizer())
@@ -442,7 +442,7 @@ def test_no_langsmith_traces_leave_even_when_tracing_is_switched_on():
 
 def test_assistant_uses_the_configured_endpoint_and_nothing_else_changes(monkeypatch, assistant):
     """The hook in Assistant: LLM_* set -> ask() and ask_stream() go through the verified LLM path."""
-    from retrieval.assistant import Assistant
+    from retrieval.answering.assistant import Assistant
     from retrieval.config import Settings
 
     draft = GOOD_1 + "\n" + CLOSING

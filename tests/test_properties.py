@@ -3,8 +3,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval.corpus import load_corpus
-from retrieval.parsing import parse_document
+from retrieval.documents.corpus import load_corpus
+from retrieval.documents.parsing import parse_document
 from retrieval.types import CorpusError, QuestionError
 
 from conftest import write_corpus

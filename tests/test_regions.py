@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not LAW.is_file(), reason="sh
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory):
-    from retrieval.assistant import Assistant
+    from retrieval.answering.assistant import Assistant
     from retrieval.config import Settings
 
     root = tmp_path_factory.mktemp("regions")
@@ -58,7 +58,7 @@ def test_beijing_gets_only_rules_that_apply_there(assistant):
 
 
 def test_beijing_with_only_local_documents_is_declined_with_the_areas_covered(assistant):
-    from retrieval.understanding import Reader
+    from retrieval.understanding.query import Reader
     two = [d for d in assistant.corpus.documents if d.doc_id in ("nmg-2017-132", "byn-2018-49")]
     reader = Reader(two, [a for a in assistant.corpus.articles if a.doc_id in ("nmg-2017-132", "byn-2018-49")], "巴彦淖尔市")
     q = reader.read("北京对大学生自主创业有啥补贴")

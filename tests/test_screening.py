@@ -1,5 +1,5 @@
 """Document text that addresses a model is withheld until reviewed; contact details that no
-government office would publish are reported (retrieval/screening.py, hooked into corpus loading)."""
+government office would publish are reported (retrieval/documents/screening.py, hooked into corpus loading)."""
 import json
 import logging
 import os
@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from retrieval.corpus import load_corpus
-from retrieval.screening import contacts_in, instruction_in, screen, screen_corpus
+from retrieval.documents.corpus import load_corpus
+from retrieval.documents.screening import contacts_in, instruction_in, screen, screen_corpus
 from retrieval.types import CorpusError
 
 from conftest import ROOT, write_corpus

@@ -141,8 +141,8 @@ def test_what_the_llm_receives(server, fake_llm):
 def test_streaming_path_releases_its_llm_slot(assistant, tmp_path):
     """ask_events (the chat page): a hanging stream ends at LLM_TIMEOUT; a slot is given back when the
     stream ends or when the page closes it (the visitor left); meanwhile others get answers at once."""
-    from retrieval.assistant import Assistant
-    from retrieval.llm import LLMGenerator, LLMSettings
+    from retrieval.answering.assistant import Assistant
+    from retrieval.generation import LLMGenerator, LLMSettings
     from web.service import PolicyService
     from web.storage import Store
 

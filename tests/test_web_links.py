@@ -1,9 +1,9 @@
-"""retrieval.links: city articles paired with the regional articles they implement, found from the texts."""
+"""retrieval.documents.links: city articles paired with the regional articles they implement, found from the texts."""
 import pytest
 
 from retrieval.config import Settings
-from retrieval.corpus import Corpus, load_corpus
-from retrieval.links import MIN_OVERLAP, bigrams, candidates, counterparts, jaccard
+from retrieval.documents.corpus import Corpus, load_corpus
+from retrieval.documents.links import MIN_OVERLAP, bigrams, candidates, counterparts, jaccard
 from retrieval.types import Article, DocumentMeta, IndexStateError
 
 REGION, CITY = "nmg-2017-132", "byn-2018-49"
@@ -23,8 +23,8 @@ def corpus(settings):
 @pytest.fixture(scope="module")
 def index(settings, corpus):
     """The built dense index (loaded, no model needed); built first if missing or stale (slow, once)."""
-    from retrieval.embeddings import make_embedder
-    from retrieval.index import ensure_index, load_index
+    from retrieval.search.embeddings import make_embedder
+    from retrieval.search.index import ensure_index, load_index
 
     embedder = make_embedder(settings.embedder, settings.query_prefix, settings.passage_prefix,
                              settings.embed_threads, settings.embed_engine)

@@ -23,8 +23,8 @@ def script():
 
 
 def test_service_streams_the_grounded_answer_then_the_checked_answer(assistant, tmp_path):
-    from retrieval.assistant import Assistant
-    from retrieval.llm import LLMGenerator, LLMSettings
+    from retrieval.answering.assistant import Assistant
+    from retrieval.generation import LLMGenerator, LLMSettings
     from web.service import PolicyService
     from web.storage import Store
 

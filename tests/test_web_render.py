@@ -4,8 +4,8 @@ import re
 import pytest
 
 from retrieval.config import Settings
-from retrieval.corpus import load_corpus
-from retrieval.links import counterparts
+from retrieval.documents.corpus import load_corpus
+from retrieval.documents.links import counterparts
 from web import render
 from web.service import PolicyService, answer_from_dict, clean_doc_ids
 
@@ -21,7 +21,7 @@ def links(corpus):
 
 
 def cite(corpus, article_id, quote):
-    from retrieval.answer import citation_for
+    from retrieval.answering.composer import citation_for
     from dataclasses import asdict
     d = asdict(citation_for(corpus.article(article_id), corpus, quote))
     d["departments"] = list(d["departments"])
@@ -160,7 +160,7 @@ def test_plain_text_round_trip(answer):
 def test_fields_added_by_the_core_survive_and_notices_show(corpus, links, answer):
     from dataclasses import fields
 
-    from retrieval.answer import Answer
+    from retrieval.answering.composer import Answer
     from web.service import notice_for
     assert notice_for(answer) is None
     if "llm_error" not in {f.name for f in fields(Answer)}:

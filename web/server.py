@@ -230,7 +230,7 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     """Load everything, then serve until interrupted. Returns the process exit code."""
     import uvicorn
 
-    from retrieval.assistant import Assistant
+    from retrieval.answering.assistant import Assistant
 
     if share:
         print("error: share links are disabled: they would send residents' questions through a third-party "

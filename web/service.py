@@ -23,9 +23,9 @@ import time
 from dataclasses import fields, replace
 from typing import Any, Iterator, Sequence
 
-from retrieval.answer import Answer, article_label
-from retrieval.links import counterparts
-from retrieval.render import plain_text
+from retrieval.answering.composer import Answer, article_label
+from retrieval.documents.links import counterparts
+from retrieval.answering.render import plain_text
 from retrieval.types import Citation, QuestionError
 
 from . import render
@@ -106,7 +106,7 @@ def notice_for(answer: dict) -> str | None:
     if answer.get("llm_error") == BUSY:
         return BUSY_NOTICE
     try:
-        from retrieval.llm import notice
+        from retrieval.generation import notice
     except Exception:  # noqa: BLE001 — optional part of the core
         return None
     try:

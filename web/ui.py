@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from retrieval.answer import HOTLINE
+from retrieval.answering.composer import HOTLINE
 from retrieval.privacy import redact
 from retrieval.types import QuestionError
 

@@ -13,13 +13,13 @@ import secrets
 from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from ..answer import Answer, Composer
-from ..corpus import Corpus
-from ..types import Article, Citation
-from .client import LLMFailure, classify, stream_reply
-from .prompts import STOP, Prompts, as_data, bound_history, history_block, provision_block
-from .settings import LLMSettings
-from .verify import THINK, Verifier, complete_part, parse_markers, renumber, repeats, split_statements
+from retrieval.answering.composer import Answer, Composer
+from retrieval.documents.corpus import Corpus
+from retrieval.types import Article, Citation
+from retrieval.generation.client import LLMFailure, classify, stream_reply
+from retrieval.generation.prompts import STOP, Prompts, as_data, bound_history, history_block, provision_block
+from retrieval.generation.settings import LLMSettings
+from retrieval.generation.verify import THINK, Verifier, complete_part, parse_markers, renumber, repeats, split_statements
 
 log = logging.getLogger(__name__)
 

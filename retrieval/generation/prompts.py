@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..answer import article_label
-from ..corpus import Corpus
-from ..types import Article
-from .verify import MARKER
+from retrieval.answering.composer import article_label
+from retrieval.documents.corpus import Corpus
+from retrieval.types import Article
+from retrieval.generation.verify import MARKER
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..config import ROOT
+from retrieval.config import ROOT
 
 PROMPTS_DIR = ROOT / "prompts"
 MIN_OVERLAP = 0.5

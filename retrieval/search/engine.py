@@ -33,7 +33,7 @@ PROBES = ("返乡农民工想创业有什么扶持", "对符合条件的创业�
 _UNPACKED = r'''
 #define RO 8
 /* Unpacked weights, made once per matrix on first use and dropped when its model is freed.
- * Callers serialise calls into the engine (retrieval.embeddings holds one lock for all models). */
+ * Callers serialise calls into the engine (retrieval.search.embeddings holds one lock for all models). */
 typedef struct { const block_q4_0 *W; int8_t *wexp; float *dw; } e5_wcache_t;
 #define E5_WCACHE 256
 static e5_wcache_t e5_wcache[E5_WCACHE];

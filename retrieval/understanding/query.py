@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .places import EVERYWHERE, LEVELS, Gazetteer, Place, gazetteer
-from .text import CN_NUMERAL, cn_to_int, int_to_cn, longest_matches, to_arabic
-from .types import Article, DocumentMeta
+from retrieval.understanding.places import EVERYWHERE, LEVELS, Gazetteer, Place, gazetteer
+from retrieval.documents.text import CN_NUMERAL, cn_to_int, int_to_cn, longest_matches, to_arabic
+from retrieval.types import Article, DocumentMeta
 
 
 # ---------------------------------------------------------------- the Query

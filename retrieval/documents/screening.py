@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from .types import CorpusError
+from retrieval.types import CorpusError
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ _PIECE = re.compile(r"[^。！？!?；;]*(?:[。！？!?；;]+|$)")
 
 def _parts(line: str) -> tuple[str, str, str]:
     """(heading label as written, body, trailing department list) of a line; any may be empty."""
-    from .parsing import _match_heading, split_departments  # the parser's own rules
+    from retrieval.documents.parsing import _match_heading, split_departments  # the parser's own rules
 
     heading = _match_heading(line)
     prefix = line[: len(line) - len(heading.rest)] if heading and line.endswith(heading.rest) else ""
@@ -172,9 +172,9 @@ def withhold(corpus_dir: Path, doc_id: str, text: str, reviews: Mapping[tuple[st
 
 def screen_corpus(corpus_dir: Path | str) -> list[Flag]:
     """Everything the loader flags in a corpus folder, for the report of `python app.py index`."""
-    from .corpus import apply_corrections, load_corrections, load_metadata, read_document
-    from .text import normalize_whitespace
-    from .types import CorpusError
+    from retrieval.documents.corpus import apply_corrections, load_corrections, load_metadata, read_document
+    from retrieval.documents.text import normalize_whitespace
+    from retrieval.types import CorpusError
 
     corpus_dir = Path(corpus_dir)
     reviews = load_reviews(corpus_dir)

@@ -24,9 +24,9 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from .corpus import Corpus
-from .embeddings import Embedder
-from .types import Article, IndexStateError
+from retrieval.documents.corpus import Corpus
+from retrieval.search.embeddings import Embedder
+from retrieval.types import Article, IndexStateError
 
 log = logging.getLogger(__name__)
 

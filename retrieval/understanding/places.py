@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .text import longest_matches
+from retrieval.documents.text import longest_matches
 
 NATIONWIDE = "全国"
 LEVELS = ("国家", "省级", "地市级", "县级")   # broadest first

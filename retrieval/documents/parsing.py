@@ -11,8 +11,8 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from .text import CN_NUMERAL, cn_to_int, split_sentences
-from .types import Article
+from retrieval.documents.text import CN_NUMERAL, cn_to_int, split_sentences
+from retrieval.types import Article
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from .answer import Answer
-from .types import Citation
+from retrieval.answering.composer import Answer
+from retrieval.types import Citation
 
 
 def citation_label(c: Citation) -> str:

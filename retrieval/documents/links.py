@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .corpus import Corpus
-from .types import Article
+from retrieval.documents.corpus import Corpus
+from retrieval.types import Article
 
 MIN_OVERLAP = 0.18
 MIN_COSINE = 0.90

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 if TYPE_CHECKING:
-    from .corpus import Corpus
+    from retrieval.documents.corpus import Corpus
 
 import numpy as np
 
-from .index import _sha256  # one file hash for both indexes
+from retrieval.search.index import _sha256  # one file hash for both indexes
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ import unicodedata
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .parsing import parse_document
-from .screening import load_reviews, withhold
-from .text import normalize_whitespace
-from .types import Article, CorpusError, DocumentMeta
+from retrieval.documents.parsing import parse_document
+from retrieval.documents.screening import load_reviews, withhold
+from retrieval.documents.text import normalize_whitespace
+from retrieval.types import Article, CorpusError, DocumentMeta
 
 log = logging.getLogger(__name__)
 

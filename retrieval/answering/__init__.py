@@ -1,0 +1,1 @@
+"""From the `Query` and its evidence to a grounded, cited answer."""

@@ -1,0 +1,1 @@
+"""Reading the corpus folder: metadata, text, parsing into articles, checks."""

@@ -1,0 +1,1 @@
+"""Reading a question once into a frozen `Query`."""
