@@ -1,12 +1,14 @@
-import pytest
-
 import datetime as dt
 
-from retrieval.documents.corpus import load_corpus
-from retrieval.understanding.query import (ArticleLookup, DocumentNames, Reader, Synonym, asked_of, expand, focus_of,
-                                     has_figure, period_of, uncovered_topics)
-
+import pytest
 from conftest import ROOT
+
+from retrieval.documents.corpus import load_corpus
+from retrieval.understanding.asking import asked_of, focus_of, has_figure
+from retrieval.understanding.lexicon import Synonym, expand, uncovered_topics
+from retrieval.understanding.periods import period_of
+from retrieval.understanding.query import Reader
+from retrieval.understanding.references import ArticleLookup, DocumentNames
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 from retrieval.documents.corpus import Corpus
+from retrieval.documents.text import int_to_cn
 from retrieval.search.lexical import idf_coverage
 from retrieval.search.retriever import HybridRetriever, Retrieval
-from retrieval.documents.text import int_to_cn
 from retrieval.types import Article, Citation, DocumentMeta
-from retrieval.understanding.query import Asked, Query, Reader, has_figure, uncovered_topics
+from retrieval.understanding.asking import Asked, has_figure
+from retrieval.understanding.lexicon import uncovered_topics
+from retrieval.understanding.query import Query, Reader
 
 HOTLINE = "12333"
 LIST_CHARS = 600       # a list article up to this length is quoted whole when a question asks 哪些
