@@ -26,13 +26,14 @@ LIST_CHARS = 600       # a list article up to this length is quoted whole when a
 _ITEMS = re.compile(r"[（(][一二三四五六七八九十]+[）)]|[；;].*[；;]")
 SUMMARY_CHARS = 100     # the direct answer's length at most (characters, without markers)
 SUMMARY_WANTED = 60     # a clause group is extended with its neighbours up to this length
+_YEAR_IN_TEXT = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
 _CLAUSE = re.compile(r"[，,；;：:。]")
 _PROVIDES = re.compile(r"给予|享受|纳入|提供|补贴|补助|支持|奖补|可按规定|按规定|免费|优先")
 _CONDITION = re.compile(r"^(对|凡|符合|为|对于)|的$")
 _NEGATED = re.compile(r"不得|不予|不再|禁止|取消")
 WHERE_TO_GO = f"具体办理或咨询，可拨打{HOTLINE}人社服务热线，或到当地人社局、就业服务中心。"
 _FIGURE_WORDS = {"money": "具体金额或补贴标准", "rate": "具体的利率或比例", "duration": "具体期限",
-                 "count": "具体数量"}
+                 "count": "具体数量", "age": "具体年龄", "address": "具体地址", "phone": "具体电话号码"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class Thresholds:
     confident_dense: float = 0.86    # above this cosine, low word overlap is tolerated
     related_margin: float = 1.0      # cite further articles scoring within this of the first (z units)
     figure_slack: float = 0.15       # how much less relevant a sentence giving the asked figure may be
-    local_reach: float = 1.5         # the most local document's best article within this of the best leads
+    local_reach: float = 1.5         # the most local document's best article within this of the best leads,
+    local_floor: float = 1.8         # or this far above the average article (z units): it speaks for the place
     local_margin: float = 0.3        # a more local rule within this of the best (z units) is cited first
 
 
@@ -104,6 +106,7 @@ class Composer:
         self.t = thresholds
         self.max_articles = max_articles
         self.max_sentences = max_sentences
+        self._spans: dict[str, tuple[int, int] | None] = {}
 
     # ------------------------------------------------------------ choosing
     def _confident(self, r: Retrieval) -> bool:
@@ -130,9 +133,10 @@ class Composer:
         rank = {d: i for i, d in enumerate(q.scope)}
         top_doc = first.article_id.split(":")[0]
         # a place named outright asks for its own rules: its most local document's best article leads
-        limit = float("-inf") if q.place_named else first.score - self.t.local_reach
+        # otherwise it leads when it is nearly as relevant, or clearly relevant in itself
+        limit = float("-inf") if q.place_named else min(first.score - self.t.local_reach, self.t.local_floor)
         reach = [h for h in r.hits if h.score >= limit
-                 and not self._implements(h.article_id.split(":")[0], top_doc)]
+                 and (q.place_named or not self._implements(h.article_id.split(":")[0], top_doc))]
         local = min(reach, key=lambda h: rank.get(h.article_id.split(":")[0], len(rank)))
         if local.article_id != first.article_id:
             chosen.insert(0, local.article_id)
@@ -320,7 +324,15 @@ class Composer:
         return "，".join(clauses[lo:hi + 1])
 
     def _notes(self, q: Query) -> list[str]:
-        """'包头市本地的政策文件未收录，以下是内蒙古自治区的规定。' when only higher levels speak for the place."""
+        """What to know first: the rules are older than the year in the person's story; only higher
+        levels speak for the place ('包头市本地的政策文件未收录，以下是内蒙古自治区的规定。')."""
+        notes = []
+        spans = [s for d in q.scope if (s := self._years(d))]
+        if q.period and spans and q.period.end > max(hi for _, hi in spans):
+            notes.append("以下规定出自早于您所说年份的文件，此后可能已有新规定，请以当地人社部门公布的为准。")
+        return notes + self._whose_rules(q)
+
+    def _whose_rules(self, q: Query) -> list[str]:
         if not q.place_named or q.place.province is None:
             return []
         local = q.place if q.place.level in ("省级", "地市级") else type(q.place)(q.place.city or "", q.place.province, q.place.city)
@@ -329,10 +341,24 @@ class Composer:
         higher = "、".join(dict.fromkeys(self.reader.label(d) for d in q.scope))
         return [f"{local.name}本地的政策文件未收录，以下是{higher}的规定，在{local.name}同样适用。"]
 
+    def _years(self, doc_id: str) -> tuple[int, int] | None:
+        """The years a document speaks for: from its issue to the last year its text plans for
+        (a 2018 document with targets "到2020年" covers 2018-2020)."""
+        if doc_id not in self._spans:
+            issued = self.corpus.document(doc_id).year
+            planned = [int(y) for a in self.corpus.articles if a.doc_id == doc_id
+                       for y in _YEAR_IN_TEXT.findall(a.body)] if issued else []
+            self._spans[doc_id] = (issued, max([issued] + [y for y in planned if y <= issued + 15])) if issued else None
+        return self._spans[doc_id]
+
     def _period_covered(self, q: Query) -> bool:
-        years = [y for d in q.scope if (y := self.corpus.document(d).year)]
-        start, end = q.period or (0, 0)
-        return not years or (start <= max(years) and end >= min(years))
+        """Rules dated to a year after the documents' span, or before them, are not in the documents."""
+        spans = [s for d in q.scope if (s := self._years(d))]
+        if not q.period or not q.period.rules or not spans:
+            return True
+        if q.period.issued:  # rules issued in those years: a document issued then
+            return any(q.period.start <= lo <= q.period.end for lo, _ in spans)
+        return min(lo for lo, _ in spans) <= q.period.end <= max(hi for _, hi in spans)
 
     def _not_covered(self, q: Query) -> str:
         areas = "、".join(dict.fromkeys("全国" if self.reader.label(d) == "国家" else self.reader.label(d)
@@ -345,7 +371,7 @@ class Composer:
     def _other_years(self, q: Query) -> str:
         issued = "、".join(f"{self.corpus.document(d).short_name}（{self.corpus.document(d).year}年）"
                            for d in q.scope if self.corpus.document(d).year)
-        start, end = q.period or (0, 0)
+        start, end = (q.period.start, q.period.end) if q.period else (0, 0)
         when = f"{start}年" if start == end else f"{start}—{end}年"
         return (f"抱歉，目前收录的政策文件是{issued}发布的，没有{when}的规定；此后可能出台了新的政策。"
                 f"请以当地人社部门最新公布的为准，或拨打{HOTLINE}人社服务热线。")

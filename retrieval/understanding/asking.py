@@ -52,6 +52,9 @@ FIGURE_KINDS = {  # checked in this order
                         r"(补贴|补助|奖补|奖励|贷款|资金|工资|钱|费|金|津贴)[^，。？?]{0,6}(多少|几)|"
                         r"(给|发|补|奖|拿|领|贷|借|报)多少"),
     "duration": re.compile(r"几年|多少年|多久|多长时间|几个月|多少个月|几天|多少天|几个工作日|期限是|哪几年|哪一年"),
+    "age": re.compile(r"多大岁数|多大年纪|多少岁|几岁|多大年龄|年龄[^，。？?]{0,4}(多少|多大|上限|下限|限制)|岁数"),
+    "address": re.compile(r"哪条街|哪条路|门牌|地址|几号楼|几楼|具体在哪|具体位置"),
+    "phone": re.compile(r"电话[^，。？?]{0,3}(多少|是什么)|号码[^，。？?]{0,3}(多少|是什么)|联系方式"),
     "count": re.compile(r"多少|几个|几次|几家|几户|几人|几岁|几名|几项|几条"),
 }
 # "能不能多领几个月" asks whether, not how much
@@ -91,6 +94,9 @@ _FIGURE_IN_TEXT = {
     "rate": re.compile(r"\d[\d.]*\s*(?:%|％|‰|倍|个百分点)|百分之\d+"),
     "duration": re.compile(r"\d+\s*(?:个)?(?:年|月|日|天|工作日|周|小时)|半年|" + YEAR_RANGE.pattern),
     "count": re.compile(r"\d+"),
+    "age": re.compile(r"\d+\s*周?岁"),
+    "address": re.compile(r"[路街道巷]\s*\d+\s*号|\d+\s*号楼"),
+    "phone": re.compile(r"\d{5,}"),
 }
 
 

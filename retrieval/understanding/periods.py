@@ -3,17 +3,35 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 
 from retrieval.documents.text import CN_NUMERAL, to_arabic
 from retrieval.understanding.references import number_of
 
 YEAR_RANGE = re.compile(r"\d{4}\s*[-—–至到]\s*\d{4}")
-_PLAN = re.compile(rf"([{CN_NUMERAL}]{{1,3}})五(?:规划|期间|时期|计划)?")
+_PLAN = re.compile(rf"[“\"'「]?([{CN_NUMERAL}]{{1,3}})五(?:[”\"'」]|规划|期间|时期|计划)")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)\s*年?|([〇零一二三四五六七八九]{4})\s*年")
+_ONWARD = re.compile(r"^\s*(?:年)?\s*(?:以后|之后|以来|起|后)")
 _RELATIVE = {"今年": 0, "去年": -1, "前年": -2, "明年": 1, "本年度": 0}
-# a year is the question's period when it dates the rules asked about, not the person's own story
+# words that ask for the newest rules: the present is the period asked about
+_RECENT = {"最新": (0, 0), "新出台": (0, 0), "新出的": (0, 0), "最近出台": (-1, 0), "近两年": (-1, 0),
+           "这两年": (-1, 0), "近几年": (-2, 0), "近年来": (-2, 0)}
+# a year is the question's period when it dates the rules asked about, not the person's own story:
+# a rule word right after it, or a question about issuing or changing rules
 _ABOUT_RULES = re.compile(r"^.{0,6}?(出台|新出|出的|发布|印发|颁布|实施|政策|规定|文件|细则|意见|办法|条例|标准|一期|那期|"
                           r"这期|期间|版|新规|补贴|扶持|有什么|有啥)")
+_ISSUED = re.compile(r"出台|新出|出的|发布|印发|颁布|下发|发的|出了|新政|新规|通知")
+_RULES_CHANGE = re.compile(_ISSUED.pattern + r"|调整|变化|修改|修订|文件")
+
+
+@dataclass(frozen=True)
+class Period:
+    """Years a question asks about; `rules` when they date the rules, not only the person's story;
+    `issued` when it asks for rules issued then (出台, 发布, 新出的)."""
+    start: int
+    end: int
+    rules: bool = True
+    issued: bool = False
 
 
 def five_year_plan(n: int) -> tuple[int, int] | None:
@@ -24,22 +42,32 @@ def five_year_plan(n: int) -> tuple[int, int] | None:
     return start, start + 4
 
 
-def period_of(question: str, today: dt.date) -> tuple[int, int] | None:
-    """The years a question asks about: explicit years and ranges, 十四五, 今年/去年 — when they date
-    the rules asked about."""
-    years: list[int] = []
+def period_of(question: str, today: dt.date) -> Period | None:
+    """The years a question names — explicit years and ranges, 2020年以后, 十四五, 今年/去年, 最新 —
+    and whether they date the rules asked about."""
+    rules: list[int] = []
+    story: list[int] = []
+    changes = bool(_RULES_CHANGE.search(question))
     for m in _PLAN.finditer(question):
         n = number_of(m.group(1))
         span = five_year_plan(n) if n else None
-        if span and (m.group(0).endswith(("规划", "期间", "时期", "计划")) or _ABOUT_RULES.match(question[m.end():])):
-            years.extend(span)
+        if span:
+            rules.extend(span)
     for m in _YEAR.finditer(question):
-        if not _ABOUT_RULES.match(question[m.end():]) and not YEAR_RANGE.match(question[m.start():]):
-            continue
         raw = m.group(1) or m.group(2)
-        years.append(int(raw) if raw.isdigit() else int(to_arabic(raw + "年")[:-1]))
+        year = int(raw) if raw.isdigit() else int(to_arabic(raw + "年")[:-1])
+        after = question[m.end():]
+        years = [year, today.year] if _ONWARD.match(after) else [year]
+        dated = changes or _ABOUT_RULES.match(after) or YEAR_RANGE.match(question[m.start():])
+        (rules if dated else story).extend(years)
     for word, delta in _RELATIVE.items():
         i = question.find(word)
-        if i >= 0 and _ABOUT_RULES.match(question[i + len(word):]):
-            years.append(today.year + delta)
-    return (min(years), max(years)) if years else None
+        if i >= 0:
+            dated = changes or _ABOUT_RULES.match(question[i + len(word):])
+            (rules if dated else story).append(today.year + delta)
+    for word, (back, ahead) in _RECENT.items():
+        if word in question and not rules:  # "2023年新出的": the year said is the one meant
+            rules.extend((today.year + back, today.year + ahead))
+    if rules:
+        return Period(min(rules), max(rules), True, bool(_ISSUED.search(question)))
+    return Period(min(story), max(story), False) if story else None

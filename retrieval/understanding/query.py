@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from retrieval.documents.text import int_to_cn, longest_matches
+from retrieval.documents.text import longest_matches
 from retrieval.types import Article, DocumentMeta
 from retrieval.understanding.asking import Asked, asked_of, asking_clauses, focus_of
-from retrieval.understanding.periods import period_of
+from retrieval.understanding.periods import Period, period_of
 from retrieval.understanding.places import (
     EVERYWHERE,
     LEVELS,
@@ -37,7 +37,7 @@ class Query:
     asked: Asked = Asked()
     place: Place = EVERYWHERE          # where the rules must apply (named, or the home region)
     place_named: bool = False
-    period: tuple[int, int] | None = None   # years the question asks about, when it names them
+    period: Period | None = None            # years the question names, and whether they date the rules
     documents: tuple[str, ...] = ()    # documents named
     scope: tuple[str, ...] = ()        # documents to search, most local first; empty: none applies
     articles: tuple[str, ...] = ()     # articles named by number
@@ -171,10 +171,11 @@ class Reader:
             scope = applying
         focus = focus_of(text)
         articles, unknown = self.lookup.references(text, scope or None)
-        chapter = [] if articles else self.lookup.chapter(text, scope or None)
+        chapter, no_chapter = ([], []) if articles else self.lookup.chapter(text, scope or None)
         missing = None
-        if unknown and not articles:
-            missing = self._missing(unknown[0], named or scope)
+        if not articles and not chapter and (unknown or no_chapter):
+            names = {d: m.short_name for d, m in self.docs_by_id.items()}
+            missing = self.lookup.missing((unknown or no_chapter)[0], named or scope, names)
         return Query(
             text=text, topic=topic, context_topic=context_topic, focus=focus, asking=" ".join(asking_clauses(text)),
             asked=asked_of(focus), place=place, place_named=bool(places),
@@ -191,12 +192,3 @@ class Reader:
 
     def _place_names(self, text: str) -> set[str]:
         return {name for _, name in longest_matches(text, self.places.by_name, self.places.lengths)}
-
-    def _missing(self, number: int, candidates: Sequence[str]) -> str | None:
-        """'《就业促进法》共六十九条，没有第七十条。' for a number past the end of the document meant."""
-        docs = [d for d in candidates if d in self.lookup.numbered_throughout and number > self.lookup.count[d]]
-        if not docs:
-            return None
-        d = docs[0]
-        return (f"《{self.docs_by_id[d].short_name}》共{int_to_cn(self.lookup.count[d])}条，"
-                f"没有第{int_to_cn(number) if number < 1000 else number}条。")
