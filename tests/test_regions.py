@@ -110,12 +110,6 @@ def test_a_year_in_the_persons_story_is_answered_with_a_note(assistant):
     assert any("早于您所说年份" in n for n in a.notes)
 
 
-def test_a_local_rule_that_speaks_comes_before_the_national_law(assistant):
-    a = assistant.ask("我腿脚不方便，出去找工作总被单位拒绝，政府有什么保障吗？")
-    assert a.citations[0].id.split(":")[0] in ("byn-2018-49", "nmg-2017-132")
-    assert "prc-employment-law-2015" in cited_docs(a)
-
-
 def test_residence_is_context_not_the_question(assistant):
     a = assistant.ask("我是退伍军人，户口在巴彦淖尔，想创业有补贴吗")
     assert not a.refused and a.citations[0].id.startswith("byn-2018-49:")

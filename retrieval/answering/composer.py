@@ -44,8 +44,7 @@ class Thresholds:
     confident_dense: float = 0.86    # above this cosine, low word overlap is tolerated
     related_margin: float = 1.0      # cite further articles scoring within this of the first (z units)
     figure_slack: float = 0.15       # how much less relevant a sentence giving the asked figure may be
-    local_reach: float = 1.5         # the most local document's best article within this of the best leads,
-    local_floor: float = 1.8         # or this far above the average article (z units): it speaks for the place
+    local_reach: float = 1.5         # the most local document's best article within this of the best leads
     local_margin: float = 0.3        # a more local rule within this of the best (z units) is cited first
 
 
@@ -133,10 +132,9 @@ class Composer:
         rank = {d: i for i, d in enumerate(q.scope)}
         top_doc = first.article_id.split(":")[0]
         # a place named outright asks for its own rules: its most local document's best article leads
-        # otherwise it leads when it is nearly as relevant, or clearly relevant in itself
-        limit = float("-inf") if q.place_named else min(first.score - self.t.local_reach, self.t.local_floor)
+        limit = float("-inf") if q.place_named else first.score - self.t.local_reach
         reach = [h for h in r.hits if h.score >= limit
-                 and (q.place_named or not self._implements(h.article_id.split(":")[0], top_doc))]
+                 and not self._implements(h.article_id.split(":")[0], top_doc)]
         local = min(reach, key=lambda h: rank.get(h.article_id.split(":")[0], len(rank)))
         if local.article_id != first.article_id:
             chosen.insert(0, local.article_id)

@@ -139,14 +139,7 @@ class HybridRetriever:
             weights += [w * self.focus_weight for w in self.weights]
             dense = np.maximum(dense, f_dense)
         fused = standardized_fusion(runs, weights, mask)
-        best = list(top_indices(fused, top_k))
-        for d in q.scope:  # every applicable document's best article is evidence, however broad the others
-            own = self._mask([d])
-            if own is not None and own.any() and not own[best].any():
-                i = int(np.argmax(np.where(own, fused, -np.inf)))
-                if np.isfinite(fused[i]):
-                    best.append(i)
-        best.sort(key=lambda i: -fused[i])
+        best = top_indices(fused, top_k)
         hits = [Hit(self.ids[i], float(fused[i]), "hybrid") for i in best if np.isfinite(fused[i])]
         finite = dense[np.isfinite(dense)]
         return Retrieval(

@@ -14,8 +14,9 @@ _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)\s*年?|([〇零一二三四�
 _ONWARD = re.compile(r"^\s*(?:年)?\s*(?:以后|之后|以来|起|后)")
 _RELATIVE = {"今年": 0, "去年": -1, "前年": -2, "明年": 1, "本年度": 0}
 # words that ask for the newest rules: the present is the period asked about
-_RECENT = {"最新": (0, 0), "新出台": (0, 0), "新出的": (0, 0), "最近出台": (-1, 0), "近两年": (-1, 0),
-           "这两年": (-1, 0), "近几年": (-2, 0), "近年来": (-2, 0)}
+_NEWEST = ("最新", "新出台", "新出的")
+# recent years, which date the rules only when said of them ("这两年效益不行" is the person's story)
+_RECENT = {"最近": (-1, 0), "近两年": (-1, 0), "这两年": (-1, 0), "近几年": (-2, 0), "近年来": (-2, 0)}
 # a year is the question's period when it dates the rules asked about, not the person's own story:
 # a rule word right after it, or a question about issuing or changing rules
 _ABOUT_RULES = re.compile(r"^.{0,6}?(出台|新出|出的|发布|印发|颁布|实施|政策|规定|文件|细则|意见|办法|条例|标准|一期|那期|"
@@ -65,9 +66,13 @@ def period_of(question: str, today: dt.date) -> Period | None:
         if i >= 0:
             dated = changes or _ABOUT_RULES.match(question[i + len(word):])
             (rules if dated else story).append(today.year + delta)
-    for word, (back, ahead) in _RECENT.items():
-        if word in question and not rules:  # "2023年新出的": the year said is the one meant
-            rules.extend((today.year + back, today.year + ahead))
+    if not rules:  # "2023年新出的": the year said is the one meant
+        if any(word in question for word in _NEWEST):
+            rules.append(today.year)
+        for word, (back, ahead) in _RECENT.items():
+            i = question.find(word)
+            if i >= 0 and (changes or _ABOUT_RULES.match(question[i + len(word):])):
+                rules.extend((today.year + back, today.year + ahead))
     if rules:
         return Period(min(rules), max(rules), True, bool(_ISSUED.search(question)))
     return Period(min(story), max(story), False) if story else None
