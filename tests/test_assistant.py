@@ -137,3 +137,29 @@ def test_personal_numbers_never_leave_the_question(assistant):
     blob = json.dumps(ans.to_dict(), ensure_ascii=False)
     assert "11010519491231002X" not in blob and "5678" not in blob
     assert "[身份证号]" in ans.question and "[手机号]" in ans.question
+
+
+def _bare(text):
+    return re.sub(r"\[\d+\]", "", text)
+
+
+@pytest.mark.parametrize("question", ["我是返乡农民工，想回乡创业，有什么扶持政策？", "企业不裁员能拿到什么补贴？",
+                                      "就业困难人员自主创业可以享受哪些扶持政策？"])
+def test_the_answer_begins_with_a_short_summary_built_from_the_cited_clauses(assistant, question):
+    ans = assistant.ask(question)
+    assert ans.summary and ans.answer.startswith(ans.summary)
+    assert len(_bare(ans.summary)) <= 100 + len("可以。根据规定，")
+    quotes = "".join(assistant.corpus.article(c.id).body for c in ans.citations)
+    clauses = [c for c in re.split(r"[，。；：、]", _bare(ans.summary)) if len(c) > 4]
+    own_words = ("可以", "根据规定", "包括")
+    assert all(any(c.startswith(w) for w in own_words) or c in quotes for c in clauses), ans.summary
+    for number in re.findall(r"\d+", _bare(ans.summary)):
+        assert number in quotes
+
+
+def test_a_lookup_summary_says_what_the_article_is_about_and_how_it_begins(assistant):
+    ans = assistant.ask("实施意见第四部分第三条")
+    article = assistant.corpus.article("nmg-2017-132:4.3")
+    assert ans.summary.startswith(f"这一条是“{article.title}”：")
+    first = re.split(r"[，。；：]", article.sentences[0])[0]
+    assert first in ans.summary

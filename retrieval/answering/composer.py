@@ -25,7 +25,7 @@ HOTLINE = "12333"
 LIST_CHARS = 600       # a list article up to this length is quoted whole when a question asks 哪些
 _ITEMS = re.compile(r"[（(][一二三四五六七八九十]+[）)]|[；;].*[；;]")
 SUMMARY_CHARS = 100     # the direct answer's length at most (characters, without markers)
-SUMMARY_WANTED = 60     # a clause group is extended with its neighbours up to this length
+SUMMARY_WANTED = 85     # a clause group is extended with its neighbours up to this length
 _YEAR_IN_TEXT = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
 _CLAUSE = re.compile(r"[，,；;：:。]")
 _PROVIDES = re.compile(r"给予|享受|纳入|提供|补贴|补助|支持|奖补|可按规定|按规定|免费|优先")
@@ -267,8 +267,9 @@ class Composer:
             return f"{WHERE_TO_GO}[1]"
         if q.asked.kind == "lead" and article.lead_department:
             return f"这项政策的牵头部门是{article.lead_department}（负责推动落实，不是办理窗口）。[1]"
-        if q.articles:
-            return f"这一条是“{article.title}”。[1]" if article.title else ""
+        if q.articles:  # what the article is about, then how it begins
+            head = f"这一条是“{article.title}”：" if article.title else "这一条规定："
+            return f"{head}{self._opening(article, SUMMARY_CHARS - len(head))}。[1]"
         parts: list[str] = []
         budget = SUMMARY_CHARS
         for n, (a, sents) in enumerate(picks[:2], start=1):
@@ -284,6 +285,22 @@ class Composer:
         lead = {"yes_no": "可以。根据规定，" if not _NEGATED.search(parts[0]) else "根据规定，",
                 "list": "包括：", "figure": "根据规定，"}.get(q.asked.kind, "根据规定，")
         return lead + "".join(parts)
+
+    @staticmethod
+    def _opening(article: Article, budget: int) -> str:
+        """The article's first clauses, whole, up to the budget (at least its first clause)."""
+        clauses = [c for s in article.sentences[:2] for c in _CLAUSE.split(s.rstrip("。；;")) if c]
+        text = clauses[0] if clauses else ""
+        for c in clauses[1:]:
+            if len(text) + 1 + len(c) > min(budget, SUMMARY_WANTED):
+                break
+            text += "，" + c
+        if len(text) <= budget:
+            return text
+        cut = budget - 1
+        while cut > 0 and text[cut - 1].isdigit():  # never split a figure
+            cut -= 1
+        return text[:cut] + "…"
 
     def _best_clauses(self, q: Query, r: Retrieval, article: Article, sentences: Sequence[str], budget: int) -> str:
         """The clause that best answers the question, with the condition or the provision that completes it
