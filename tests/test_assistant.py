@@ -163,3 +163,14 @@ def test_a_lookup_summary_says_what_the_article_is_about_and_how_it_begins(assis
     assert ans.summary.startswith(f"这一条是“{article.title}”：")
     first = re.split(r"[，。；：]", article.sentences[0])[0]
     assert first in ans.summary
+
+
+@pytest.mark.parametrize("question", ["asdfgh qwerty", "啊啊啊啊", "123456", "的的的的", "喂喂喂"])
+def test_a_question_that_cannot_be_read_is_told_apart_from_one_the_documents_do_not_answer(assistant, question):
+    ans = assistant.ask(question)
+    assert ans.refused and ans.refusal_reason == "not_understood" and "换个说法" in ans.answer
+
+
+def test_a_readable_question_the_documents_do_not_answer_is_not_called_unreadable(assistant):
+    ans = assistant.ask("明天临河天气怎么样？")
+    assert ans.refused and ans.refusal_reason != "not_understood"

@@ -31,6 +31,8 @@ _CLAUSE = re.compile(r"[，,；;：:。]")
 _PROVIDES = re.compile(r"给予|享受|纳入|提供|补贴|补助|支持|奖补|可按规定|按规定|免费|优先")
 _CONDITION = re.compile(r"^(对|凡|符合|为|对于)|的$")
 _NEGATED = re.compile(r"不得|不予|不再|禁止|取消")
+# a question with no word of Chinese or of the documents in it: told apart from one they do not answer
+NOT_UNDERSTOOD = "没看懂您的问题，可以换个说法吗？请用中文说说您想了解哪方面的就业创业政策，比如“返乡创业有什么扶持？”"
 WHERE_TO_GO = f"具体办理或咨询，可拨打{HOTLINE}人社服务热线，或到当地人社局、就业服务中心。"
 _FIGURE_WORDS = {"money": "具体金额或补贴标准", "rate": "具体的利率或比例", "duration": "具体期限",
                  "count": "具体数量", "age": "具体年龄", "address": "具体地址", "phone": "具体电话号码"}
@@ -197,6 +199,9 @@ class Composer:
             return self._decline(q, r, "place_not_covered", text=self._not_covered(q))
         if q.period and not self._period_covered(q):
             return self._decline(q, r, "period_not_covered", text=self._other_years(q))
+        if not r.referenced and not any(t in self.retriever.bm25.vocab or self.retriever.tokenize.is_word(t)
+                                        for t in r.tokens):
+            return self._decline(q, r, "not_understood", text=NOT_UNDERSTOOD)
         if not self._confident(r):
             return self._decline(q, r, "no_match")
         articles = self._articles(q, r)
