@@ -174,3 +174,9 @@ def test_a_question_that_cannot_be_read_is_told_apart_from_one_the_documents_do_
 def test_a_readable_question_the_documents_do_not_answer_is_not_called_unreadable(assistant):
     ans = assistant.ask("明天临河天气怎么样？")
     assert ans.refused and ans.refusal_reason != "not_understood"
+
+
+def test_the_quote_is_the_sentence_that_answers_not_the_one_the_synonyms_match(assistant):
+    # 裁员 is widened to the documents' 分流人员 for search; the sentence quoted still answers 不裁员
+    ans = assistant.ask("企业不裁员能拿到什么补贴？")
+    assert "稳岗补贴" in ans.citations[0].quote and "稳岗补贴" in ans.summary

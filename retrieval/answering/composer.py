@@ -25,6 +25,7 @@ HOTLINE = "12333"
 LIST_CHARS = 600       # a list article up to this length is quoted whole when a question asks 哪些
 _ITEMS = re.compile(r"[（(][一二三四五六七八九十]+[）)]|[；;].*[；;]")
 SUMMARY_CHARS = 100     # the direct answer's length at most (characters, without markers)
+OWN_WORDS, ADDED_WORDS = 0.4, 0.2  # weights of word overlap in choosing sentences
 SUMMARY_WANTED = 85     # a clause group is extended with its neighbours up to this length
 _YEAR_IN_TEXT = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
 _CLAUSE = re.compile(r"[，,；;：:。]")
@@ -158,10 +159,13 @@ class Composer:
         return False
 
     def _scored_sentences(self, r: Retrieval, article: Article) -> list[tuple[float, int]]:
-        """(relevance, position) for each sentence, best first: cosine plus word overlap."""
+        """(relevance, position) for each sentence, best first: cosine plus overlap with the question's
+        own words (the documents' words added for search find the article, not the sentence)."""
         dense = self.retriever.sentence_scores(r, article.id)
         tokens = self.retriever.sentence_tokens(article.id)
-        scored = [(dense.get(i, 0.0) + 0.5 * idf_coverage(r.tokens, tokens[i], self.retriever.bm25), i)
+        words = r.asked_tokens or r.tokens
+        scored = [(dense.get(i, 0.0) + OWN_WORDS * idf_coverage(words, tokens[i], self.retriever.bm25)
+                   + ADDED_WORDS * idf_coverage(r.tokens, tokens[i], self.retriever.bm25), i)
                   for i in range(len(article.sentences))]
         return sorted(scored, reverse=True)
 
