@@ -123,7 +123,8 @@ _VERSION_TABLE = ("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PR
                   " description TEXT NOT NULL, applied_at {time} NOT NULL)")
 _VERSION_NOW = "SELECT COALESCE(MAX(version), 0) FROM schema_version"
 _VERSION_ADD = "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)"
-_COMMIT, _ROLLBACK = "COMMIT", "ROLLBACK"
+_COMMIT = "COMMIT"
+_ROLLBACK = "ROLLBACK"
 
 
 class SchemaTooNew(Exception):
@@ -160,13 +161,6 @@ def transaction(conn: Any, dialect: Dialect, errors: tuple[type[BaseException], 
         raise
 
 
-def version(conn: Any, dialect: Dialect) -> int:
-    """The schema version recorded in the database (0: none yet)."""
-    if not conn.execute(dialect.has_table, ("schema_version",)).fetchall():
-        return 0
-    return int(conn.execute(_VERSION_NOW).fetchone()[0])
-
-
 def migrate(conn: Any, dialect: Dialect, where: str, errors: tuple[type[BaseException], ...]) -> int:
     """Bring the database to LATEST (see the module docstring); the version it had before."""
     with transaction(conn, dialect, errors):
@@ -177,10 +171,9 @@ def migrate(conn: Any, dialect: Dialect, where: str, errors: tuple[type[BaseExce
         current = int(conn.execute(_VERSION_NOW).fetchone()[0])
         if current > LATEST:
             raise too_new(current, where)
-        record = dialect.sql(_VERSION_ADD)
         for m in MIGRATIONS:
             if m.version > current:
                 for sql in m.sql(dialect):
                     conn.execute(sql)
-                conn.execute(record, (m.version, m.description, param(dialect, datetime.now(timezone.utc))))
+                conn.execute(dialect.sql(_VERSION_ADD), (m.version, m.description, param(dialect, datetime.now(timezone.utc))))
     return current
