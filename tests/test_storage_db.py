@@ -69,6 +69,8 @@ def test_query_log_off_feedback_on(tmp_path):
     store.flush()
     assert store.count("queries") == 0 and store.count("feedback") == 1
     store.close()
+    assert store.add_feedback("up", "after close", "a") == 2          # a closed store starts again when used
+    store.close()
 
 
 # ---------------------------------------------------------------- what a row holds

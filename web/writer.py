@@ -235,14 +235,15 @@ class Writer:
         self._conn = conn
         return conn
 
-    def _drop_connection(self) -> None:
+    def _drop_connection(self, failed: bool = True) -> None:
+        """Close the connection; after a failure, wait RETRY_OPEN_AFTER before opening another."""
         if self._conn is not None:
             try:
                 self._conn.close()
             except self.db.errors:
                 pass
         self._conn = None
-        self._failed_at = time.monotonic()
+        self._failed_at = time.monotonic() if failed else 0.0
 
     def _attempt(self, work: Callable[[Any], T]) -> tuple[T | None, BaseException | None]:
         """work(connection) under the retry policy of the module docstring: (result, None) or (None, last error)."""
@@ -291,7 +292,7 @@ class Writer:
                 elif what == "stop":
                     stop = True
             self._maybe_purge()
-        self._drop_connection()
+        self._drop_connection(failed=False)     # closed, not broken: a store used again reopens at once
 
     def _write(self, items: list[tuple[Any, Future | None]]) -> None:
         rows = [(record.table, record.values(self.instance)) for record, _ in items]
