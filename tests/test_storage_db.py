@@ -5,13 +5,14 @@ import json
 import logging
 import sqlite3
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from web import admin, database, schema, storage, writer
 from web.storage import StorageSettings, Store, question_key
+
 from web_helpers import concurrent_writes
 
 ID_CARD, PHONE, CARD = "11010519491231002X", "13812345678", "6222021234567894"  # checksums valid
@@ -139,7 +140,7 @@ def test_concurrent_writers_lose_no_row(tmp_path):
 # ---------------------------------------------------------------- retention
 
 def _insert_old(path, days_ago: float, n: int = 3):
-    when = storage.stamp(datetime.now(timezone.utc) - timedelta(days=days_ago))
+    when = storage.stamp(datetime.now(UTC) - timedelta(days=days_ago))
     database.backend(path).connect().close()            # created and migrated as the app does
     conn = sqlite3.connect(path)
     for i in range(n):
@@ -202,7 +203,7 @@ def test_locked_database_costs_a_warning_and_recovers(tmp_path, fast, caplog):
     store.close()
 
 
-def read_only(store: Store) -> Store:
+def read_only(store: Store, monkeypatch) -> Store:
     """The same writer on a connection that may not write (as on a read-only file or file system)."""
     connect = store.db.connect
 
@@ -211,14 +212,14 @@ def read_only(store: Store) -> Store:
         conn.execute("PRAGMA query_only = ON")
         return conn
 
-    store.db.connect = read_only_connect
+    monkeypatch.setattr(store.db, "connect", read_only_connect)
     return store
 
 
-def test_read_only_database_costs_a_warning(tmp_path, fast, caplog):
+def test_read_only_database_costs_a_warning(tmp_path, fast, caplog, monkeypatch):
     path = tmp_path / "ro.sqlite3"
     Store(path).add_feedback("up", "之前", "a")
-    store = read_only(Store(path))
+    store = read_only(Store(path), monkeypatch)
     with caplog.at_level(logging.WARNING, logger="web.writer"):
         assert store.log_query(answer(), 0.01, "api") is True
         assert store.add_feedback("down", "q", "a") is None

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ import pytest
 from bench import cluster
 from web import admin, database, schema, writer
 from web.storage import StorageSettings, Store
+
 from web_helpers import concurrent_writes
 
 ID_CARD, PHONE = "11010519491231002X", "13812345678"
@@ -201,7 +202,7 @@ def test_retention_and_gaps(url, capsys):
     store.add_feedback("up", "创业补贴每月多少钱？", "…")
     store.log_query(answer(), 0.01, "api")
     store.flush()
-    old = datetime.now(timezone.utc) - timedelta(days=31)
+    old = datetime.now(UTC) - timedelta(days=31)
     sql(url, "INSERT INTO queries (created_at, question, refused, citation_ids, generator, latency_ms, source)"
              " VALUES (%s, '旧问题', 1, '[]', 'extractive', 1, 'api')", (old,))
     gaps = store.gaps(days=60)

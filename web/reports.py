@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
 from .database import Database
@@ -95,7 +95,7 @@ class Reports:
         """Questions the assistant declined or that got 👎 in the last `days` days, most frequent first:
         what the policy office should answer next. Questions are grouped ignoring case, width, spaces
         and punctuation."""
-        cutoff = self.db.param((now or datetime.now(timezone.utc)) - timedelta(days=days))
+        cutoff = self.db.param((now or datetime.now(UTC)) - timedelta(days=days))
         groups: dict[str, dict] = {}
         for table, sql, kind in _GAP_QUERIES:
             for row in self._select(table, sql, (cutoff,)):

@@ -17,10 +17,11 @@ tests/test_storage_*.py.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 TABLES = ("feedback", "queries")
 # the columns the writer fills, in the order of web.writer's records
@@ -138,7 +139,7 @@ def too_new(version: int, where: str) -> SchemaTooNew:
 
 def stamp(moment: datetime) -> str:
     """The one timestamp format of rows as read (so that text order is time order)."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def param(dialect: Dialect, moment: datetime) -> Any:
@@ -175,5 +176,5 @@ def migrate(conn: Any, dialect: Dialect, where: str, errors: tuple[type[BaseExce
             if m.version > current:
                 for sql in m.sql(dialect):
                     conn.execute(sql)
-                conn.execute(dialect.sql(_VERSION_ADD), (m.version, m.description, param(dialect, datetime.now(timezone.utc))))
+                conn.execute(dialect.sql(_VERSION_ADD), (m.version, m.description, param(dialect, datetime.now(UTC))))
     return current

@@ -27,10 +27,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from retrieval.config import ROOT
 
@@ -83,7 +84,7 @@ class StorageSettings:
         return self.url if self.url is not None else (self.path or DEFAULT_DB)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "StorageSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> StorageSettings:
         env = os.environ if env is None else env
         raw = (env.get("POLICY_DB") or env.get("POLICY_FEEDBACK_DB") or "").strip()
         raw_days = (env.get("POLICY_RETENTION_DAYS") or "").strip()
@@ -97,7 +98,7 @@ class StorageSettings:
                    retention_days=days, **where)
 
     @classmethod
-    def at(cls, target: Path | str, **fields: Any) -> "StorageSettings":
+    def at(cls, target: Path | str, **fields: Any) -> StorageSettings:
         """Settings for a database given as a path or a postgresql:// URL."""
         if isinstance(target, str) and is_url(target):
             return cls(path=None, url=target, **fields)
@@ -173,8 +174,8 @@ class Store:
         off or not stored."""
         if not self.settings.feedback:
             return None
-        record = FeedbackRecord(rating, question, answer, citation_ids, refused, comment, source)  # type: ignore[arg-type]
-        return self.writer.append_and_wait(record)
+        return self.writer.append_and_wait(
+            FeedbackRecord.from_fields(rating, question, answer, citation_ids, refused, comment, source))
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued so far is written (or given up); False on time-out."""

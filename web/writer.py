@@ -25,10 +25,11 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, ClassVar, Mapping, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, TypeVar
 
 from retrieval.privacy import redact
 
@@ -54,7 +55,7 @@ T = TypeVar("T")
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def clip(text: object, limit: int = MAX_TEXT) -> str:
@@ -68,7 +69,11 @@ def clean_ids(values: object) -> tuple[str, ...]:
         return ()
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         values = [values]
-    return tuple(clip(v, 100) for v in list(values)[:MAX_CITATIONS])  # type: ignore[call-overload]
+    return tuple(clip(v, 100) for v in list(values)[:MAX_CITATIONS])
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def _set(record: Any, **values: Any) -> None:
@@ -97,7 +102,7 @@ class QueryRecord:
              latency_ms=max(0, int(self.latency_ms)), source=clip(self.source, 20))
 
     @classmethod
-    def from_answer(cls, answer: Mapping[str, Any], latency: float, source: str) -> "QueryRecord":
+    def from_answer(cls, answer: Mapping[str, Any], latency: float, source: str) -> QueryRecord:
         """The record of an answer (Answer.to_dict()); a malformed field is stored as far as it goes."""
         return cls(question=answer.get("question", ""), refused=bool(answer.get("refused")),
                    refusal_reason=answer.get("refusal_reason"),
@@ -132,6 +137,13 @@ class FeedbackRecord:
         _set(self, question=clip(self.question), answer=clip(self.answer), citation_ids=clean_ids(self.citation_ids),
              refused=None if self.refused is None else bool(self.refused), comment=clip(self.comment),
              source=clip(self.source, 20))
+
+    @classmethod
+    def from_fields(cls, rating: str, question: object, answer: object, citation_ids: object = None,
+                    refused: object = None, comment: object = "", source: str = "") -> FeedbackRecord:
+        """The record of an entry whose fields may be of any type (as a request sends them)."""
+        return cls(rating, _text(question), _text(answer), clean_ids(citation_ids),
+                   None if refused is None else bool(refused), _text(comment), source)
 
     def values(self, instance: str) -> tuple:
         """In web.schema.COLUMNS order."""
@@ -306,9 +318,9 @@ class Writer:
             self._warn("write", "database %s: %d rows not stored (%s); answers go on", self.db.name, len(items), why)
         else:
             self.written += len(items)
-        for (_, done), row_id in zip(items, ids or [None] * len(items)):
+        for i, (_, done) in enumerate(items):
             if done is not None:
-                done.set_result(row_id)
+                done.set_result(None if ids is None else ids[i])
 
     def _maybe_purge(self, force: bool = False) -> None:
         if not force and time.monotonic() - self._last_purge < PURGE_EVERY:
