@@ -84,7 +84,7 @@ class StorageSettings:
         return self.url if self.url is not None else (self.path or DEFAULT_DB)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> StorageSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "StorageSettings":
         env = os.environ if env is None else env
         raw = (env.get("POLICY_DB") or env.get("POLICY_FEEDBACK_DB") or "").strip()
         raw_days = (env.get("POLICY_RETENTION_DAYS") or "").strip()
@@ -98,7 +98,7 @@ class StorageSettings:
                    retention_days=days, **where)
 
     @classmethod
-    def at(cls, target: Path | str, **fields: Any) -> StorageSettings:
+    def at(cls, target: Path | str, **fields: Any) -> "StorageSettings":
         """Settings for a database given as a path or a postgresql:// URL."""
         if isinstance(target, str) and is_url(target):
             return cls(path=None, url=target, **fields)
