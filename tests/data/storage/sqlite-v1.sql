@@ -1,4 +1,4 @@
--- A SQLite database from before schema versions (version 1, no schema_version table), as written by the app at commit 35a0426 (before migration 3); frozen for the migration tests.
+-- A SQLite database from before schema versions (no schema_version table, no instance column): the schema of commit 40dcffa (the same DDL as migration 1 at 35a0426); frozen for the migration tests.
 BEGIN TRANSACTION;
 CREATE TABLE feedback (
             id           INTEGER PRIMARY KEY AUTOINCREMENT,
