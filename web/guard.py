@@ -69,8 +69,14 @@ CLOSED = re.compile(
 # The machine-readable API descriptions: published only with POLICY_OPENAPI=on (development); the
 # human API page (footer link, /gradio_api/info) stays.
 DOCS = re.compile(r"^/(?:gradio_api/)?(?:openapi\.json|docs|redoc)(?:/.*)?$")
-# /api/ask and /api/feedback are ours and are matched before the mounted Gradio app
-OURS = ("/api/ask", "/api/feedback", "/healthz")
+# the JSON API (/api/…) and /healthz are ours and are matched before the mounted Gradio app
+OURS = ("/healthz",)
+
+
+def _ours(path: str) -> bool:
+    return path in OURS or path.startswith("/api/")
+
+
 WITH_BODY = ("POST", "PUT", "PATCH", "DELETE")
 
 # Gradio's page runs inline scripts and styles (its config is inlined), so those need
@@ -203,8 +209,8 @@ class Guard:
             return
         path = re.sub(r"/{2,}", "/", scope.get("path", ""))
         state = {"started": False}
-        send = _with_headers(send, state, rewrite_422=path not in OURS)
-        if path not in OURS and (self.closed.match(path) or (not self.openapi and DOCS.match(path))):
+        send = _with_headers(send, state, rewrite_422=not _ours(path))
+        if not _ours(path) and (self.closed.match(path) or (not self.openapi and DOCS.match(path))):
             await _json(send, 404, {"error": "Not Found"})
             return
         length = _content_length(scope)
@@ -232,7 +238,7 @@ class Guard:
                 return
             receive = _replay(body, receive)
         if method in WITH_BODY:
-            if (body or path in OURS) and not _is_json(scope):
+            if (body or _ours(path)) and not _is_json(scope):
                 await _json(send, 415, {"error": NOT_JSON_TYPE})
                 return
             if body:
