@@ -54,8 +54,9 @@ DEFAULT_HEADER_TIMEOUT = 10    # seconds for a request's headers to arrive (ngin
 # Gradio routes (with or without the /gradio_api prefix) closed to everyone. The page only needs
 # the config, its assets, the queue (join, data, cancel, heartbeat), /info for the API page and
 # /gradio_api/run/<name> for its few unqueued events (clear, open an article); queue(api_open=False)
-# makes that route refuse every queued function (404). /gradio_api/call/<name> stays open (it joins
-# the queue, like the page). Closed: upload and process_recording (store files), file= and proxy=
+# makes that route refuse every queued function (404). /gradio_api/call/<name> answers 404 for every
+# name: the pages' events are private (GradioSurface), the public API is /api/…. Closed: upload and
+# process_recording (store files), file= and proxy=
 # (read files, fetch URLs), deep_link (writes a session's component values to disk), mcp,
 # component_server, custom_component (the app has none; Gradio prints its path to stdout),
 # monitoring, the run history, the vibe editor, login/logout (no accounts here).
@@ -167,7 +168,9 @@ class GradioSurface:
     @classmethod
     def of(cls, blocks) -> "GradioSurface":
         fns = dict(blocks.fns) if isinstance(blocks.fns, dict) else dict(enumerate(blocks.fns))
-        names = [f.api_name for f in fns.values() if isinstance(getattr(f, "api_name", None), str)]
+        # only public functions may be called by name: the pages' events are private (they are not an API)
+        names = [f.api_name for f in fns.values() if isinstance(getattr(f, "api_name", None), str)
+                 and getattr(f, "api_visibility", "public") == "public"]
         # "predict": the route the page posts unnamed events to, with their fn_index (checked below)
         return cls(fns, [*names, "predict"])
 
