@@ -38,12 +38,13 @@ import threading
 import time
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import RedirectResponse
 
 from retrieval.config import ROOT, Settings
 
 from .api import JSON, add_api
-from .guard import (CLOSED, Guard, GradioSurface, body_timeout_from_env, env_int, header_timeout_from_env,
+from .guard import (CLOSED, CSP, Guard, GradioSurface, body_timeout_from_env, env_int, header_timeout_from_env,
                     max_body_from_env, openapi_from_env, redact_logs, redact_standard_streams, timed_protocol)
 from .service import PolicyService, llm_slots_from_env, llm_wait_from_env, max_waiting_from_env, workers_from_env
 from .storage import StorageSettings, Store
@@ -51,6 +52,10 @@ from .storage import StorageSettings, Store
 log = logging.getLogger(__name__)
 
 CONSOLE_PATH = "/console"  # the hotline console; residents get /
+SWAGGER_CDN = "https://cdn.jsdelivr.net"
+DOCS_CSP = (CSP.replace("script-src 'self'", f"script-src 'self' {SWAGGER_CDN}")
+            .replace("style-src 'self'", f"style-src 'self' {SWAGGER_CDN}")
+            .replace("img-src 'self'", "img-src 'self' https:"))
 
 
 def max_connections(env: dict[str, str] | None = None) -> int:
@@ -67,10 +72,17 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
     openapi = openapi_from_env() if openapi is None else openapi
     # the OpenAPI description documents the JSON API only (the pages are not an API); the Guard
     # also closes these paths unless POLICY_OPENAPI=on
-    app = FastAPI(title="就业创业政策问答", version="1", default_response_class=JSON,
-                  docs_url="/docs" if openapi else None, redoc_url=None,
-                  openapi_url="/openapi.json" if openapi else None)
+    app = FastAPI(title="就业创业政策问答", version="1", default_response_class=JSON, docs_url=None,
+                  redoc_url=None, openapi_url="/openapi.json" if openapi else None)
     add_api(app, service)
+    if openapi:
+        @app.get("/docs", include_in_schema=False)
+        async def docs():
+            # FastAPI's Swagger UI page loads its script and style from a CDN: allowed on this
+            # development-only page, nowhere else (the Guard keeps a page's own CSP header)
+            page = get_swagger_ui_html(openapi_url="/openapi.json", title=app.title + " · API")
+            page.headers["Content-Security-Policy"] = DOCS_CSP
+            return page
     surface = None
 
     if mount_ui:
