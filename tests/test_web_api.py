@@ -110,3 +110,18 @@ def test_admission_slots():
         pass
     with pytest.raises(ValueError):
         Admission(workers=0)
+
+
+def test_a_full_house_gets_the_busy_message_on_the_page(service):
+    """The page's answer handler passes through the same admission control as the API."""
+    import copy
+
+    from web.ui import NEW_STATE, build_resident
+    demo = build_resident(service)
+    (respond,) = [f.fn for f in demo.fns.values() if f.name == "respond"][:1]
+    state = copy.deepcopy(NEW_STATE)
+    with service.admission.admit(), service.admission.admit():
+        *_, (messages, _, _) = list(respond("创业担保贷款有什么规定？", state))
+    assert "pa-error" in messages[-1]["content"] and BUSY_MESSAGE in messages[-1]["content"]
+    *_, (messages, state, _) = list(respond("创业担保贷款有什么规定？", state))
+    assert "pa-cite" in messages[-1]["content"] and state["turns"][-2]["content"] == "创业担保贷款有什么规定？"
