@@ -134,7 +134,7 @@ class PolicyService:
     def warm_up(self) -> None:
         """Load the embedding model now, not on the first visitor's question (grounded path only: no LLM call)."""
         try:
-            self.assistant.ask_many(["创业担保贷款"])
+            next(self.assistant.answer_events("创业担保贷款"))   # the grounded answer only: the LLM is never called
         except Exception:  # noqa: BLE001 — only a warm-up
             log.exception("warm-up question failed")
 

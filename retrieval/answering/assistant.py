@@ -138,7 +138,8 @@ class Assistant:
         return self.reader.read(text, validate_history(history, self.settings), doc_ids)
 
     def answer_events(self, question: object, history: Sequence[dict] | None = None,
-                      doc_ids: Sequence[str] | None = None, limits: Limits | None = None) -> Iterator[Event]:
+                      doc_ids: Sequence[str] | None = None, limits: Limits | None = None,
+                      query: Query | None = None) -> Iterator[Event]:
         """The one answer flow, for the CLI, the web and eval alike. Events, in order:
 
         ("grounded", Answer)  the extractive answer, always, first;
@@ -151,10 +152,11 @@ class Assistant:
         QuestionError (a message for the person asking) is raised on the first next(). `limits`
         bounds the two steps: the grounded one (CPU work) and the LLM one (network wait); the web
         passes its admission control, the CLI and eval none. Closing the iterator early closes the
-        LLM's connection and gives back its slot."""
+        LLM's connection and gives back its slot (stopping after "grounded" never calls the LLM).
+        `query` is the question already read by `plan` (ask_many reads a batch first)."""
         limits = limits or UNLIMITED
         with limits.grounded():
-            query = self.plan(question, history, doc_ids)
+            query = query or self.plan(question, history, doc_ids)
             turns = validate_history(history, self.settings)
             answer = self._compose(question, query)
         yield "grounded", answer
@@ -177,10 +179,11 @@ class Assistant:
         yield "final", replace(answer, generator="extractive", llm_error="unexpected")  # no final: a fault
 
     def ask(self, question: object, history: Sequence[dict] | None = None,
-            doc_ids: Sequence[str] | None = None, limits: Limits | None = None) -> Answer:
+            doc_ids: Sequence[str] | None = None, limits: Limits | None = None,
+            query: Query | None = None) -> Answer:
         """The final answer of `answer_events`."""
         final = None
-        for kind, value in self.answer_events(question, history, doc_ids, limits):
+        for kind, value in self.answer_events(question, history, doc_ids, limits, query):
             if kind == "final":
                 final = value
         assert isinstance(final, Answer)
@@ -196,8 +199,8 @@ class Assistant:
         return answer
 
     def ask_many(self, questions: Sequence[object]) -> list[Answer | QuestionError]:
-        """Answer a batch of single questions with grounded answers; they are embedded together,
-        which is faster per question. (Batch scoring measures the deterministic core, never an LLM.)"""
+        """Answer a batch of single questions, each as `ask` does; they are read and embedded together
+        first, which is faster per question."""
         plans: list[Query | QuestionError] = []
         for q in questions:
             try:
@@ -205,4 +208,4 @@ class Assistant:
             except QuestionError as e:
                 plans.append(e)
         self.retriever.prepare([p.context_topic for p in plans if not isinstance(p, QuestionError) and not p.is_lookup])
-        return [p if isinstance(p, QuestionError) else self._compose(q, p) for q, p in zip(questions, plans)]
+        return [p if isinstance(p, QuestionError) else self.ask(q, query=p) for q, p in zip(questions, plans)]
