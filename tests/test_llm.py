@@ -441,7 +441,8 @@ def test_no_langsmith_traces_leave_even_when_tracing_is_switched_on():
 
 
 def test_assistant_uses_the_configured_endpoint_and_nothing_else_changes(monkeypatch, assistant):
-    """The hook in Assistant: LLM_* set -> ask() and ask_stream() go through the verified LLM path."""
+    """The hook in Assistant: LLM_* set -> answer_events() (and ask(), its last event) go through the
+    verified LLM path: the grounded answer first, then the LLM's pieces, then the checked answer."""
     from retrieval.answering.assistant import Assistant
     from retrieval.config import Settings
 
@@ -451,11 +452,16 @@ def test_assistant_uses_the_configured_endpoint_and_nothing_else_changes(monkeyp
         monkeypatch.setenv("LLM_MODEL", "qwen-test")
         with_llm = Assistant.load(Settings())
         answer = with_llm.ask(QUESTION)
-        events = list(with_llm.ask_stream(QUESTION))
-        refused = with_llm.ask("护照过期了怎么办？")
+        events = list(with_llm.answer_events(QUESTION))
+        refused_events = list(with_llm.answer_events("护照过期了怎么办？"))
         asked = len(server.requests)
     assert answer.generator == "llm" and [c.id for c in answer.citations] == ["byn-2018-49:3.9"]
-    assert events[-1][0] == "final" and events[-1][1].generator == "llm"
+    kinds = [k for k, _ in events]
+    assert kinds[:2] == ["grounded", "writing"] and "delta" in kinds and kinds[-1] == "final"
+    assert events[0][1].generator == "extractive" and events[-1][1].generator == "llm"
+    assert events[-1][1].question == events[0][1].question == QUESTION
+    refused = refused_events[-1][1]
+    assert [k for k, _ in refused_events] == ["grounded", "final"] and refused is refused_events[0][1]
     assert refused.refused and asked == 2  # the refusal never reached the endpoint
     assert assistant.llm is None and assistant.ask(QUESTION).generator == "extractive"
 

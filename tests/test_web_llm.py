@@ -40,8 +40,8 @@ def test_service_streams_the_grounded_answer_then_the_checked_answer(assistant, 
     grounded = assistant.ask(QUESTION).answer
     assert all(v == grounded for k, v in events if k == "draft")   # never the LLM's unverified text
     final = events[-1][1]
-    assert final["generator"] == "llm" and final["answer"] == CHECKED and "30万" not in final["answer"]
-    assert [c["id"] for c in final["citations"]] == ["nmg-2017-132:3.4", "byn-2018-49:3.10"]
+    assert final.generator == "llm" and final.answer == CHECKED and "30万" not in final.answer
+    assert [c.id for c in final.citations] == ["nmg-2017-132:3.4", "byn-2018-49:3.10"]
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,11 @@ import pytest
 from retrieval.config import Settings
 from retrieval.documents.corpus import load_corpus
 from retrieval.documents.links import counterparts
+from dataclasses import replace
+
+from retrieval.answering.composer import Answer, citation_for
 from web import render
-from web.service import PolicyService, answer_from_dict, clean_doc_ids
+from web.service import clean_doc_ids
 
 
 @pytest.fixture(scope="module")
@@ -21,27 +24,23 @@ def links(corpus):
 
 
 def cite(corpus, article_id, quote):
-    from retrieval.answering.composer import citation_for
-    from dataclasses import asdict
-    d = asdict(citation_for(corpus.article(article_id), corpus, quote))
-    d["departments"] = list(d["departments"])
-    return d
+    return citation_for(corpus.article(article_id), corpus, quote)
 
 
 @pytest.fixture()
 def answer(corpus):
-    return {
-        "question": "创业担保贷款有什么规定？",
-        "answer": "根据《自治区实施意见》和《巴彦淖尔市实施细则》：\n加大创业担保贷款工作力度。[1]\n优化创业担保贷款政策。[2]",
-        "refused": False,
-        "citations": [cite(corpus, "nmg-2017-132:3.4", "加大创业担保贷款工作力度。"),
-                      cite(corpus, "byn-2018-49:3.10", "优化创业担保贷款政策。")],
-        "related": [], "refusal_reason": None, "generator": "extractive", "query": "创业担保贷款",
-    }
+    return Answer(
+        question="创业担保贷款有什么规定？",
+        answer="根据《自治区实施意见》和《巴彦淖尔市实施细则》：\n加大创业担保贷款工作力度。[1]\n优化创业担保贷款政策。[2]",
+        refused=False,
+        citations=[cite(corpus, "nmg-2017-132:3.4", "加大创业担保贷款工作力度。"),
+                   cite(corpus, "byn-2018-49:3.10", "优化创业担保贷款政策。")],
+        related=[], refusal_reason=None, generator="extractive", query="创业担保贷款")
 
 
 def test_answer_chips_and_expandable_sources(corpus, links, answer):
     html = render.answer_html(answer, corpus, links)
+    html = re.sub(r'<span class="pa-copy-text">.*?</span>', "", html)   # the plain text to copy, hidden
     assert html.count('<sup class="pa-ref">') == 2
     assert "[1]" not in html and "\n" not in html and "\n\n" not in html
     assert html.count('<details class="pa-cite">') == 2
@@ -55,13 +54,12 @@ def test_answer_chips_and_expandable_sources(corpus, links, answer):
 
 def test_refusal_is_never_empty_and_names_the_hotline(corpus, links):
     for text in ["抱歉，现有的就业创业政策文件中没有找到能回答这个问题的规定。", ""]:
-        html = render.answer_html({"question": "q", "answer": text, "refused": True, "citations": [],
-                                   "related": []}, corpus, links)
+        html = render.answer_html(Answer(question="q", answer=text, refused=True), corpus, links)
         assert "12333" in html and "pa-refused" in html and "没有找到" in html
 
 
 def test_everything_is_escaped(corpus, links, answer):
-    answer = {**answer, "answer": "<script>alert(1)</script>[1]"}
+    answer = replace(answer, answer="<script>alert(1)</script>[1]")
     html = render.answer_html(answer, corpus, links)
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<img" not in render.user_html('<img src=x onerror=alert(1)>')
@@ -130,14 +128,15 @@ def test_summary_leads_and_quotes_fold(corpus, links, answer):
     plain = render.answer_html(answer, corpus, links)
     assert "pa-summary" not in plain and "查看原文</summary>" not in plain  # no summary: as before
     summary = "可以申请创业担保贷款。[1]"
-    led = {**answer, "summary": summary, "answer": summary + "\n" + answer["answer"]}
-    html = render.answer_html(led, corpus, links, copy_text="问：…")
+    led = replace(answer, summary=summary, answer=summary + "\n" + answer.answer)
+    html = render.answer_html(led, corpus, links)
     lead = html.index('class="pa-summary"')
     fold = html.index("<summary>查看原文</summary>")
     assert lead < fold < html.index("加大创业担保贷款工作力度。")  # the quotes come under the disclosure
-    assert html.count("可以申请创业担保贷款") == 1 and '<sup class="pa-ref">1</sup>' in html[lead:fold]
-    assert 'class="pa-copy-btn"' in html and '<span class="pa-copy-text">问：…</span>' in html
-    only = {**answer, "summary": summary, "answer": summary}
+    shown = html[:html.index('<span class="pa-copy-text">')]
+    assert shown.count("可以申请创业担保贷款") == 1 and '<sup class="pa-ref">1</sup>' in html[lead:fold]
+    assert 'class="pa-copy-btn"' in html and '<span class="pa-copy-text">问：创业担保贷款有什么规定？&#10;' in html
+    only = replace(answer, summary=summary, answer=summary)
     assert "查看原文</summary>" not in render.answer_html(only, corpus, links)
 
 
@@ -147,29 +146,25 @@ def test_article_finder_lists_every_article(corpus):
     assert 'id="pa-find"' in html and 'for="pa-find"' in html
 
 
-def test_plain_text_round_trip(answer):
-    text = PolicyService.copy_text(answer)
+def test_copy_text_is_the_plain_text_of_the_answer(corpus, links, answer):
+    from retrieval.answering.render import plain_text
+    text = plain_text(answer)
     assert text.startswith("问：创业担保贷款有什么规定？")
     assert "[1] 《自治区实施意见》第三部分第（四）条 拓宽投融资渠道（nmg-2017-132:3.4）" in text
     assert "以文件原文为准" in text
-    assert PolicyService.copy_text({}) == ""
-    again = answer_from_dict(answer).to_dict()
-    assert {k: v for k, v in again.items() if k in answer} == answer
+    html = render.answer_html(answer, corpus, links)
+    assert render.esc(text).replace("\n", "&#10;") in html
+    assert 'class="pa-copy-btn"' not in render.answer_html(replace(answer, answer=""), corpus, links)
 
 
-def test_fields_added_by_the_core_survive_and_notices_show(corpus, links, answer):
-    from dataclasses import fields
-
-    from retrieval.answering.composer import Answer
-    from web.service import notice_for
-    assert notice_for(answer) is None
-    if "llm_error" not in {f.name for f in fields(Answer)}:
-        pytest.skip("the core has no LLM fields")
-    failed = {**answer, "llm_error": "timeout"}
-    assert answer_from_dict(failed).llm_error == "timeout"
-    note = notice_for(failed)
-    assert note
-    assert render.esc(note) in render.answer_html(failed, corpus, links, note)
+def test_notices_show_why_the_llm_answer_is_not_given(corpus, links, answer):
+    from retrieval.generation import NOTICES
+    assert "pa-note" not in render.answer_html(answer, corpus, links)
+    for code in ("timeout", "busy", "server_error"):
+        html = render.answer_html(replace(answer, llm_error=code), corpus, links)
+        assert render.esc(NOTICES.get(code, NOTICES[None])) in html
+    unverified = replace(answer, verification={"fallback": "no_citations"})
+    assert render.esc(NOTICES["unverified"]) in render.answer_html(unverified, corpus, links)
 
 
 def test_clean_inputs():

@@ -1,4 +1,4 @@
-"""The real server (`python app.py --port N`) over HTTP and through gradio_client."""
+"""The real server (`python app.py --port N`) over HTTP: the JSON API, and the page's events through Gradio's queue."""
 import json
 import re
 import sqlite3
@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from web_helpers import http_json, running_server
+from web_helpers import http_json, page_answer, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -20,12 +20,6 @@ ID_CARD, PHONE = "11010519491231002X", "13812345678"
 def server(tmp_path_factory):
     with running_server(tmp_path_factory.mktemp("web-server")) as srv:
         yield srv
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    from gradio_client import Client
-    return Client(server.url, verbose=False)
 
 
 def ask(server, body, timeout=60):
@@ -125,38 +119,55 @@ def test_twenty_simultaneous_users(server):
     assert all(b["answer"] and (b["citations"] or b["refused"]) for _, b in results)
 
 
-def test_twenty_simultaneous_users_through_the_gradio_queue(client):
-    jobs = [client.submit(f"创业补贴有哪些？{i}", None, None, api_name="/ask") for i in range(20)]
-    answers = [job.result(timeout=120) for job in jobs]
-    assert len(answers) == 20 and all(a["answer"] for a in answers)
+def test_twenty_simultaneous_visitors_of_the_page(server):
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        bubbles = list(pool.map(lambda i: page_answer(server, f"创业补贴有哪些？{i}", timeout=120), range(20)))
+    assert len(bubbles) == 20 and all("pa-cite" in b or "pa-refused" in b for b in bubbles)
 
 
-def test_named_gradio_endpoints(client):
-    names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert {"/ask", "/copy_answer", "/search", "/article", "/documents", "/feedback"} <= names
-    answer = client.predict("退役军人就业创业有什么政策？", None, None, api_name="/ask")
-    assert answer["citations"] and all(CITATION_ID.match(c["id"]) for c in answer["citations"])
-    text = client.predict(question="退役军人就业创业有什么政策？", api_name="/copy_answer")
-    assert text.startswith("问：退役军人") and "依据：" in text and "nmg-2017-132:4.6" in text
-    found = client.predict(query="创业担保贷款", doc_id="", limit=5, api_name="/search")
+def get(server, path):
+    return http_json("GET", server.url + path)
+
+
+def test_the_json_api(server):
+    status, answer = ask(server, {"question": "退役军人就业创业有什么政策？"})
+    assert status == 200 and answer["citations"] and all(CITATION_ID.match(c["id"]) for c in answer["citations"])
+    status, text = http_json("POST", server.url + "/api/ask/text", {"question": "退役军人就业创业有什么政策？"})
+    assert status == 200 and set(text) == {"text"}
+    assert text["text"].startswith("问：退役军人") and "依据：" in text["text"] and "nmg-2017-132:4.6" in text["text"]
+    status, found = get(server, "/api/search?q=%E5%88%9B%E4%B8%9A%E6%8B%85%E4%BF%9D%E8%B4%B7%E6%AC%BE&limit=5")
+    assert status == 200
     assert {"nmg-2017-132:3.4", "byn-2018-49:3.10"} <= {r["id"] for r in found["results"][:found["exact_count"]]}
     assert "创业担保贷款" in found["terms"] and found["phrases"] == ["创业担保贷款"]
     flags = [r["matched"] for r in found["results"]]
     assert flags == sorted(flags, reverse=True) and sum(flags) == found["exact_count"]  # exact matches first
-    only_city = client.predict(query="创业担保贷款", doc_id="byn-2018-49", limit=5, api_name="/search")
-    assert all(r["doc_id"] == "byn-2018-49" for r in only_city["results"])
-    art = client.predict(article_id="nmg-2017-132:4.3", api_name="/article")
-    assert art["title"] == "推动农牧民转移就业" and art["lead_department"] == "自治区人力资源社会保障厅"
+    _, only_city = get(server, "/api/search?q=%E5%88%9B%E4%B8%9A%E6%8B%85%E4%BF%9D%E8%B4%B7%E6%AC%BE"
+                               "&doc_id=byn-2018-49&limit=5")
+    assert only_city["results"] and all(r["doc_id"] == "byn-2018-49" for r in only_city["results"])
+    status, art = get(server, "/api/articles/nmg-2017-132:4.3")
+    assert status == 200 and art["title"] == "推动农牧民转移就业" and art["lead_department"] == "自治区人力资源社会保障厅"
     assert [c["id"] for c in art["counterparts"]] == ["byn-2018-49:4.13"]
-    docs = client.predict(api_name="/documents")
+    status, missing = get(server, "/api/articles/no-such-article")
+    assert status == 404 and "没有这一条" in missing["error"]
+    status, docs = get(server, "/api/documents")
     assert [d["doc_id"] for d in docs] == ["nmg-2017-132", "byn-2018-49"]
     assert len(docs[1]["articles"]) == 27 and docs[1]["implements"] == "nmg-2017-132"
+    status, bad = get(server, "/api/search?q=x&limit=1000")
+    assert status == 400 and "limit" in bad["error"]
 
 
-def test_gradio_errors_carry_the_message(client):
-    from gradio_client.exceptions import AppError
-    with pytest.raises(AppError, match="空"):
-        client.predict("", None, None, api_name="/ask")
+def test_the_pages_are_not_an_api(server):
+    """Gradio serves the pages only: no named endpoint is published or callable by name."""
+    status, info = get(server, "/gradio_api/info")
+    assert status != 200 or not info.get("named_endpoints"), info
+    for name in ("ask", "copy_answer", "search", "article", "documents", "feedback", "respond"):
+        status, _ = http_json("POST", server.url + f"/gradio_api/call/{name}", {"data": ["创业", None, None]})
+        assert status == 404, name
+
+
+def test_page_errors_carry_the_message(server):
+    bubble = page_answer(server, "？？？ !!!")
+    assert "pa-error" in bubble and "没有识别出问题" in bubble
 
 
 def test_rest_route_cannot_skip_the_queue(server):
@@ -199,18 +210,20 @@ def test_uploads_are_refused(server):
     assert e.value.code in (403, 404)
 
 
-def test_feedback_is_stored_redacted(server, client):
+def test_feedback_is_stored_redacted(server):
     question = f"我的身份证号{ID_CARD}，手机{PHONE}，创业担保贷款怎么申请？"
     _, answer = ask(server, {"question": question})
     status, body = http_json("POST", server.url + "/api/feedback", {
         "rating": "down", "question": answer["question"], "answer": answer["answer"],
         "citation_ids": [c["id"] for c in answer["citations"]]})
     assert status == 200 and body["stored"] is True
-    # the whole answer object works too, and so does the named Gradio endpoint
+    # the whole answer object works too, and a comment
     status, _ = http_json("POST", server.url + "/api/feedback", {"rating": "up", "answer": answer})
     assert status == 200
-    client.predict(rating="down", question=question, answer=answer["answer"], citation_ids=["nmg-2017-132:3.4"],
-                   comment=f"回电{PHONE}", api_name="/feedback")
+    status, _ = http_json("POST", server.url + "/api/feedback", {
+        "rating": "down", "question": question, "answer": answer["answer"], "citation_ids": ["nmg-2017-132:3.4"],
+        "comment": f"回电{PHONE}"})
+    assert status == 200
     status, bad = http_json("POST", server.url + "/api/feedback", {"rating": "meh", "question": "q"})
     assert status == 400 and "error" in bad
 

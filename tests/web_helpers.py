@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -125,3 +126,36 @@ def concurrent_writes(one, two, answer) -> list:
     for t in threads:
         t.join()
     return ids
+
+
+def _queue_call(server: Server, session: str, fn_index: int, data: list, timeout: float) -> dict:
+    """One event through Gradio's queue, as the page's script sends it; its completion message."""
+    status, joined = http_json("POST", server.url + "/gradio_api/queue/join",
+                               {"data": data, "event_data": None, "fn_index": fn_index, "trigger_id": None,
+                                "session_hash": session}, timeout=timeout)
+    assert status == 200, (status, joined)
+    with urllib.request.urlopen(f"{server.url}/gradio_api/queue/data?session_hash={session}",
+                                timeout=timeout) as stream:
+        for raw in stream:
+            line = raw.decode("utf-8").strip()
+            if line.startswith("data:"):
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed":
+                    assert message.get("success"), message
+                    return message
+    raise AssertionError("the event stream ended without completing")
+
+
+def page_answer(server: Server, question: str, timeout: float = 60.0) -> str:
+    """Ask as the residents' page does — its private events (the pages have no API) through Gradio's
+    queue: `submit` (the question into the session), then `respond` — and return the answer bubble's HTML."""
+    import uuid
+    _, config = http_json("GET", server.url + "/config", timeout=timeout)
+    index = {d.get("api_name"): d["id"] for d in config["dependencies"]}
+    session = uuid.uuid4().hex
+    _queue_call(server, session, index["submit"], [question, None], timeout)
+    done = _queue_call(server, session, index["respond"], [None, None], timeout)
+    text = json.dumps(done["output"]["data"][0], ensure_ascii=False)
+    bubbles = re.findall(r'<div class=\\"pa-answer.*?(?=\\"}|$)', text)
+    assert bubbles, done
+    return bubbles[-1].replace('\\"', '"')

@@ -54,8 +54,9 @@ DEFAULT_HEADER_TIMEOUT = 10    # seconds for a request's headers to arrive (ngin
 # Gradio routes (with or without the /gradio_api prefix) closed to everyone. The page only needs
 # the config, its assets, the queue (join, data, cancel, heartbeat), /info for the API page and
 # /gradio_api/run/<name> for its few unqueued events (clear, open an article); queue(api_open=False)
-# makes that route refuse every queued function (404). /gradio_api/call/<name> stays open (it joins
-# the queue, like the page). Closed: upload and process_recording (store files), file= and proxy=
+# makes that route refuse every queued function (404). /gradio_api/call/<name> answers 404 for every
+# name: the pages' events are private (GradioSurface), the public API is /api/…. Closed: upload and
+# process_recording (store files), file= and proxy=
 # (read files, fetch URLs), deep_link (writes a session's component values to disk), mcp,
 # component_server, custom_component (the app has none; Gradio prints its path to stdout),
 # monitoring, the run history, the vibe editor, login/logout (no accounts here).
@@ -69,8 +70,14 @@ CLOSED = re.compile(
 # The machine-readable API descriptions: published only with POLICY_OPENAPI=on (development); the
 # human API page (footer link, /gradio_api/info) stays.
 DOCS = re.compile(r"^/(?:gradio_api/)?(?:openapi\.json|docs|redoc)(?:/.*)?$")
-# /api/ask and /api/feedback are ours and are matched before the mounted Gradio app
-OURS = ("/api/ask", "/api/feedback", "/healthz")
+# the JSON API (/api/…) and /healthz are ours and are matched before the mounted Gradio app
+OURS = ("/healthz",)
+
+
+def _ours(path: str) -> bool:
+    return path in OURS or path.startswith("/api/")
+
+
 WITH_BODY = ("POST", "PUT", "PATCH", "DELETE")
 
 # Gradio's page runs inline scripts and styles (its config is inlined), so those need
@@ -161,7 +168,9 @@ class GradioSurface:
     @classmethod
     def of(cls, blocks) -> "GradioSurface":
         fns = dict(blocks.fns) if isinstance(blocks.fns, dict) else dict(enumerate(blocks.fns))
-        names = [f.api_name for f in fns.values() if isinstance(getattr(f, "api_name", None), str)]
+        # only public functions may be called by name: the pages' events are private (they are not an API)
+        names = [f.api_name for f in fns.values() if isinstance(getattr(f, "api_name", None), str)
+                 and getattr(f, "api_visibility", "public") == "public"]
         # "predict": the route the page posts unnamed events to, with their fn_index (checked below)
         return cls(fns, [*names, "predict"])
 
@@ -203,8 +212,8 @@ class Guard:
             return
         path = re.sub(r"/{2,}", "/", scope.get("path", ""))
         state = {"started": False}
-        send = _with_headers(send, state, rewrite_422=path not in OURS)
-        if path not in OURS and (self.closed.match(path) or (not self.openapi and DOCS.match(path))):
+        send = _with_headers(send, state, rewrite_422=not _ours(path))
+        if not _ours(path) and (self.closed.match(path) or (not self.openapi and DOCS.match(path))):
             await _json(send, 404, {"error": "Not Found"})
             return
         length = _content_length(scope)
@@ -232,7 +241,7 @@ class Guard:
                 return
             receive = _replay(body, receive)
         if method in WITH_BODY:
-            if (body or path in OURS) and not _is_json(scope):
+            if (body or _ours(path)) and not _is_json(scope):
                 await _json(send, 415, {"error": NOT_JSON_TYPE})
                 return
             if body:

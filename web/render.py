@@ -1,6 +1,6 @@
 """HTML for the page: answers with citation chips, article cards, search results, tables of contents.
 
-Pure functions over plain data (answer dicts, the corpus); every piece of text is escaped here.
+Pure functions over the core's objects (an Answer, the corpus); every piece of text is escaped here.
 The HTML is kept on single lines without blank lines, so the chat's Markdown renderer passes it
 through as one HTML block.
 """
@@ -10,10 +10,12 @@ import html
 import re
 from typing import Iterable, Sequence
 
-from retrieval.answering.composer import HOTLINE, article_label
-from retrieval.documents.text import int_to_cn
+from retrieval.answering.composer import HOTLINE, Answer, article_label
+from retrieval.answering.render import plain_text
 from retrieval.documents.corpus import Corpus
-from retrieval.types import Article
+from retrieval.documents.text import int_to_cn
+from retrieval.generation import notice as llm_notice
+from retrieval.types import Article, Citation
 
 NOTICE = "回答摘自所列政策文件原文，仅供参考，以文件原文和当地人社部门解释为准。"
 LEAD_LABEL = "政策牵头部门"
@@ -127,13 +129,13 @@ def _answer_lines(text: str) -> str:
     return "".join(parts)
 
 
-def citation_card(n: int | None, cite: dict, corpus: Corpus, links: dict[str, list[str]]) -> str:
-    article = corpus.by_id.get(cite.get("id", ""))
+def citation_card(n: int | None, cite: Citation, corpus: Corpus, links: dict[str, list[str]]) -> str:
+    article = corpus.by_id.get(cite.id)
     num = f'<span class="pa-num">{n}</span>' if n is not None else ""
-    head = (f'{num}<span class="pa-cdoc">《{esc(cite.get("document"))}》</span>'
-            f'<span class="pa-cart">{esc(cite.get("article"))}</span>'
-            f'<span class="pa-ctitle">{esc(cite.get("title"))}</span>')
-    body = f'<blockquote class="pa-quote">{esc(cite.get("quote"))}</blockquote>'
+    head = (f'{num}<span class="pa-cdoc">《{esc(cite.document)}》</span>'
+            f'<span class="pa-cart">{esc(cite.article)}</span>'
+            f'<span class="pa-ctitle">{esc(cite.title)}</span>')
+    body = f'<blockquote class="pa-quote">{esc(cite.quote)}</blockquote>'
     if article is not None:
         body += (f'<details class="pa-full"><summary>查看条文全文</summary>'
                  f'<p class="pa-text">{esc(article.text)}</p></details>')
@@ -141,8 +143,8 @@ def citation_card(n: int | None, cite: dict, corpus: Corpus, links: dict[str, li
         cp = counterpart_block(corpus, article, links, clickable=False, with_text=False)
         body += cp
         body += source_line(corpus, article)
-    elif cite.get("lead_department"):
-        body += f'<div class="pa-dept"><span class="pa-lead">{LEAD_LABEL}：{esc(cite.get("lead_department"))}</span></div>'
+    elif cite.lead_department:
+        body += f'<div class="pa-dept"><span class="pa-lead">{LEAD_LABEL}：{esc(cite.lead_department)}</span></div>'
     return f'<details class="pa-cite"><summary>{head}</summary><div class="pa-cbody">{body}</div></details>'
 
 
@@ -157,28 +159,28 @@ def copy_button(copy_text: str | None) -> str:
             f'<span class="pa-copy-text">{text}</span></div>')
 
 
-def answer_html(answer: dict, corpus: Corpus, links: dict[str, list[str]], notice: str | None = None,
-                copy_text: str | None = None) -> str:
+def answer_html(answer: Answer, corpus: Corpus, links: dict[str, list[str]]) -> str:
     """The chat bubble of an answer. With a `summary` (the short direct answer that `answer` starts
     with) it leads, and the rest of the answer (the quotes) folds under 查看原文; then the sources,
-    each expandable, and a copy button."""
-    cites = answer.get("citations") or []
+    each expandable, and a copy button (the answer as plain text with full citations). When an LLM
+    was asked but the grounded excerpt is shown, the core's one-line notice says why."""
+    notice = llm_notice(answer)
     note = f'<div class="pa-note">ⓘ {esc(notice)}</div>' if notice else ""
-    related = answer.get("related") or []
-    if answer.get("refused"):
-        text = answer.get("answer") or f"抱歉，现有文件中没有找到相关规定。建议拨打{HOTLINE}人社服务热线咨询。"
+    copy = copy_button(plain_text(answer) if answer.answer else None)
+    if answer.refused:
+        text = answer.answer or f"抱歉，现有文件中没有找到相关规定。建议拨打{HOTLINE}人社服务热线咨询。"
         if HOTLINE not in text:
             text += f"建议拨打{HOTLINE}人社服务热线咨询。"
         out = ('<div class="pa-answer pa-refused"><div class="pa-notice">'
                '<div class="pa-notice-head">文件中没有找到可以直接回答的规定</div>'
                f'{_answer_lines(text)}'
                f'<div class="pa-hotline">☎ 人社服务热线 <b>{HOTLINE}</b></div></div>')
-        if related:
+        if answer.related:
             out += ('<div class="pa-cites"><div class="pa-cites-head">相关条款（供参考，其中没有所问的内容）</div>'
-                    + "".join(citation_card(None, c, corpus, links) for c in related) + "</div>")
-        return out + copy_button(copy_text) + "</div>"
-    text = answer.get("answer", "") or ""
-    summary = (answer.get("summary") or "").strip()
+                    + "".join(citation_card(None, c, corpus, links) for c in answer.related) + "</div>")
+        return out + copy + "</div>"
+    text = answer.answer or ""
+    summary = (answer.summary or "").strip()
     if summary:
         rest = text.strip()
         rest = rest[len(summary):] if rest.startswith(summary) else rest
@@ -189,10 +191,11 @@ def answer_html(answer: dict, corpus: Corpus, links: dict[str, list[str]], notic
     else:
         body = _answer_lines(text)
     out = f'<div class="pa-answer">{note}{body}'
-    if cites:
+    if answer.citations:
         out += ('<div class="pa-cites"><div class="pa-cites-head">依据（点开查看原文）</div>'
-                + "".join(citation_card(n, c, corpus, links) for n, c in enumerate(cites, start=1)) + "</div>")
-    return out + copy_button(copy_text) + "</div>"
+                + "".join(citation_card(n, c, corpus, links) for n, c in enumerate(answer.citations, start=1))
+                + "</div>")
+    return out + copy + "</div>"
 
 
 def draft_html(text: str) -> str:

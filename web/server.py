@@ -1,97 +1,65 @@
-"""The web server: a FastAPI app with the JSON routes, the residents' Gradio page mounted at / and the
-hotline console at /console, served by uvicorn.
+"""The web server: a FastAPI app with the JSON API (web.api), the residents' Gradio page mounted at /
+and the hotline console at /console, served by uvicorn.
 
-Routes of our own (everything else is Gradio's; see SECURITY.md for which of Gradio's are closed):
-    GET  /console         redirects to /console/, the hotline console (the residents' page is /)
-    GET  /healthz         {"status": "ok", "documents": n, "articles": n}; "degraded" (+ "storage", "dropped")
-                          while the database drops rows
-    POST /api/ask         {"question", "history"?, "doc_ids"?} -> the JSON of `app.py ask --json`;
-                          400 {"error"} for a question that cannot be answered, 413 for a body over
-                          POLICY_MAX_BODY_BYTES, 503 {"error"} (Retry-After) when too many are waiting
-    POST /api/feedback    {"rating": "up"|"down", "question", "answer", "citation_ids"?, "comment"?}
-                          (or "answer" as the whole answer object) -> {"stored": true, "id": n};
-                          {"stored": false, "id": null} when feedback is off or cannot be written
+Routes of our own (everything else is Gradio's page machinery; see SECURITY.md for which of Gradio's are closed):
+    GET  /console            redirects to /console/, the hotline console (the residents' page is /)
+    GET  /healthz            {"status": "ok", "documents": n, "articles": n}; "degraded" (+ "storage", "dropped")
+                             while the database drops rows
+    POST /api/ask            {"question", "history"?, "doc_ids"?} -> the JSON of `app.py ask --json`
+    POST /api/ask/text       the same -> {"text": the answer as plain text with full citations}
+    POST /api/feedback       {"rating": "up"|"down", "question", "answer", "citation_ids"?, "comment"?}
+                             (or "answer" as the whole answer object) -> {"stored": bool, "id": n|null}
+    GET  /api/search         ?q=…&doc_id=…&limit=… -> articles, exact matches first
+    GET  /api/articles/{id}  one article in full
+    GET  /api/documents      the documents and their tables of contents
+The request and response models are in web.api (OpenAPI at /openapi.json and /docs with POLICY_OPENAPI=on).
+400 {"error"} for input that cannot be used, 413 for a body over POLICY_MAX_BODY_BYTES, 503 {"error"}
+(Retry-After) when too many are waiting.
 
 Configuration from the environment (besides POLICY_* of retrieval.config and web.storage):
-    POLICY_WEB_CONCURRENCY  grounded answers computed at once, all routes together (default 4)
-    POLICY_LLM_CONCURRENCY  LLM calls at once (default 8), see web.service
+    POLICY_WEB_CONCURRENCY  grounded answers computed at once, all routes and pages together (default 4)
+    POLICY_LLM_CONCURRENCY  LLM calls at once (default 8), see web.admission
     POLICY_LLM_WAIT         seconds to wait for a free LLM slot before answering without it (default 0.5)
+    POLICY_MAX_WAITING      requests inside the app (waiting or working) before 503 / the busy message (default 200)
     POLICY_MAX_BODY_BYTES   largest request body (default 65536); larger gets 413 before it is read
     POLICY_HEADER_TIMEOUT   seconds for a request's headers to arrive before the socket is closed (default 10)
     POLICY_BODY_TIMEOUT     seconds for a request's body to arrive once its headers have (default 10; 408)
-    POLICY_OPENAPI          on: publish /openapi.json and /gradio_api/openapi.json (default off)
-    POLICY_MAX_WAITING      JSON requests waiting for a slot before 503 (default 200)
+    POLICY_OPENAPI          on: publish /openapi.json, /docs and /gradio_api/openapi.json (default off)
     POLICY_MAX_CONNECTIONS  open connections (each open page holds one) before uvicorn answers 503 (default 2000)
     POLICY_FORWARDED_ALLOW_IPS  proxies whose X-Forwarded-* headers are believed (default 127.0.0.1)
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
 import sys
 import threading
 import time
-from typing import Any, Callable
 
-import anyio
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import RedirectResponse
 
 from retrieval.config import ROOT, Settings
-from retrieval.types import QuestionError
 
-from .feedback import FeedbackError
-from .guard import (CLOSED, Guard, GradioSurface, body_timeout_from_env, env_int, header_timeout_from_env, json_depth,
-                    max_body_from_env, openapi_from_env, redact_logs, redact_standard_streams, scrub, strict_json,
-                    timed_protocol)
-from .render import UNAVAILABLE
-from .service import PolicyService, llm_slots_from_env, llm_wait_from_env, workers_from_env
+from .api import JSON, add_api
+from .guard import (CLOSED, CSP, Guard, GradioSurface, body_timeout_from_env, env_int, header_timeout_from_env,
+                    max_body_from_env, openapi_from_env, redact_logs, redact_standard_streams, timed_protocol)
+from .service import PolicyService, llm_slots_from_env, llm_wait_from_env, max_waiting_from_env, workers_from_env
 from .storage import StorageSettings, Store
 
 log = logging.getLogger(__name__)
 
-MAX_DEPTH = 16        # nesting of a JSON body (history is depth 3)
-BUSY = "当前咨询人数较多，请稍后再试。"
 CONSOLE_PATH = "/console"  # the hotline console; residents get /
-
-
-def max_waiting(env: dict[str, str] | None = None) -> int:
-    return env_int("POLICY_MAX_WAITING", 200, env)
+SWAGGER_CDN = "https://cdn.jsdelivr.net"
+DOCS_CSP = (CSP.replace("script-src 'self'", f"script-src 'self' {SWAGGER_CDN}")
+            .replace("style-src 'self'", f"style-src 'self' {SWAGGER_CDN}")
+            .replace("img-src 'self'", "img-src 'self' https:"))
 
 
 def max_connections(env: dict[str, str] | None = None) -> int:
     return env_int("POLICY_MAX_CONNECTIONS", 2000, env)
-
-
-class _Busy(Exception):
-    pass
-
-
-class _JSON(JSONResponse):
-    """JSON as UTF-8 whatever a string holds (a lone surrogate becomes U+FFFD instead of a 500)."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
-            "utf-8", "replace")
-
-
-def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
-    return _JSON({"error": message}, status_code=status, headers=headers)
-
-
-async def _json_body(request: Request) -> dict | JSONResponse:
-    body = await request.body()  # the Guard has already refused anything over the size limit
-    try:
-        data = strict_json(body) if body else None  # the Guard checked it too; this route does not rely on that
-    except ValueError as e:
-        return _error(400, str(e))
-    if not isinstance(data, dict):
-        return _error(400, "请求内容应为 JSON 对象，例如 {\"question\": \"创业担保贷款有什么规定？\"}。")
-    if not json_depth(data, MAX_DEPTH):
-        return _error(400, "请求内容的层次太深。")
-    return scrub(data)
 
 
 def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | None = None,
@@ -101,64 +69,21 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
 
     from .ui import build_console, build_resident, css, head, theme
 
-    workers, llm_slots = service.workers, service.llm_slots
-    app = FastAPI(title="就业创业政策问答", docs_url=None, redoc_url=None, openapi_url=None)
-    # threads for the JSON routes: the grounded step takes at most `workers` of them (the service's
-    # CPU slots), the LLM step at most `llm_slots`, and the rest wait at most POLICY_LLM_WAIT for an LLM slot
-    threads = anyio.CapacityLimiter(2 * workers + llm_slots)
-    waiting_limit = max_waiting()
-    waiting = {"n": 0}
-
-    async def run_limited(fn: Callable[..., Any], *args: Any) -> Any:
-        if waiting["n"] >= waiting_limit:
-            raise _Busy()
-        waiting["n"] += 1
-        try:
-            return await anyio.to_thread.run_sync(fn, *args, limiter=threads)
-        finally:
-            waiting["n"] -= 1
-
-    @app.get("/healthz")
-    async def healthz() -> dict:
-        return service.health()
-
+    openapi = openapi_from_env() if openapi is None else openapi
+    # the OpenAPI description documents the JSON API only (the pages are not an API); the Guard
+    # also closes these paths unless POLICY_OPENAPI=on
+    app = FastAPI(title="就业创业政策问答", version="1", default_response_class=JSON, docs_url=None,
+                  redoc_url=None, openapi_url="/openapi.json" if openapi else None)
+    add_api(app, service)
+    if openapi:
+        @app.get("/docs", include_in_schema=False)
+        async def docs():
+            # FastAPI's Swagger UI page loads its script and style from a CDN: allowed on this
+            # development-only page, nowhere else (the Guard keeps a page's own CSP header)
+            page = get_swagger_ui_html(openapi_url="/openapi.json", title=app.title + " · API")
+            page.headers["Content-Security-Policy"] = DOCS_CSP
+            return page
     surface = None
-
-    @app.post("/api/ask")
-    async def api_ask(request: Request):
-        data = await _json_body(request)
-        if isinstance(data, JSONResponse):
-            return data
-        try:
-            answer = await run_limited(service.ask, data.get("question"), data.get("history"),
-                                       data.get("doc_ids"), "api")
-            return _JSON(answer)
-        except QuestionError as e:
-            return _error(400, str(e))
-        except _Busy:
-            return _error(503, BUSY, {"Retry-After": "5"})
-        except Exception:  # noqa: BLE001 — the caller gets a message, the log the traceback (redacted)
-            log.exception("/api/ask failed")
-            return _error(500, UNAVAILABLE)
-
-    @app.post("/api/feedback")
-    async def api_feedback(request: Request):
-        data = await _json_body(request)
-        if isinstance(data, JSONResponse):
-            return data
-        try:
-            row = await run_limited(lambda: service.record_feedback(
-                data.get("rating"), question=data.get("question", ""), answer=data.get("answer", ""),
-                citation_ids=data.get("citation_ids"), comment=data.get("comment", ""),
-                refused=data.get("refused"), source="api"))
-        except FeedbackError as e:
-            return _error(400, str(e))
-        except _Busy:
-            return _error(503, BUSY, {"Retry-After": "5"})
-        except Exception:  # noqa: BLE001
-            log.exception("/api/feedback failed")
-            return _error(500, UNAVAILABLE)
-        return _JSON({"stored": row is not None, "id": row})
 
     if mount_ui:
         # Two pages, each its own Blocks: the console's mount goes first, since the one at / matches every path.
@@ -175,13 +100,14 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
         for path, build in ((CONSOLE_PATH, build_console), ("/", build_resident)):
             demo = build(service)
             # api_open=False: the REST routes /gradio_api/run/<name> and /gradio_api/api/<name> would
-            # run a function directly, skipping the queue and its concurrency limits (the Guard closes them too)
-            demo.queue(api_open=False, max_size=256, default_concurrency_limit=workers)
+            # run a function directly, skipping the queue and its concurrency limits (the Guard closes them too).
+            # The queue's limits come from the one admission control.
+            demo.queue(api_open=False, **service.admission.queue_options())
             app = gr.mount_gradio_app(app, demo, path=path, **common)
         surface = GradioSurface.of(demo)   # the residents' page, mounted at / (the console's routes are prefixed)
     app.add_middleware(Guard, max_body=max_body or max_body_from_env(),
                        body_timeout=body_timeout or body_timeout_from_env(),
-                       openapi=openapi_from_env() if openapi is None else openapi, gradio=surface,
+                       openapi=openapi, gradio=surface,
                        closed=_under_mounts(CLOSED, [CONSOLE_PATH]))
     return app
 
@@ -244,9 +170,9 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     storage = StorageSettings.from_env()     # configuration errors stop here, before anything loads
     max_body = max_body_from_env()
     header_timeout, body_timeout, openapi = header_timeout_from_env(), body_timeout_from_env(), openapi_from_env()
-    max_waiting()
     connections = max_connections()
     workers, llm_slots, llm_wait = workers_from_env(), llm_slots_from_env(), llm_wait_from_env()
+    max_waiting_from_env()
     started = time.perf_counter()
     redact_logs()
     redact_standard_streams()                # Gradio prints outside logging

@@ -1,7 +1,9 @@
-"""What the web front end can do, as plain functions over the Assistant: shared by the page, the
-named Gradio endpoints and the JSON routes.
+"""What the web front end can do, as plain functions over the Assistant: shared by the pages and
+the JSON API (web.api). Answers stay `Answer` objects here; they become JSON only where they leave
+(the API's response model, the query log).
 
-Answering is two steps with separate limits, so that a slow LLM never holds up anyone else:
+Answering is `Assistant.answer_events`, two steps under the limits of one admission control
+(web.admission), so that a slow LLM never holds up anyone else:
 
 1. the grounded answer (retrieval and the extractive answer: CPU work) runs under `workers`
    slots shared by every route (POLICY_WEB_CONCURRENCY, default 4);
@@ -20,15 +22,15 @@ import logging
 import os
 import threading
 import time
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any, Iterator, Sequence
 
 from retrieval.answering.composer import Answer, article_label
 from retrieval.documents.links import counterparts
-from retrieval.answering.render import plain_text
-from retrieval.types import Citation, QuestionError
+from retrieval.types import QuestionError
 
 from . import render
+from .admission import Admission
 from .feedback import from_fields
 from .guard import env_int
 from .storage import StorageSettings, Store
@@ -55,38 +57,16 @@ def clean_doc_ids(doc_ids: object) -> list[str] | None:
     raise QuestionError("doc_ids 应为文件编号的列表，例如 [\"nmg-2017-132\"]。")
 
 
-def answer_from_dict(d: dict) -> Answer:
-    """An Answer again from its to_dict() form (any fields the core adds later are carried over)."""
-    def cites(items: Any) -> list[Citation]:
-        out = []
-        for c in items or []:
-            if isinstance(c, dict):
-                out.append(Citation(id=str(c.get("id", "")), document=str(c.get("document", "")),
-                                    article=str(c.get("article", "")), title=str(c.get("title", "")),
-                                    quote=str(c.get("quote", "")), lead_department=c.get("lead_department"),
-                                    departments=tuple(c.get("departments") or ())))
-        return out
-    known = {f.name for f in fields(Answer)}
-    extra = {k: v for k, v in d.items() if k in known and k not in _CORE_FIELDS}
-    return Answer(question=str(d.get("question", "")), answer=str(d.get("answer", "")),
-                  refused=bool(d.get("refused")), citations=cites(d.get("citations")),
-                  related=cites(d.get("related")), refusal_reason=d.get("refusal_reason"),
-                  generator=str(d.get("generator", "extractive")), query=str(d.get("query", "")), **extra)
-
-
-_CORE_FIELDS = {"question", "answer", "refused", "citations", "related", "refusal_reason", "generator", "query"}
-
-
-BUSY = "busy"  # llm_error when every LLM slot was taken: the grounded answer is given at once
-BUSY_NOTICE = "智能问答服务繁忙，以下为政策原文摘录。"
-
-
 def workers_from_env(env: dict[str, str] | None = None) -> int:
     return env_int("POLICY_WEB_CONCURRENCY", 4, env)
 
 
 def llm_slots_from_env(env: dict[str, str] | None = None) -> int:
     return env_int("POLICY_LLM_CONCURRENCY", 8, env)
+
+
+def max_waiting_from_env(env: dict[str, str] | None = None) -> int:
+    return env_int("POLICY_MAX_WAITING", 200, env)
 
 
 def llm_wait_from_env(env: dict[str, str] | None = None) -> float:
@@ -101,34 +81,17 @@ def llm_wait_from_env(env: dict[str, str] | None = None) -> float:
     return value
 
 
-def notice_for(answer: dict) -> str | None:
-    """The core's one-line notice (e.g. an LLM was asked but the excerpt is shown), if it has one."""
-    if answer.get("llm_error") == BUSY:
-        return BUSY_NOTICE
-    try:
-        from retrieval.generation import notice
-    except Exception:  # noqa: BLE001 — optional part of the core
-        return None
-    try:
-        return notice(answer_from_dict(answer))
-    except Exception:  # noqa: BLE001
-        log.exception("notice failed")
-        return None
-
-
 class PolicyService:
     def __init__(self, assistant, store: Store | None = None, workers: int | None = None,
-                 llm_slots: int | None = None, llm_wait: float | None = None):
+                 llm_slots: int | None = None, llm_wait: float | None = None, admission: Admission | None = None):
         self.assistant = assistant
         self.corpus = assistant.corpus
         self.store = store if store is not None else Store(StorageSettings(query_log=False, feedback=False))
         self.links = counterparts(self.corpus, assistant.index)
         self.doc_ids = [m.doc_id for m in self.corpus.documents]
-        self.workers = workers or workers_from_env()
-        self.llm_slots = llm_slots or llm_slots_from_env()
-        self.llm_wait = llm_wait_from_env() if llm_wait is None else llm_wait
-        self._cpu = threading.BoundedSemaphore(self.workers)
-        self._llm = threading.BoundedSemaphore(self.llm_slots)
+        self.admission = admission or Admission(
+            workers=workers or workers_from_env(), llm_slots=llm_slots or llm_slots_from_env(),
+            llm_wait=llm_wait_from_env() if llm_wait is None else llm_wait, max_waiting=max_waiting_from_env())
         # storage health, for /healthz: the last feedback write's outcome, and the store's counters
         # as last seen (rows dropped and none written since then: the database is failing)
         self._health_lock = threading.Lock()
@@ -136,90 +99,44 @@ class PolicyService:
         self._seen = (0, 0)
 
     # ------------------------------------------------------------ answers
-    def _grounded(self, question: object, history: object, scope: list[str] | None):
-        """(the Query, history as checked, grounded Answer) under a CPU slot; QuestionError."""
-        split = self.assistant.grounded
-        with self._cpu:
-            return split(question, history, scope)
-
-    def _llm_for(self, answer) -> Any:
-        llm = getattr(self.assistant, "llm", None)
-        if llm is None or answer.refused or not answer.citations:
-            return None
-        return llm
-
-    def ask(self, question: object, history: object = None, doc_ids: object = None, source: str = "api") -> dict:
-        """Answer.to_dict(); QuestionError (Chinese message) for a question, history or doc_ids that cannot be used.
+    def ask(self, question: object, history: object = None, doc_ids: object = None, source: str = "api") -> Answer:
+        """The answer; QuestionError (Chinese message) for a question, history or doc_ids that cannot be used.
         The history is passed on as sent: the core checks and bounds it."""
-        started = time.monotonic()
-        scope = clean_doc_ids(doc_ids)
-        query, turns, answer = self._grounded(question, history, scope)
-        llm = self._llm_for(answer)
-        if llm is not None:
-            if self._llm.acquire(timeout=self.llm_wait):
-                try:
-                    answer = llm.answer(query.text, turns, answer)
-                finally:
-                    self._llm.release()
-            else:
-                answer = replace(answer, llm_error=BUSY)
-        return self._done(answer.to_dict(), started, source)
+        final = None
+        for kind, value in self.ask_events(question, history, doc_ids, source, heartbeat=None):
+            if kind == "final":
+                final = value
+        assert isinstance(final, Answer)
+        return final
 
     def ask_events(self, question: object, history: object = None, doc_ids: object = None,
-                   source: str = "chat") -> Iterator[tuple[str, Any]]:
-        """("draft", text)… then ("final", answer dict). When an LLM is configured, the grounded
-        answer's text is the draft, as soon as an LLM slot is free (POLICY_LLM_WAIT at most), and again
-        about once a second while the LLM writes (so a client that left is noticed and the LLM request
-        closed); the final answer is the verified rewrite or the grounded answer. The LLM's unverified
-        text is never sent.
+                   source: str = "chat", heartbeat: float | None = 1.0) -> Iterator[tuple[str, Any]]:
+        """("draft", text)… then ("final", Answer). When an LLM writes, the grounded answer's text is
+        the draft, as soon as the LLM has its slot, and again every `heartbeat` seconds while it writes
+        (so a client that left is noticed and the LLM request closed); the final answer is the
+        verified rewrite or the grounded answer. The LLM's unverified text is never sent.
         QuestionError is raised on the first next()."""
         started = time.monotonic()
         scope = clean_doc_ids(doc_ids)
-        query, turns, answer = self._grounded(question, history, scope)
-        llm = self._llm_for(answer)
-        if llm is None:
-            yield "final", self._done(answer.to_dict(), started, source)
-            return
-        if not self._llm.acquire(timeout=self.llm_wait):
-            yield "final", self._done(replace(answer, llm_error=BUSY).to_dict(), started, source)
-            return
-        try:  # the slot is released when the stream ends, fails, or is closed by a client that left
-            yield "draft", answer.answer
-            shown = time.monotonic()
-            stream = llm.stream(query.text, turns, answer)
-            try:
-                for kind, value in stream:
-                    if kind == "final":
-                        final = value.to_dict() if hasattr(value, "to_dict") else dict(value)
-                        break
-                    if time.monotonic() - shown >= 1.0:
-                        shown = time.monotonic()
-                        yield "draft", answer.answer
-                else:
-                    final = replace(answer, llm_error="unexpected").to_dict()
-            finally:
-                stream.close()  # closes the LLM connection when the client left
-        finally:
-            self._llm.release()
-        yield "final", self._done(final, started, source)
-
-    def _done(self, answer: dict, started: float, source: str) -> dict:
-        self.store.log_query(answer, time.monotonic() - started, source)
-        return answer
+        grounded, shown = None, 0.0
+        for kind, value in self.assistant.answer_events(question, history, scope, limits=self.admission):
+            if kind == "grounded":
+                grounded = value
+            elif kind in ("writing", "delta") and heartbeat is not None and grounded is not None:
+                if kind == "writing" or time.monotonic() - shown >= heartbeat:
+                    shown = time.monotonic()
+                    yield "draft", grounded.answer
+            elif kind == "final":
+                self.store.log_query(value.to_dict(), time.monotonic() - started, source)
+                yield "final", value
+                return
 
     def warm_up(self) -> None:
         """Load the embedding model now, not on the first visitor's question (grounded path only: no LLM call)."""
         try:
-            self.assistant.ask_many(["创业担保贷款"])
+            next(self.assistant.answer_events("创业担保贷款"))   # the grounded answer only: the LLM is never called
         except Exception:  # noqa: BLE001 — only a warm-up
             log.exception("warm-up question failed")
-
-    @staticmethod
-    def copy_text(answer: dict) -> str:
-        """The answer as plain text with full citations (for pasting into a ticket or a message)."""
-        if not answer or not isinstance(answer, dict) or not answer.get("answer"):
-            return ""
-        return plain_text(answer_from_dict(answer))
 
     # ------------------------------------------------------------ console
     def search(self, query: object, doc_id: object = None, limit: int = 8) -> dict:
@@ -240,7 +157,7 @@ class PolicyService:
         except (TypeError, ValueError, OverflowError):
             limit = 8
         phrases = list(dict.fromkeys(p for p in text.split() if p))
-        with self._cpu:
+        with self.admission.grounded():
             # the console searches every document unless one is chosen, wherever it applies
             query = self.assistant.reader.read(text, None, scope or self.doc_ids)
             r = self.assistant.retriever.retrieve(replace(query, articles=(), chapter=()), top_k=30)
@@ -342,4 +259,4 @@ class PolicyService:
         return body
 
 
-__all__ = ["PolicyService", "QuestionError", "clean_doc_ids", "answer_from_dict", "notice_for"]
+__all__ = ["PolicyService", "QuestionError", "clean_doc_ids"]

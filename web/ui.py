@@ -1,4 +1,8 @@
-"""The Gradio pages: the residents' chat (at /, with the named API endpoints) and the hotline console (at /console)."""
+"""The Gradio pages: the residents' chat (at /) and the hotline console (at /console).
+
+Gradio serves the pages only: every event is private (no Gradio API endpoint; the public API is
+web.api's). Answers come from the same service as the API, through the same admission control
+(web.admission): the Gradio queue's limits are derived from it, and each answer holds one of its places."""
 from __future__ import annotations
 
 import copy
@@ -9,11 +13,13 @@ from pathlib import Path
 import gradio as gr
 
 from retrieval.answering.composer import HOTLINE
+from retrieval.answering.render import plain_text
 from retrieval.privacy import redact
 from retrieval.types import QuestionError
 
 from . import render
-from .service import PolicyService, notice_for
+from .admission import Busy
+from .service import PolicyService
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +93,10 @@ def build_resident(service: PolicyService) -> gr.Blocks:
     service, never only in the browser (a Textbox's max_length is not checked by the server): the
     core refuses a question over its limit.
 
-    Queue group "assistant" (answers) admits workers + LLM slots events at once; inside, the service
-    lets `workers` of them compute and `llm_slots` wait on an LLM, so slow LLM calls can never take
-    every place of the group."""
-    answering = service.workers + service.llm_slots
+    Queue group "assistant" (answers) admits workers + LLM slots events at once; inside, the
+    admission control lets `workers` of them compute and `llm_slots` wait on an LLM, so slow LLM
+    calls can never take every place of the group."""
+    answering = service.admission.answering_limit
     corpus = service.corpus
     links = service.links
     max_chars = service.assistant.settings.max_question_chars
@@ -116,24 +122,24 @@ def build_resident(service: PolicyService) -> gr.Blocks:
         history = list(state.get("turns", []))[-keep:]
         shown = 0.0
         try:
-            for kind, value in service.ask_events(question, history=history, source="chat"):
-                if kind == "draft":
-                    if time.monotonic() - shown > 0.15:  # a few updates a second are enough
-                        shown = time.monotonic()
-                        draft = {"role": "assistant", "content": render.draft_html(value)}
-                        yield state["messages"] + [draft], gr.skip(), gr.skip()
-                    continue
-                answer = value
-                bubble = render.answer_html(answer, corpus, links, notice_for(answer),
-                                            copy_text=service.copy_text(answer))
-                # the question as the core gave it back (redacted), never as typed
-                state["turns"] = history + [{"role": "user", "content": answer["question"]},
-                                            {"role": "assistant", "content": answer["answer"]}]
-                state["answers"] = {**state.get("answers", {}), str(len(state["messages"])): answer}
-                break
-            else:
-                raise RuntimeError("the assistant gave no final answer")
-        except QuestionError as e:
+            with service.admission.admit():
+                for kind, value in service.ask_events(question, history=history, source="chat"):
+                    if kind == "draft":
+                        if time.monotonic() - shown > 0.15:  # a few updates a second are enough
+                            shown = time.monotonic()
+                            draft = {"role": "assistant", "content": render.draft_html(value)}
+                            yield state["messages"] + [draft], gr.skip(), gr.skip()
+                        continue
+                    answer = value
+                    bubble = render.answer_html(answer, corpus, links)
+                    # the question as the core gave it back (redacted), never as typed
+                    state["turns"] = history + [{"role": "user", "content": answer.question},
+                                                {"role": "assistant", "content": answer.answer}]
+                    state["answers"] = {**state.get("answers", {}), str(len(state["messages"])): answer}
+                    break
+                else:
+                    raise RuntimeError("the assistant gave no final answer")
+        except (QuestionError, Busy) as e:
             bubble = render.error_html(str(e))
         except Exception:  # noqa: BLE001 — the person asking sees a friendly message, the log the traceback
             log.exception("answering failed")
@@ -155,7 +161,7 @@ def build_resident(service: PolicyService) -> gr.Blocks:
         if answer is None or not isinstance(data.liked, bool):
             return
         try:
-            stored = service.record_feedback("up" if data.liked else "down", answer=answer, source="chat")
+            stored = service.record_feedback("up" if data.liked else "down", answer=answer.to_dict(), source="chat")
         except Exception:  # noqa: BLE001
             log.exception("storing feedback failed")
             stored = None
@@ -198,16 +204,14 @@ def build_resident(service: PolicyService) -> gr.Blocks:
         clear_do.click(clear, None, [chatbot, state, pending], queue=False, show_progress="hidden", **private)
         chatbot.like(on_like, [state], None, concurrency_id="feedback", concurrency_limit=2,
                      show_progress="hidden", **private)
-
-        register_api(service)
     return demo
 
 
 def build_console(service: PolicyService) -> gr.Blocks:
     """The 12333 hotline console, served at /console: search, browse, draft a reply.
     Queue groups: "search" admits `workers`; "assistant" (drafts) as on the residents' page."""
-    concurrency = service.workers
-    answering = service.workers + service.llm_slots
+    concurrency = service.admission.workers
+    answering = service.admission.answering_limit
     corpus = service.corpus
     links = service.links
     doc_choices = [("全部文件", "")] + [(m.short_name, m.doc_id) for m in corpus.documents]
@@ -234,8 +238,10 @@ def build_console(service: PolicyService) -> gr.Blocks:
 
     def draft(question: str, scope: str):
         try:
-            return service.copy_text(service.ask(question, doc_ids=[scope] if scope else None, source="console"))
-        except QuestionError as e:
+            with service.admission.admit():
+                answer = service.ask(question, doc_ids=[scope] if scope else None, source="console")
+            return plain_text(answer) if answer.answer else ""
+        except (QuestionError, Busy) as e:
             return f"错误：{e}"
         except Exception:  # noqa: BLE001
             log.exception("answering failed")
@@ -281,53 +287,3 @@ def build_console(service: PolicyService) -> gr.Blocks:
         draft_q.submit(draft, [draft_q, scope], draft_out, concurrency_id="assistant", concurrency_limit=answering,
                        show_progress="minimal", **private)
     return demo
-
-
-def register_api(service: PolicyService) -> None:
-    """Named endpoints for gradio_client: /ask, /copy_answer, /search, /article, /documents, /feedback."""
-
-    def ask(question: str, history: list[dict] | None = None, doc_ids: list[str] | None = None) -> dict:
-        """Answer a question about the employment and entrepreneurship policies, with citations.
-        history: earlier turns as [{"role": "user"|"assistant", "content": "..."}]; doc_ids: limit to these documents."""
-        try:
-            return service.ask(question, history=history, doc_ids=doc_ids, source="gradio_api")
-        except QuestionError as e:
-            raise gr.Error(str(e), print_exception=False) from None
-
-    def copy_answer(question: str, history: list[dict] | None = None, doc_ids: list[str] | None = None) -> str:
-        """The answer as plain text with full citations, ready to paste."""
-        return service.copy_text(ask(question, history, doc_ids))
-
-    def search(query: str, doc_id: str = "", limit: int = 8) -> dict:
-        """Articles matching the words of the query, best first; doc_id limits to one document."""
-        return service.search(query, doc_id or None, limit=limit)
-
-    def article(article_id: str) -> dict:
-        """One article in full, with its departments and its counterparts in the other document."""
-        try:
-            return service.article(article_id)
-        except KeyError as e:
-            raise gr.Error(str(e.args[0]), print_exception=False) from None
-
-    def documents() -> list[dict]:
-        """The documents and their tables of contents."""
-        return service.documents()
-
-    def feedback(rating: str, question: str, answer: str, citation_ids: list[str] | None = None,
-                 comment: str = "") -> dict:
-        """Record 👍 ("up") or 👎 ("down") on an answer; personal numbers are removed before storing."""
-        try:
-            row = service.record_feedback(rating, question=question, answer=answer, citation_ids=citation_ids,
-                                          comment=comment, source="api")
-        except ValueError as e:
-            raise gr.Error(str(e), print_exception=False) from None
-        return {"stored": row is not None, "id": row}
-
-    concurrency = service.workers
-    limits = dict(concurrency_id="assistant", concurrency_limit=service.workers + service.llm_slots)
-    gr.api(ask, api_name="ask", **limits)
-    gr.api(copy_answer, api_name="copy_answer", **limits)
-    gr.api(search, api_name="search", concurrency_id="search", concurrency_limit=concurrency)
-    gr.api(article, api_name="article", concurrency_limit=None)
-    gr.api(documents, api_name="documents", concurrency_limit=None)
-    gr.api(feedback, api_name="feedback", concurrency_limit=2)

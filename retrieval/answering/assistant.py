@@ -4,7 +4,9 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from typing import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
+from typing import Iterator, Protocol, Sequence
 
 from retrieval.answering.composer import Answer, Composer
 from retrieval.config import Settings
@@ -21,6 +23,30 @@ from retrieval.understanding.lexicon import load_out_of_scope, load_synonyms
 from retrieval.understanding.query import Query, Reader
 
 log = logging.getLogger(__name__)
+
+BUSY = "busy"  # llm_error when no LLM slot was free in time: the grounded answer is given at once
+Event = tuple[str, object]   # see Assistant.answer_events
+
+
+class Limits(Protocol):
+    """Bounds on the two steps of an answer (web.admission.Admission is the web's)."""
+
+    def grounded(self) -> AbstractContextManager[object]:
+        """Held while the grounded answer is computed (retrieval: CPU work)."""
+
+    def generation(self) -> AbstractContextManager[bool]:
+        """Held while the LLM writes; gives False when no slot was free in time (the answer is "busy")."""
+
+
+class _Unlimited:
+    def grounded(self) -> AbstractContextManager[object]:
+        return nullcontext()
+
+    def generation(self) -> AbstractContextManager[bool]:
+        return nullcontext(True)
+
+
+UNLIMITED: Limits = _Unlimited()
 
 _MEANINGFUL = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 
@@ -112,32 +138,61 @@ class Assistant:
             raise QuestionError(f"没有这份文件：{', '.join(unknown)}。可选：{', '.join(choices[:10])}{more}。")
         return self.reader.read(text, validate_history(history, self.settings), doc_ids)
 
+    def answer_events(self, question: object, history: Sequence[dict] | None = None,
+                      doc_ids: Sequence[str] | None = None, limits: Limits | None = None,
+                      query: Query | None = None) -> Iterator[Event]:
+        """The one answer flow, for the CLI, the web and eval alike. Events, in order:
+
+        ("grounded", Answer)  the extractive answer, always, first;
+        ("writing", None)     an LLM has its slot and starts writing (only when an LLM is configured
+                              and the grounded answer cites);
+        ("delta", str)        pieces of the LLM's unverified draft (never to be shown as an answer);
+        ("final", Answer)     the answer to give: the verified rewrite, or the grounded answer with
+                              `llm_error` saying why the LLM was not used ("busy": no LLM slot).
+
+        QuestionError (a message for the person asking) is raised on the first next(). `limits`
+        bounds the two steps: the grounded one (CPU work) and the LLM one (network wait); the web
+        passes its admission control, the CLI and eval none. Closing the iterator early closes the
+        LLM's connection and gives back its slot (stopping after "grounded" never calls the LLM).
+        `query` is the question already read by `plan` (ask_many reads a batch first)."""
+        limits = limits or UNLIMITED
+        with limits.grounded():
+            query = query or self.plan(question, history, doc_ids)
+            turns = validate_history(history, self.settings)
+            answer = self._compose(question, query)
+        yield "grounded", answer
+        if self.llm is None or not self.llm.applies(answer):
+            yield "final", answer
+            return
+        with limits.generation() as admitted:
+            if not admitted:
+                yield "final", replace(answer, llm_error=BUSY)
+                return
+            yield "writing", None
+            stream = self.llm.stream(query.text, turns, answer)
+            try:
+                for kind, value in stream:
+                    yield kind, value
+                    if kind == "final":
+                        return
+            finally:
+                stream.close()  # also when our caller stops reading: the LLM's connection is closed now
+        yield "final", replace(answer, generator="extractive", llm_error="unexpected")  # no final: a fault
+
     def ask(self, question: object, history: Sequence[dict] | None = None,
-            doc_ids: Sequence[str] | None = None) -> Answer:
-        query, turns, answer = self.grounded(question, history, doc_ids)
-        if self.llm and not answer.refused:
-            answer = self.llm.answer(query.text, turns, answer)
-        answer.question = self._echo(question)
-        return answer
+            doc_ids: Sequence[str] | None = None, limits: Limits | None = None,
+            query: Query | None = None) -> Answer:
+        """The final answer of `answer_events`."""
+        final = None
+        for kind, value in self.answer_events(question, history, doc_ids, limits, query):
+            if kind == "final":
+                final = value
+        assert isinstance(final, Answer)
+        return final
 
     def _echo(self, question: object) -> str:
         """The question as given back in an answer: as typed, with personal numbers replaced."""
         return redact(unicodedata.normalize("NFC", clean_control(str(question))).strip())
-
-    def ask_stream(self, question: object, history: Sequence[dict] | None = None,
-                   doc_ids: Sequence[str] | None = None) -> Iterator[tuple[str, object]]:
-        """("delta", text)… then ("final", Answer); QuestionError is raised before iterating."""
-        query, turns, answer = self.grounded(question, history, doc_ids)
-        if self.llm and not answer.refused:
-            return self.llm.stream(query.text, turns, answer)
-        return iter([("final", answer)])
-
-    def grounded(self, question: object, history: Sequence[dict] | None,
-                 doc_ids: Sequence[str] | None) -> tuple[Query, list[dict], Answer]:
-        """(the Query, history as checked, the grounded answer): the deterministic step, before any
-        LLM; the web layer runs it and the LLM step under separate limits."""
-        query = self.plan(question, history, doc_ids)
-        return query, validate_history(history, self.settings), self._compose(question, query)
 
     def _compose(self, question: object, query: Query) -> Answer:
         answer = self.composer.compose(query, self.retriever.retrieve(query, top_k=10))
@@ -145,8 +200,8 @@ class Assistant:
         return answer
 
     def ask_many(self, questions: Sequence[object]) -> list[Answer | QuestionError]:
-        """Answer a batch of single questions with grounded answers; they are embedded together,
-        which is faster per question. (Batch scoring measures the deterministic core, never an LLM.)"""
+        """Answer a batch of single questions, each as `ask` does; they are read and embedded together
+        first, which is faster per question."""
         plans: list[Query | QuestionError] = []
         for q in questions:
             try:
@@ -154,4 +209,4 @@ class Assistant:
             except QuestionError as e:
                 plans.append(e)
         self.retriever.prepare([p.context_topic for p in plans if not isinstance(p, QuestionError) and not p.is_lookup])
-        return [p if isinstance(p, QuestionError) else self._compose(q, p) for q, p in zip(questions, plans)]
+        return [p if isinstance(p, QuestionError) else self.ask(q, query=p) for q, p in zip(questions, plans)]

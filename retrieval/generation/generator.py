@@ -131,17 +131,15 @@ class LLMGenerator:
         return [{"role": "system", "content": self.prompts.system}, {"role": "user", "content": user}]
 
     # ------------------------------------------------------------ answers
-    def stream(self, question: str, history: Sequence[Any] | None, extractive: Answer) -> Iterator[Event]:
-        """("delta", text) for each piece of the unverified draft as it arrives (never to be shown as
-        an answer), then ("final", Answer): the verified LLM answer, or the extractive one (with
-        llm_error or verification saying why). A refused or uncited extractive answer is final at once.
-        Closing the iterator early closes the connection to the LLM."""
-        yield from self._run(question, history, extractive, streaming=True)
+    @staticmethod
+    def applies(extractive: Answer) -> bool:
+        """Whether an LLM is asked at all: only for a grounded answer that did not decline and cites."""
+        return not extractive.refused and bool(extractive.citations)
 
     def answer(self, question: str, history: Sequence[Any] | None, extractive: Answer) -> Answer:
-        """The verified LLM answer, or the extractive one with the reason it is kept."""
+        """The verified LLM answer, or the extractive one with the reason it is kept (the last event of `stream`)."""
         final = extractive
-        for kind, value in self._run(question, history, extractive, streaming=False):
+        for kind, value in self.stream(question, history, extractive):
             if kind == "final":
                 final = value  # type: ignore[assignment]
         return final
@@ -173,9 +171,12 @@ class LLMGenerator:
             raise LLMFailure("malformed", "the reply was not a chat-completions event stream")
         yield "end", finish
 
-    def _run(self, question: str, history: Sequence[Any] | None, extractive: Answer,
-             streaming: bool) -> Iterator[Event]:
-        if extractive.refused or not extractive.citations:
+    def stream(self, question: str, history: Sequence[Any] | None, extractive: Answer) -> Iterator[Event]:
+        """("delta", text) for each piece of the unverified draft as it arrives (never to be shown as
+        an answer), then ("final", Answer): the verified LLM answer, or the extractive one (with
+        llm_error or verification saying why). An answer the LLM does not apply to is final at once.
+        Closing the iterator early closes the connection to the LLM."""
+        if not self.applies(extractive):
             yield "final", extractive
             return
         provisions = self.provisions(extractive)
@@ -187,8 +188,7 @@ class LLMGenerator:
                 for kind, value in drafts:
                     if kind == "piece":
                         draft += value
-                        if streaming:
-                            yield "delta", value
+                        yield "delta", value
                     else:
                         finish = value
             finally:
