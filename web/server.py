@@ -12,7 +12,7 @@ Routes of our own (everything else is Gradio's; see SECURITY.md for which of Gra
                           (or "answer" as the whole answer object) -> {"stored": true, "id": n};
                           {"stored": false, "id": null} when feedback is off or cannot be written
 
-Configuration from the environment (besides POLICY_* of retrieval.config and web.storage):
+Configuration: the web section of retrieval.config.Settings (WebSettings), from the environment:
     POLICY_WEB_CONCURRENCY  grounded answers computed at once, all routes together (default 4)
     POLICY_LLM_CONCURRENCY  LLM calls at once (default 8), see web.service
     POLICY_LLM_WAIT         seconds to wait for a free LLM slot before answering without it (default 0.5)
@@ -23,12 +23,12 @@ Configuration from the environment (besides POLICY_* of retrieval.config and web
     POLICY_MAX_WAITING      JSON requests waiting for a slot before 503 (default 200)
     POLICY_MAX_CONNECTIONS  open connections (each open page holds one) before uvicorn answers 503 (default 2000)
     POLICY_FORWARDED_ALLOW_IPS  proxies whose X-Forwarded-* headers are believed (default 127.0.0.1)
+    POLICY_WEB_HOST, POLICY_WEB_PORT  where to listen (default 127.0.0.1:7860; app.py's --host/--port win)
 """
 from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import sys
 import threading
@@ -39,30 +39,21 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from retrieval.config import ROOT, Settings
+from retrieval.config import ROOT, Settings, WebSettings
 from retrieval.types import QuestionError
 
 from .feedback import FeedbackError
-from .guard import (CLOSED, Guard, GradioSurface, body_timeout_from_env, env_int, header_timeout_from_env, json_depth,
-                    max_body_from_env, openapi_from_env, redact_logs, redact_standard_streams, scrub, strict_json,
+from .guard import (CLOSED, Guard, GradioSurface, json_depth, redact_logs, redact_standard_streams, scrub, strict_json,
                     timed_protocol)
 from .render import UNAVAILABLE
-from .service import PolicyService, llm_slots_from_env, llm_wait_from_env, workers_from_env
-from .storage import StorageSettings, Store
+from .service import PolicyService
+from .storage import Store
 
 log = logging.getLogger(__name__)
 
 MAX_DEPTH = 16        # nesting of a JSON body (history is depth 3)
 BUSY = "当前咨询人数较多，请稍后再试。"
 CONSOLE_PATH = "/console"  # the hotline console; residents get /
-
-
-def max_waiting(env: dict[str, str] | None = None) -> int:
-    return env_int("POLICY_MAX_WAITING", 200, env)
-
-
-def max_connections(env: dict[str, str] | None = None) -> int:
-    return env_int("POLICY_MAX_CONNECTIONS", 2000, env)
 
 
 class _Busy(Exception):
@@ -94,19 +85,20 @@ async def _json_body(request: Request) -> dict | JSONResponse:
     return scrub(data)
 
 
-def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | None = None,
-               body_timeout: float | None = None, openapi: bool | None = None) -> FastAPI:
-    """The whole web app, limits included (`service` holds the answer and LLM slots)."""
+def create_app(service: PolicyService, mount_ui: bool = True, web: WebSettings | None = None) -> FastAPI:
+    """The whole web app, limits included (`service` holds the answer and LLM slots; `web`, the web
+    settings, the rest: defaults when None)."""
     import gradio as gr
 
     from .ui import build_console, build_resident, css, head, theme
 
+    web = web or WebSettings()
     workers, llm_slots = service.workers, service.llm_slots
     app = FastAPI(title="就业创业政策问答", docs_url=None, redoc_url=None, openapi_url=None)
     # threads for the JSON routes: the grounded step takes at most `workers` of them (the service's
     # CPU slots), the LLM step at most `llm_slots`, and the rest wait at most POLICY_LLM_WAIT for an LLM slot
     threads = anyio.CapacityLimiter(2 * workers + llm_slots)
-    waiting_limit = max_waiting()
+    waiting_limit = web.max_waiting
     waiting = {"n": 0}
 
     async def run_limited(fn: Callable[..., Any], *args: Any) -> Any:
@@ -179,9 +171,8 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
             demo.queue(api_open=False, max_size=256, default_concurrency_limit=workers)
             app = gr.mount_gradio_app(app, demo, path=path, **common)
         surface = GradioSurface.of(demo)   # the residents' page, mounted at / (the console's routes are prefixed)
-    app.add_middleware(Guard, max_body=max_body or max_body_from_env(),
-                       body_timeout=body_timeout or body_timeout_from_env(),
-                       openapi=openapi_from_env() if openapi is None else openapi, gradio=surface,
+    app.add_middleware(Guard, max_body=web.max_body_bytes, body_timeout=web.body_timeout, openapi=web.openapi,
+                       gradio=surface,
                        closed=_under_mounts(CLOSED, [CONSOLE_PATH]))
     return app
 
@@ -226,8 +217,9 @@ def _announce(server, host: str, port: int) -> None:
     print(f"* 就业创业政策问答已启动: http://{shown}:{port}   (Ctrl+C 停止)", flush=True)
 
 
-def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False) -> int:
-    """Load everything, then serve until interrupted. Returns the process exit code."""
+def serve(settings: Settings, share: bool = False) -> int:
+    """Load everything, then serve on settings.web.host:port until interrupted (the settings were
+    checked when loaded, before this). Returns the process exit code."""
     import uvicorn
 
     from retrieval.answering.assistant import Assistant
@@ -236,17 +228,12 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
         print("error: share links are disabled: they would send residents' questions through a third-party "
               "tunnel. Serve it behind your own reverse proxy with TLS instead (SECURITY.md).", file=sys.stderr)
         return 2
+    web = settings.web
+    host, port = web.host, web.port
     problem = _port_free(host, port)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    settings = settings or Settings.from_env()
-    storage = StorageSettings.from_env()     # configuration errors stop here, before anything loads
-    max_body = max_body_from_env()
-    header_timeout, body_timeout, openapi = header_timeout_from_env(), body_timeout_from_env(), openapi_from_env()
-    max_waiting()
-    connections = max_connections()
-    workers, llm_slots, llm_wait = workers_from_env(), llm_slots_from_env(), llm_wait_from_env()
     started = time.perf_counter()
     redact_logs()
     redact_standard_streams()                # Gradio prints outside logging
@@ -254,12 +241,12 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     preload = threading.Thread(target=__import__, args=("gradio",), daemon=True)
     preload.start()
     assistant = Assistant.load(settings, progress=sys.stderr.isatty())
-    store = Store(storage)
+    store = Store(settings.storage)
     store.start()                            # creates the file and purges rows past the retention period
-    service = PolicyService(assistant, store, workers=workers, llm_slots=llm_slots, llm_wait=llm_wait)
+    service = PolicyService(assistant, store, web=web)
     service.warm_up()
     preload.join()
-    app = create_app(service, max_body=max_body, body_timeout=body_timeout, openapi=openapi)
+    app = create_app(service, web=web)
     log.info("loaded in %.1f s", time.perf_counter() - started)
     if host not in ("127.0.0.1", "::1", "localhost"):
         log.warning("listening on %s: put a reverse proxy with TLS and rate limits in front (SECURITY.md)", host)
@@ -267,9 +254,9 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     config = uvicorn.Config(app, host=host, port=port, log_level="info" if verbose else "warning",
                             access_log=verbose, timeout_graceful_shutdown=2, server_header=False,
                             proxy_headers=True,
-                            forwarded_allow_ips=os.environ.get("POLICY_FORWARDED_ALLOW_IPS", "127.0.0.1"),
-                            limit_concurrency=connections,
-                            http=timed_protocol(header_timeout))  # header time-out, idle connections reused
+                            forwarded_allow_ips=web.forwarded_allow_ips,
+                            limit_concurrency=web.max_connections,
+                            http=timed_protocol(web.header_timeout))  # header time-out, idle connections reused
     redact_logs("uvicorn", "uvicorn.error", "uvicorn.access")  # uvicorn.Config has set up its handlers now
     server = uvicorn.Server(config)
     threading.Thread(target=_announce, args=(server, host, port), daemon=True).start()

@@ -17,7 +17,6 @@ redacted, after it is computed; the log never delays or fails an answer.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import fields, replace
@@ -28,10 +27,11 @@ from retrieval.documents.links import counterparts
 from retrieval.answering.render import plain_text
 from retrieval.types import Citation, QuestionError
 
+from retrieval.config import StorageSettings, WebSettings
+
 from . import render
 from .feedback import from_fields
-from .guard import env_int
-from .storage import StorageSettings, Store
+from .storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -81,26 +81,6 @@ BUSY = "busy"  # llm_error when every LLM slot was taken: the grounded answer is
 BUSY_NOTICE = "智能问答服务繁忙，以下为政策原文摘录。"
 
 
-def workers_from_env(env: dict[str, str] | None = None) -> int:
-    return env_int("POLICY_WEB_CONCURRENCY", 4, env)
-
-
-def llm_slots_from_env(env: dict[str, str] | None = None) -> int:
-    return env_int("POLICY_LLM_CONCURRENCY", 8, env)
-
-
-def llm_wait_from_env(env: dict[str, str] | None = None) -> float:
-    env = os.environ if env is None else env
-    raw = (env.get("POLICY_LLM_WAIT") or "").strip()
-    try:
-        value = float(raw) if raw else 0.5
-    except ValueError:
-        raise ValueError(f"POLICY_LLM_WAIT must be a number of seconds, got {raw!r}") from None
-    if not 0 <= value <= 60:
-        raise ValueError(f"POLICY_LLM_WAIT must be between 0 and 60 seconds, got {value}")
-    return value
-
-
 def notice_for(answer: dict) -> str | None:
     """The core's one-line notice (e.g. an LLM was asked but the excerpt is shown), if it has one."""
     if answer.get("llm_error") == BUSY:
@@ -118,15 +98,17 @@ def notice_for(answer: dict) -> str | None:
 
 class PolicyService:
     def __init__(self, assistant, store: Store | None = None, workers: int | None = None,
-                 llm_slots: int | None = None, llm_wait: float | None = None):
+                 llm_slots: int | None = None, llm_wait: float | None = None, web: WebSettings | None = None):
+        """The limits come from `web` (the web settings; defaults when None), or the arguments."""
         self.assistant = assistant
         self.corpus = assistant.corpus
         self.store = store if store is not None else Store(StorageSettings(query_log=False, feedback=False))
+        web = web or WebSettings()
         self.links = counterparts(self.corpus, assistant.index)
         self.doc_ids = [m.doc_id for m in self.corpus.documents]
-        self.workers = workers or workers_from_env()
-        self.llm_slots = llm_slots or llm_slots_from_env()
-        self.llm_wait = llm_wait_from_env() if llm_wait is None else llm_wait
+        self.workers = workers or web.concurrency
+        self.llm_slots = llm_slots or web.llm_concurrency
+        self.llm_wait = web.llm_wait if llm_wait is None else llm_wait
         self._cpu = threading.BoundedSemaphore(self.workers)
         self._llm = threading.BoundedSemaphore(self.llm_slots)
         # storage health, for /healthz: the last feedback write's outcome, and the store's counters
