@@ -290,13 +290,8 @@ class Settings(BaseSettings):
     @classmethod
     def _llm_needs_url_and_model(cls, data: Any) -> Any:
         llm = data.get("llm") if isinstance(data, dict) else None
-        if isinstance(llm, dict):
-            if not llm.get("base_url") and not llm.get("model"):
-                return {**data, "llm": None}     # other LLM_* alone do not switch an LLM on
-            if not llm.get("base_url") or not llm.get("model"):
-                missing = "LLM_BASE_URL" if not llm.get("base_url") else "LLM_MODEL"
-                raise ValueError(f"{missing} is not set: an LLM needs both LLM_BASE_URL and LLM_MODEL "
-                                 "(unset both to answer without an LLM)")
+        if isinstance(llm, dict) and not llm.get("base_url") and not llm.get("model"):
+            return {**data, "llm": None}     # other LLM_* alone do not switch an LLM on
         return data
 
     @classmethod
@@ -335,6 +330,11 @@ def _describe(err: dict) -> str:
             where = f"{loc[1]} in LLM_CONFIG ({os.environ['LLM_CONFIG'].strip()})"
         else:
             where = f"{loc[0]}.{loc[1]}"        # given in code or on the command line
+    if kind == "missing" and env is not None:
+        where = env.names[0]
+        if loc[0] == "llm":
+            return (f"{where} is not set: an LLM needs both LLM_BASE_URL and LLM_MODEL "
+                    "(unset both to answer without an LLM)")
     if kind in _WHAT:
         what = _WHAT[kind]
     elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
