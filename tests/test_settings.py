@@ -169,3 +169,17 @@ def test_only_the_settings_module_reads_the_environment():
     files = [ROOT / "app.py"] + [p for d in ("retrieval", "web", "eval", "bench") for p in sorted((ROOT / d).rglob("*.py"))]
     found = {str(p.relative_to(ROOT)): lines for p in files if (lines := _reads_environment(p))}
     assert set(found) == {"retrieval/config.py"}, found
+
+
+def test_gradio_sends_no_statistics_without_being_told_by_a_variable(assistant, monkeypatch):
+    """Importing web sets nothing in the environment; each page turns Gradio's analytics (and its
+    version check) off itself."""
+    import os
+
+    monkeypatch.delenv("GRADIO_ANALYTICS_ENABLED", raising=False)
+    from web.service import PolicyService
+    from web.ui import build_console, build_resident
+    service = PolicyService(assistant, web=WebSettings(concurrency=2))
+    assert "GRADIO_ANALYTICS_ENABLED" not in os.environ and service.workers == 2
+    for build in (build_resident, build_console):
+        assert build(service).analytics_enabled is False
