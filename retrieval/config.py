@@ -138,7 +138,7 @@ class StorageSettings(Section):
         return Path(value).expanduser() if isinstance(value, (str, Path)) else value
 
     @classmethod
-    def at(cls, target: Path | str, **fields: Any) -> "StorageSettings":
+    def at(cls, target: Path | str, **fields: Any) -> StorageSettings:
         """Settings for a database given as a path or a postgresql:// URL."""
         return cls(db=target, **fields)
 
@@ -162,15 +162,15 @@ class StorageSettings(Section):
 
 def _check_postgres_url(url: str) -> None:
     try:
-        from psycopg.conninfo import conninfo_to_dict
         from psycopg import Error
+        from psycopg.conninfo import conninfo_to_dict
     except ImportError:
         raise ValueError("a postgresql:// database needs psycopg: pip install -r requirements.txt") from None
     try:
         conninfo_to_dict(url)
     except Error as e:
-        raise ValueError(f"not a usable PostgreSQL URL ({str(e).strip()}); expected postgresql://user:password@host:port/database") \
-            from None
+        raise ValueError(f"not a usable PostgreSQL URL ({str(e).strip()}); "
+                         "expected postgresql://user:password@host:port/database") from None
 
 
 class LLMSettings(Section):
@@ -240,7 +240,9 @@ class _Environment(PydanticBaseSettingsSource):
         for section, model in SECTIONS.items():
             for name, field in model.model_fields.items():
                 env = env_of(field)
-                for var in env.names if env else ():
+                if env is None:
+                    continue
+                for var in env.names:
                     raw = os.environ.get(var)
                     if raw is not None and not env.verbatim:
                         raw = raw.strip() or None
@@ -295,7 +297,7 @@ class Settings(BaseSettings):
         return data
 
     @classmethod
-    def load(cls, **overrides: Any) -> "Settings":
+    def load(cls, **overrides: Any) -> Settings:
         """The settings from the environment, with `overrides` (section: {field: value}) on top;
         SettingsError names every bad variable and what it accepts."""
         try:
@@ -316,7 +318,7 @@ _WHAT = {
 }
 
 
-def _describe(err: dict) -> str:
+def _describe(err: Any) -> str:
     """One line for one validation error: the variable (or LLM_CONFIG key), what is wrong, the value."""
     loc, kind, ctx = err.get("loc", ()), err.get("type", ""), err.get("ctx") or {}
     where, env = ".".join(str(p) for p in loc), None

@@ -9,8 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.config import (ROOT, SECTIONS, EmbeddingSettings, LLMSettings, Settings, SettingsError, StorageSettings,
-                              WebSettings, env_of)
+from retrieval.config import (
+    ROOT,
+    SECTIONS,
+    EmbeddingSettings,
+    LLMSettings,
+    Settings,
+    SettingsError,
+    StorageSettings,
+    WebSettings,
+    env_of,
+)
 
 
 def test_defaults(load_settings):
@@ -122,7 +131,7 @@ def test_the_app_does_not_start_half_configured(tmp_path):
     env = {**os.environ, "POLICY_WEB_PORT": "abc", "POLICY_INDEX_DIR": str(tmp_path / "index"),
            "POLICY_DB": str(tmp_path / "db.sqlite3")}
     for argv in (["ask", "创业担保贷款"], ["index"], ["gaps"], []):
-        run = subprocess.run([sys.executable, "app.py", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        run = subprocess.run([sys.executable, "app.py", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
                              env=env)
         assert run.returncode == 3, (argv, run.stderr)
         assert run.stderr.strip() == "error: POLICY_WEB_PORT must be a whole number, got 'abc'", (argv, run.stderr)
