@@ -97,6 +97,19 @@ def test_a_year_the_documents_do_not_cover_is_declined(assistant):
     assert "2017" in a.answer and "2018" in a.answer
 
 
+def test_rules_issued_after_the_documents_are_declined_however_the_year_is_said(assistant):
+    for question in ("2019年人社局新发的技能提升补贴通知说了什么？", "请问2020年以后自治区又出台了哪些创业政策？",
+                     "“十五五”期间的就业规划怎么安排？", "最近两年零就业家庭的帮扶政策有没有新变化？"):
+        a = assistant.ask(question)
+        assert a.refused and a.refusal_reason == "period_not_covered", question
+
+
+def test_a_year_in_the_persons_story_is_answered_with_a_note(assistant):
+    a = assistant.ask("我2023年在临河开了个小店，能申请创业担保贷款吗？")
+    assert not a.refused
+    assert any("早于您所说年份" in n for n in a.notes)
+
+
 def test_residence_is_context_not_the_question(assistant):
     a = assistant.ask("我是退伍军人，户口在巴彦淖尔，想创业有补贴吗")
     assert not a.refused and a.citations[0].id.startswith("byn-2018-49:")
@@ -118,6 +131,10 @@ def test_an_article_that_does_not_exist_says_so(assistant):
     a = assistant.ask("就业促进法第七十条")
     assert a.refused and a.refusal_reason == "no_such_article"
     assert "共六十九条" in a.answer
+    a = assistant.ask("就业促进法第十章讲了什么？")
+    assert a.refused and "共九章，没有第十章" in a.answer
+    a = assistant.ask("第十一章说的是什么")
+    assert a.refused and a.refusal_reason == "no_such_article"
     a = assistant.ask("就业促进法第二十七条")
     assert [c.id for c in a.citations] == ["prc-employment-law-2015:3.27"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVED = sorted((ROOT / "web").glob("*.py")) + sorted((ROOT / "retrieval").glob("*.py"))
+SERVED = sorted((ROOT / "web").glob("*.py")) + sorted((ROOT / "retrieval").rglob("*.py"))
 
 FORBIDDEN_MODULES = {"subprocess", "pickle", "shelve", "marshal", "pty", "commands"}
 FORBIDDEN_BUILTINS = {"eval", "exec", "compile", "__import__", "breakpoint"}

@@ -1,12 +1,14 @@
-import pytest
-
 import datetime as dt
 
-from retrieval.documents.corpus import load_corpus
-from retrieval.understanding.query import (ArticleLookup, DocumentNames, Reader, Synonym, asked_of, expand, focus_of,
-                                     has_figure, period_of, uncovered_topics)
-
+import pytest
 from conftest import ROOT
+
+from retrieval.documents.corpus import load_corpus
+from retrieval.understanding.asking import asked_of, focus_of, has_figure
+from retrieval.understanding.lexicon import Synonym, expand, uncovered_topics
+from retrieval.understanding.periods import period_of
+from retrieval.understanding.query import Reader
+from retrieval.understanding.references import ArticleLookup, DocumentNames
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def test_article_references(reader, question, expected):
 
 
 def test_a_single_number_names_nothing_where_articles_restart_in_each_section(corpus):
-    assert ArticleLookup(corpus.articles).references("第三条", ["nmg-2017-132"]) == ([], [3])
+    assert ArticleLookup(corpus.articles).references("第三条", ["nmg-2017-132"]) == ([], [("article", 3)])
 
 
 def test_documents_are_named_only_by_their_declared_names(corpus):
@@ -96,12 +98,46 @@ def test_focus_is_the_clause_that_asks():
     ("2021到2025年那一期的创业补贴", (2021, 2025)),
     ("十四五期间有什么创业扶持", (2021, 2025)),
     ("今年新出台的政策", (2026, 2026)),
+    ("2022年疫情那会儿，内蒙古出台了哪些稳就业措施", (2022, 2022)),
+    ("2020年以后自治区又出了哪些文件", (2020, 2026)),
+    ("巴彦淖尔“十五五”就业工作怎么搞", (2026, 2030)),
+    ("近两年零就业家庭的帮扶政策有没有新变化", (2025, 2026)),
+    ("创业担保贷款最新的政策是什么", (2026, 2026)),
     ("我2019年开始创业，现在能申请补贴吗", None),   # the person's own story, not the rules' date
+    ("我们厂这两年效益不行，不裁员能拿补贴吗", None),
     ("到2020年力争打造多少个创业园", None),
+    ("就业促进法第五十五条规定了什么", None),
+    ("第十五条说的啥", None),
     ("退伍兵找工作有啥政策", None),
 ])
 def test_period_asked_about(question, period):
-    assert period_of(question, dt.date(2026, 11, 29)) == period
+    p = period_of(question, dt.date(2026, 11, 29))
+    assert ((p.start, p.end) if p and p.rules else None) == period
+
+
+def test_a_year_in_the_persons_story_is_kept_apart_from_the_rules_date():
+    p = period_of("我2019年开始创业，现在能申请补贴吗", dt.date(2026, 11, 29))
+    assert p and not p.rules and (p.start, p.end) == (2019, 2019)
+    assert period_of("2019年人社局发的新通知", dt.date(2026, 11, 29)).issued
+
+
+@pytest.mark.parametrize("question,message", [
+    ("49号文第八部分第三条说的啥？", "《巴彦淖尔市实施细则》共六个部分，没有第八部分"),
+    ("内政发132号二、（五）是哪方面的规定？", "《自治区实施意见》第二部分共二条，没有第五条"),
+    ("自治区实施意见第九部分有哪些内容", "《自治区实施意见》共六个部分，没有第九部分"),
+    ("132号文第二十条是什么内容？", "按部分分别编号"),
+    ("巴彦淖尔实施细则第三十条", "共二十七条，没有第三十条"),
+])
+def test_a_reference_to_nothing_says_what_the_document_has(reader, question, message):
+    q = reader.read(question)
+    assert not q.articles and q.missing and message in q.missing
+
+
+def test_asked_for_ages_and_addresses_are_figures():
+    assert asked_of("男的多大岁数以上才算大龄失业人员").figure == "age"
+    assert asked_of("门牌号多少").figure == "address"
+    assert asked_of("咨询电话是多少").figure == "phone"
+    assert has_figure("age", "年满十六周岁") and not has_figure("age", "对就业困难人员给予补贴")
 
 
 def test_places_are_recognised_and_resolved_against_the_home_region(reader):

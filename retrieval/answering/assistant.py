@@ -9,15 +9,16 @@ from typing import Iterator, Sequence
 from retrieval.answering.composer import Answer, Composer
 from retrieval.config import AnsweringSettings, Settings
 from retrieval.documents.corpus import Corpus, load_corpus
+from retrieval.documents.text import clean_control
+from retrieval.generation import LLMGenerator
+from retrieval.privacy import redact, without_personal_mentions
 from retrieval.search.embeddings import Embedder, embedder_for
 from retrieval.search.index import DenseIndex, ensure_index
 from retrieval.search.lexical import Tokenizer, corpus_bm25
-from retrieval.generation import LLMGenerator
-from retrieval.privacy import redact, without_personal_mentions
 from retrieval.search.retriever import HybridRetriever
-from retrieval.documents.text import clean_control
 from retrieval.types import QuestionError
-from retrieval.understanding.query import Query, Reader, load_out_of_scope, load_synonyms
+from retrieval.understanding.lexicon import load_out_of_scope, load_synonyms
+from retrieval.understanding.query import Query, Reader
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import ConfigDict
 
-from retrieval.answering.composer import article_label
 from retrieval.answering.assistant import Assistant
+from retrieval.answering.composer import article_label
 
 
 class PolicyRetriever(BaseRetriever):

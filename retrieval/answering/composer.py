@@ -13,24 +13,27 @@ from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 from retrieval.documents.corpus import Corpus
+from retrieval.documents.text import int_to_cn
 from retrieval.search.lexical import idf_coverage
 from retrieval.search.retriever import HybridRetriever, Retrieval
-from retrieval.documents.text import int_to_cn
 from retrieval.types import Article, Citation, DocumentMeta
-from retrieval.understanding.query import Asked, Query, Reader, has_figure, uncovered_topics
+from retrieval.understanding.asking import Asked, has_figure
+from retrieval.understanding.lexicon import uncovered_topics
+from retrieval.understanding.query import Query, Reader
 
 HOTLINE = "12333"
 LIST_CHARS = 600       # a list article up to this length is quoted whole when a question asks 哪些
 _ITEMS = re.compile(r"[（(][一二三四五六七八九十]+[）)]|[；;].*[；;]")
 SUMMARY_CHARS = 100     # the direct answer's length at most (characters, without markers)
 SUMMARY_WANTED = 60     # a clause group is extended with its neighbours up to this length
+_YEAR_IN_TEXT = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
 _CLAUSE = re.compile(r"[，,；;：:。]")
 _PROVIDES = re.compile(r"给予|享受|纳入|提供|补贴|补助|支持|奖补|可按规定|按规定|免费|优先")
 _CONDITION = re.compile(r"^(对|凡|符合|为|对于)|的$")
 _NEGATED = re.compile(r"不得|不予|不再|禁止|取消")
 WHERE_TO_GO = f"具体办理或咨询，可拨打{HOTLINE}人社服务热线，或到当地人社局、就业服务中心。"
 _FIGURE_WORDS = {"money": "具体金额或补贴标准", "rate": "具体的利率或比例", "duration": "具体期限",
-                 "count": "具体数量"}
+                 "count": "具体数量", "age": "具体年龄", "address": "具体地址", "phone": "具体电话号码"}
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class Composer:
         self.t = thresholds
         self.max_articles = max_articles
         self.max_sentences = max_sentences
+        self._spans: dict[str, tuple[int, int] | None] = {}
 
     # ------------------------------------------------------------ choosing
     def _confident(self, r: Retrieval) -> bool:
@@ -318,7 +322,15 @@ class Composer:
         return "，".join(clauses[lo:hi + 1])
 
     def _notes(self, q: Query) -> list[str]:
-        """'包头市本地的政策文件未收录，以下是内蒙古自治区的规定。' when only higher levels speak for the place."""
+        """What to know first: the rules are older than the year in the person's story; only higher
+        levels speak for the place ('包头市本地的政策文件未收录，以下是内蒙古自治区的规定。')."""
+        notes = []
+        spans = [s for d in q.scope if (s := self._years(d))]
+        if q.period and spans and q.period.end > max(hi for _, hi in spans):
+            notes.append("以下规定出自早于您所说年份的文件，此后可能已有新规定，请以当地人社部门公布的为准。")
+        return notes + self._whose_rules(q)
+
+    def _whose_rules(self, q: Query) -> list[str]:
         if not q.place_named or q.place.province is None:
             return []
         local = q.place if q.place.level in ("省级", "地市级") else type(q.place)(q.place.city or "", q.place.province, q.place.city)
@@ -327,10 +339,24 @@ class Composer:
         higher = "、".join(dict.fromkeys(self.reader.label(d) for d in q.scope))
         return [f"{local.name}本地的政策文件未收录，以下是{higher}的规定，在{local.name}同样适用。"]
 
+    def _years(self, doc_id: str) -> tuple[int, int] | None:
+        """The years a document speaks for: from its issue to the last year its text plans for
+        (a 2018 document with targets "到2020年" covers 2018-2020)."""
+        if doc_id not in self._spans:
+            issued = self.corpus.document(doc_id).year
+            planned = [int(y) for a in self.corpus.articles if a.doc_id == doc_id
+                       for y in _YEAR_IN_TEXT.findall(a.body)] if issued else []
+            self._spans[doc_id] = (issued, max([issued] + [y for y in planned if y <= issued + 15])) if issued else None
+        return self._spans[doc_id]
+
     def _period_covered(self, q: Query) -> bool:
-        years = [y for d in q.scope if (y := self.corpus.document(d).year)]
-        start, end = q.period or (0, 0)
-        return not years or (start <= max(years) and end >= min(years))
+        """Rules dated to a year after the documents' span, or before them, are not in the documents."""
+        spans = [s for d in q.scope if (s := self._years(d))]
+        if not q.period or not q.period.rules or not spans:
+            return True
+        if q.period.issued:  # rules issued in those years: a document issued then
+            return any(q.period.start <= lo <= q.period.end for lo, _ in spans)
+        return min(lo for lo, _ in spans) <= q.period.end <= max(hi for _, hi in spans)
 
     def _not_covered(self, q: Query) -> str:
         areas = "、".join(dict.fromkeys("全国" if self.reader.label(d) == "国家" else self.reader.label(d)
@@ -343,7 +369,7 @@ class Composer:
     def _other_years(self, q: Query) -> str:
         issued = "、".join(f"{self.corpus.document(d).short_name}（{self.corpus.document(d).year}年）"
                            for d in q.scope if self.corpus.document(d).year)
-        start, end = q.period or (0, 0)
+        start, end = (q.period.start, q.period.end) if q.period else (0, 0)
         when = f"{start}年" if start == end else f"{start}—{end}年"
         return (f"抱歉，目前收录的政策文件是{issued}发布的，没有{when}的规定；此后可能出台了新的政策。"
                 f"请以当地人社部门最新公布的为准，或拨打{HOTLINE}人社服务热线。")

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from retrieval.documents.corpus import Corpus
+from retrieval.understanding.lexicon import load_out_of_scope, load_synonyms
 from retrieval.understanding.places import gazetteer
-from retrieval.understanding.query import load_out_of_scope, load_synonyms
 
 
 def corpus_report(corpus: Corpus, lexicon: Path, home_region: str | None = None) -> list[str]:

@@ -111,7 +111,10 @@ _PIECE = re.compile(r"[^。！？!?；;]*(?:[。！？!?；;]+|$)")
 
 def _parts(line: str) -> tuple[str, str, str]:
     """(heading label as written, body, trailing department list) of a line; any may be empty."""
-    from retrieval.documents.parsing import _match_heading, split_departments  # the parser's own rules
+    from retrieval.documents.parsing import (  # the parser's own rules
+        _match_heading,
+        split_departments,
+    )
 
     heading = _match_heading(line)
     prefix = line[: len(line) - len(heading.rest)] if heading and line.endswith(heading.rest) else ""
@@ -172,7 +175,12 @@ def withhold(corpus_dir: Path, doc_id: str, text: str, reviews: Mapping[tuple[st
 
 def screen_corpus(corpus_dir: Path | str) -> list[Flag]:
     """Everything the loader flags in a corpus folder, for the report of `python app.py index`."""
-    from retrieval.documents.corpus import apply_corrections, load_corrections, load_metadata, read_document
+    from retrieval.documents.corpus import (
+        apply_corrections,
+        load_corrections,
+        load_metadata,
+        read_document,
+    )
     from retrieval.documents.text import normalize_whitespace
     from retrieval.types import CorpusError
 

@@ -14,12 +14,27 @@ from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from retrieval.answering.composer import Answer, Composer
-from retrieval.documents.corpus import Corpus
-from retrieval.types import Article, Citation
-from retrieval.generation.client import LLMFailure, classify, stream_reply
-from retrieval.generation.prompts import STOP, Prompts, as_data, bound_history, history_block, provision_block
 from retrieval.config import LLMSettings
-from retrieval.generation.verify import THINK, Verifier, complete_part, parse_markers, renumber, repeats, split_statements
+from retrieval.documents.corpus import Corpus
+from retrieval.generation.client import LLMFailure, classify, stream_reply
+from retrieval.generation.prompts import (
+    STOP,
+    Prompts,
+    as_data,
+    bound_history,
+    history_block,
+    provision_block,
+)
+from retrieval.generation.verify import (
+    THINK,
+    Verifier,
+    complete_part,
+    parse_markers,
+    renumber,
+    repeats,
+    split_statements,
+)
+from retrieval.types import Article, Citation
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from typing import Any, Sequence
 
 from retrieval.answering.composer import article_label
 from retrieval.documents.corpus import Corpus
-from retrieval.types import Article
 from retrieval.generation.verify import MARKER
+from retrieval.types import Article
 
 
 @dataclass(frozen=True)

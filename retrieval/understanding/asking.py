@@ -1,0 +1,111 @@
+"""What a question asks: the clauses that ask, and the kind of answer wanted (a figure, a department, a list…)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from retrieval.documents.text import to_arabic
+from retrieval.understanding.periods import YEAR_RANGE
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a question asks: a figure (and its kind), the lead department, a list, yes or no, or what."""
+    kind: str = "what"                 # figure | lead | where | list | yes_no | what
+    figure: str | None = None          # money | rate | duration | count
+    unit: str | None = None            # the measure word asked for (年, 天, 户 …)
+
+
+# ---------------------------------------------------------------- the clause that asks
+
+_ASKING = re.compile(r"吗|么|呢|？|\?|什么|啥|怎么|怎样|如何|哪|谁|多少|几|多久|多长|是否|能否|可否|有没有|"
+                     r"能不能|可不可以|是不是|会不会|行不行|给不给|管不管|有无|不[？?。！!]?$")
+_CLAUSES = re.compile(r"[，,。；;！!？?\s]+")
+_BARE = re.compile(r"怎么办|咋办|怎么弄|怎么整|怎么样|可以|行|能|吗|么|呢|啊|吧|呀|请问|那|该|我")
+
+
+def asking_clauses(question: str) -> list[str]:
+    """The clauses that ask something (the last clause when none does): the rest is context."""
+    clauses = [c for c in _CLAUSES.split(question) if c]
+    if not clauses:
+        return [question]
+    out: list[str] = []
+    for i, c in enumerate(clauses):
+        if _ASKING.search(c):
+            # a bare "怎么办？" / "行吗？" asks about the clause before it
+            if i > 0 and len(_BARE.sub("", c)) < 2 and clauses[i - 1] not in out:
+                out.append(clauses[i - 1])
+            out.append(c)
+    return out or clauses[-1:]
+
+
+def focus_of(question: str) -> str:
+    """The last clause that asks something: what a figure or a department is asked by."""
+    return asking_clauses(question)[-1]
+
+
+# ---------------------------------------------------------------- what is asked
+
+FIGURE_KINDS = {  # checked in this order
+    "rate": re.compile(r"利率|利息|贴息|费率|(比例|百分比)[^，。？?]{0,4}(多少|几)|多少比例|百分之几|几成|几个点"),
+    "money": re.compile(r"多少钱|多少元|几块|几千|几万|多少万|金额|额度|多高|贷多少|借多少|"
+                        r"(补贴|补助|奖补|奖励|贷款|资金|工资|钱|费|金|津贴)[^，。？?]{0,6}(多少|几)|"
+                        r"(给|发|补|奖|拿|领|贷|借|报)多少"),
+    "duration": re.compile(r"几年|多少年|多久|多长时间|几个月|多少个月|几天|多少天|几个工作日|期限是|哪几年|哪一年"),
+    "age": re.compile(r"多大岁数|多大年纪|多少岁|几岁|多大年龄|年龄[^，。？?]{0,4}(多少|多大|上限|下限|限制)|岁数"),
+    "address": re.compile(r"哪条街|哪条路|门牌|地址|几号楼|几楼|具体在哪|具体位置"),
+    "phone": re.compile(r"电话[^，。？?]{0,3}(多少|是什么)|号码[^，。？?]{0,3}(多少|是什么)|联系方式"),
+    "count": re.compile(r"多少|几个|几次|几家|几户|几人|几岁|几名|几项|几条"),
+}
+# "能不能多领几个月" asks whether, not how much
+_WHETHER = re.compile(r"能不能|可不可以|是不是|是否|能否|可否|有没有|会不会|给不给|管不管|行不行|有无")
+_YES_NO = re.compile(_WHETHER.pattern + r"|吗|不[？?。！!]?$")
+_LIST = re.compile(r"哪些|包括|包含|几种|哪几")
+LEAD_QUESTION = re.compile(r"牵头|哪个部门|哪些部门|什么部门|哪个单位|哪家单位|谁负责|谁来管|谁管|归谁|负责部门|"
+                           r"主管部门|责任部门|哪个局|哪个厅")
+# where a resident applies: answered with the service offices, never the policy's lead department
+_WHERE = re.compile(r"(哪个部门|哪个单位|哪里|哪儿|去哪|找谁|什么地方)[^，。？?]{0,4}(办|申请|报名|领|交|咨询)|(办理|申请|报名)[^，。？?]{0,4}(去哪|找谁|哪里|哪个部门)")
+_MEASURE = "户家人岁次名项条位座所间期批个"
+_ASKED_UNIT = re.compile(rf"(?:多少|几)个?(学时|课时|[{_MEASURE}])")
+_ASKED_PERIOD = re.compile(r"(?:多少|几)个?(年|月|天|日|周|工作日)")
+
+
+def asked_of(focus: str) -> Asked:
+    """What the focus clause asks."""
+    if _WHERE.search(focus):
+        return Asked("where")
+    if LEAD_QUESTION.search(focus):
+        return Asked("lead")
+    if not _WHETHER.search(focus):
+        for kind, pattern in FIGURE_KINDS.items():
+            if pattern.search(focus):
+                unit = {"count": _ASKED_UNIT, "duration": _ASKED_PERIOD}.get(kind)
+                m = unit.search(focus) if unit else None
+                return Asked("figure", kind, m.group(1) if m else None)
+    if _LIST.search(focus):
+        return Asked("list")
+    if _YES_NO.search(focus):
+        return Asked("yes_no")
+    return Asked()
+
+
+_FIGURE_IN_TEXT = {
+    "money": re.compile(r"\d[\d,.]*\s*(?:元|万元|万|千元|亿)"),
+    "rate": re.compile(r"\d[\d.]*\s*(?:%|％|‰|倍|个百分点)|百分之\d+"),
+    "duration": re.compile(r"\d+\s*(?:个)?(?:年|月|日|天|工作日|周|小时)|半年|" + YEAR_RANGE.pattern),
+    "count": re.compile(r"\d+"),
+    "age": re.compile(r"\d+\s*周?岁"),
+    "address": re.compile(r"[路街道巷]\s*\d+\s*号|\d+\s*号楼"),
+    "phone": re.compile(r"\d{5,}"),
+}
+
+
+def has_figure(kind: str, text: str, unit: str | None = None) -> bool:
+    """Does the text give a figure of this kind (in any numeral style)?"""
+    text = to_arabic(text)
+    if unit:
+        if kind == "duration" and YEAR_RANGE.search(text):
+            return True
+        unit = "(?:天|日|工作日)" if unit in ("天", "日") else unit
+        return bool(re.search(rf"(\d+|半)\s*个?{unit}", text))
+    return bool(_FIGURE_IN_TEXT[kind].search(text))

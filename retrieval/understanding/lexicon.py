@@ -1,0 +1,62 @@
+"""Residents' words: synonyms that widen a search, topics the documents do not cover."""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+# ---------------------------------------------------------------- residents' words
+
+@dataclass(frozen=True)
+class Synonym:
+    resident_words: tuple[str, ...]
+    document_words: tuple[str, ...]
+
+
+def load_synonyms(path: Path) -> list[Synonym]:
+    """The reviewable table of residents' words -> the documents' words (TSV with a header)."""
+    if not path.is_file():
+        return []
+    out = []
+    with path.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+            resident = tuple((row.get("resident_words") or "").split())
+            document = tuple((row.get("document_words") or "").split())
+            if resident and document:
+                out.append(Synonym(resident, document))
+    return out
+
+
+def expand(question: str, synonyms: Iterable[Synonym]) -> str:
+    """Append the documents' words for every resident's word found in the question."""
+    extra: list[str] = []
+    for syn in synonyms:
+        if any(w in question for w in syn.resident_words):
+            extra.extend(w for w in syn.document_words if w not in question and w not in extra)
+    return f"{question} {' '.join(extra)}" if extra else question
+
+
+def load_out_of_scope(path: Path) -> dict[str, str]:
+    """Reviewable table: topic words residents ask a hotline about -> who handles them (may be empty)."""
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8", newline="") as f:
+        return {row["term"].strip(): (row.get("refer_to") or "").strip()
+                for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if (row.get("term") or "").strip()}
+
+
+def uncovered_topics(focus: str, texts: Sequence[str], table: dict[str, str],
+                     synonyms: Iterable[Synonym] = ()) -> list[str]:
+    """Listed topic words in the question's focus that the given provisions never mention, in any wording."""
+    out = []
+    for term in table:
+        if term not in focus:
+            continue
+        wordings = {term}
+        for syn in synonyms:
+            if term in syn.resident_words:
+                wordings.update(syn.document_words)
+        if not any(w in t for w in wordings for t in texts):
+            out.append(term)
+    return out

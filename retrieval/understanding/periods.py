@@ -1,0 +1,78 @@
+"""The years a question asks about, when they date the rules."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from retrieval.documents.text import CN_NUMERAL, to_arabic
+from retrieval.understanding.references import number_of
+
+YEAR_RANGE = re.compile(r"\d{4}\s*[-—–至到]\s*\d{4}")
+_PLAN = re.compile(rf"[“\"'「]?([{CN_NUMERAL}]{{1,3}})五(?:[”\"'」]|规划|期间|时期|计划)")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)\s*年?|([〇零一二三四五六七八九]{4})\s*年")
+_ONWARD = re.compile(r"^\s*(?:年)?\s*(?:以后|之后|以来|起|后)")
+_RELATIVE = {"今年": 0, "去年": -1, "前年": -2, "明年": 1, "本年度": 0}
+# words that ask for the newest rules: the present is the period asked about
+_NEWEST = ("最新", "新出台", "新出的")
+# recent years, which date the rules only when said of them ("这两年效益不行" is the person's story)
+_RECENT = {"最近": (-1, 0), "近两年": (-1, 0), "这两年": (-1, 0), "近几年": (-2, 0), "近年来": (-2, 0)}
+# a year is the question's period when it dates the rules asked about, not the person's own story:
+# a rule word right after it, or a question about issuing or changing rules
+_ABOUT_RULES = re.compile(r"^.{0,6}?(出台|新出|出的|发布|印发|颁布|实施|政策|规定|文件|细则|意见|办法|条例|标准|一期|那期|"
+                          r"这期|期间|版|新规|补贴|扶持|有什么|有啥)")
+_ISSUED = re.compile(r"出台|新出|出的|发布|印发|颁布|下发|发的|出了|新政|新规|通知")
+_RULES_CHANGE = re.compile(_ISSUED.pattern + r"|调整|变化|修改|修订|文件")
+
+
+@dataclass(frozen=True)
+class Period:
+    """Years a question asks about; `rules` when they date the rules, not only the person's story;
+    `issued` when it asks for rules issued then (出台, 发布, 新出的)."""
+    start: int
+    end: int
+    rules: bool = True
+    issued: bool = False
+
+
+def five_year_plan(n: int) -> tuple[int, int] | None:
+    """The years of the n-th five-year plan (十四五 -> 2021-2025); plans run on from the third (1966)."""
+    if n < 3:
+        return None
+    start = 1966 + 5 * (n - 3)
+    return start, start + 4
+
+
+def period_of(question: str, today: dt.date) -> Period | None:
+    """The years a question names — explicit years and ranges, 2020年以后, 十四五, 今年/去年, 最新 —
+    and whether they date the rules asked about."""
+    rules: list[int] = []
+    story: list[int] = []
+    changes = bool(_RULES_CHANGE.search(question))
+    for m in _PLAN.finditer(question):
+        n = number_of(m.group(1))
+        span = five_year_plan(n) if n else None
+        if span:
+            rules.extend(span)
+    for m in _YEAR.finditer(question):
+        raw = m.group(1) or m.group(2)
+        year = int(raw) if raw.isdigit() else int(to_arabic(raw + "年")[:-1])
+        after = question[m.end():]
+        years = [year, today.year] if _ONWARD.match(after) else [year]
+        dated = changes or _ABOUT_RULES.match(after) or YEAR_RANGE.match(question[m.start():])
+        (rules if dated else story).extend(years)
+    for word, delta in _RELATIVE.items():
+        i = question.find(word)
+        if i >= 0:
+            dated = changes or _ABOUT_RULES.match(question[i + len(word):])
+            (rules if dated else story).append(today.year + delta)
+    if not rules:  # "2023年新出的": the year said is the one meant
+        if any(word in question for word in _NEWEST):
+            rules.append(today.year)
+        for word, (back, ahead) in _RECENT.items():
+            i = question.find(word)
+            if i >= 0 and (changes or _ABOUT_RULES.match(question[i + len(word):])):
+                rules.extend((today.year + back, today.year + ahead))
+    if rules:
+        return Period(min(rules), max(rules), True, bool(_ISSUED.search(question)))
+    return Period(min(story), max(story), False) if story else None
