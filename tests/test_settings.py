@@ -192,3 +192,26 @@ def test_gradio_sends_no_statistics_without_being_told_by_a_variable(assistant, 
     assert "GRADIO_ANALYTICS_ENABLED" not in os.environ and service.workers == 2
     for build in (build_resident, build_console):
         assert build(service).analytics_enabled is False
+
+
+@pytest.mark.slow
+def test_the_server_listens_where_the_variables_say(tmp_path):
+    """POLICY_WEB_PORT alone places the server (no --port), and the web limits reach the running app."""
+    import os
+    import signal
+
+    from web_helpers import Server, free_port, http_json, wait_healthy
+    port, log_path = free_port(), tmp_path / "server.log"
+    env = {**os.environ, "POLICY_WEB_PORT": str(port), "POLICY_DB": str(tmp_path / "db.sqlite3"),
+           "POLICY_MAX_BODY_BYTES": "5000", "PYTHONUNBUFFERED": "1"}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        server = Server(f"http://127.0.0.1:{port}", port, proc, tmp_path / "db.sqlite3", log_path)
+        assert wait_healthy(server)["status"] == "ok"
+        status, _ = http_json("POST", server.url + "/api/ask", {"question": "创业" * 2000})
+        assert status == 413                                 # POLICY_MAX_BODY_BYTES=5000, not the default 64 KiB
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
