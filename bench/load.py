@@ -227,12 +227,12 @@ def summary(values: list[float]) -> dict:
 def count_rows(db: Path | str, table: str) -> int | None:
     """Rows in a table of the SQLite file or PostgreSQL URL (web.reports; 0 before it exists)."""
     from web import database, reports
-    return reports.count(database.backend(db, 10.0), table)
+    return reports.Reports(database.backend(db, 10.0)).count(table)
 
 
 def stored_ids(db: Path | str, table: str = "feedback") -> set[int]:
     from web import database, reports
-    return reports.ids(database.backend(db, 10.0), table)
+    return reports.Reports(database.backend(db, 10.0)).ids(table)
 
 
 def settle(db: Path | str, table: str, expected: int, wait: float = 10.0) -> int | None:

@@ -137,3 +137,46 @@ def test_personal_numbers_never_leave_the_question(assistant):
     blob = json.dumps(ans.to_dict(), ensure_ascii=False)
     assert "11010519491231002X" not in blob and "5678" not in blob
     assert "[身份证号]" in ans.question and "[手机号]" in ans.question
+
+
+def _bare(text):
+    return re.sub(r"\[\d+\]", "", text)
+
+
+@pytest.mark.parametrize("question", ["我是返乡农民工，想回乡创业，有什么扶持政策？", "企业不裁员能拿到什么补贴？",
+                                      "就业困难人员自主创业可以享受哪些扶持政策？"])
+def test_the_answer_begins_with_a_short_summary_built_from_the_cited_clauses(assistant, question):
+    ans = assistant.ask(question)
+    assert ans.summary and ans.answer.startswith(ans.summary)
+    assert len(_bare(ans.summary)) <= 100 + len("可以。根据规定，")
+    quotes = "".join(assistant.corpus.article(c.id).body for c in ans.citations)
+    clauses = [c for c in re.split(r"[，。；：、]", _bare(ans.summary)) if len(c) > 4]
+    own_words = ("可以", "根据规定", "包括")
+    assert all(any(c.startswith(w) for w in own_words) or c in quotes for c in clauses), ans.summary
+    for number in re.findall(r"\d+", _bare(ans.summary)):
+        assert number in quotes
+
+
+def test_a_lookup_summary_says_what_the_article_is_about_and_how_it_begins(assistant):
+    ans = assistant.ask("实施意见第四部分第三条")
+    article = assistant.corpus.article("nmg-2017-132:4.3")
+    assert ans.summary.startswith(f"这一条是“{article.title}”：")
+    first = re.split(r"[，。；：]", article.sentences[0])[0]
+    assert first in ans.summary
+
+
+@pytest.mark.parametrize("question", ["asdfgh qwerty", "啊啊啊啊", "123456", "的的的的", "喂喂喂"])
+def test_a_question_that_cannot_be_read_is_told_apart_from_one_the_documents_do_not_answer(assistant, question):
+    ans = assistant.ask(question)
+    assert ans.refused and ans.refusal_reason == "not_understood" and "换个说法" in ans.answer
+
+
+def test_a_readable_question_the_documents_do_not_answer_is_not_called_unreadable(assistant):
+    ans = assistant.ask("明天临河天气怎么样？")
+    assert ans.refused and ans.refusal_reason != "not_understood"
+
+
+def test_the_quote_is_the_sentence_that_answers_not_the_one_the_synonyms_match(assistant):
+    # 裁员 is widened to the documents' 分流人员 for search; the sentence quoted still answers 不裁员
+    ans = assistant.ask("企业不裁员能拿到什么补贴？")
+    assert "稳岗补贴" in ans.citations[0].quote and "稳岗补贴" in ans.summary

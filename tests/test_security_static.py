@@ -26,11 +26,12 @@ FILE_FUNCTIONS = {
     ("web/ui.py", "css"),                       # web/static/style.css
     ("web/ui.py", "head"),                      # web/static/page.js
     ("web/storage.py", "__init__"),
-    ("web/storage.py", "_open"),                # the configured database
-    ("web/storage.py", "purge"),
+    ("web/writer.py", "_open"),                 # the configured database
+    ("web/writer.py", "purge"),
     ("web/database.py", "__init__"),            # the SQLite path of POLICY_DB
     ("web/database.py", "exists"),
-    ("web/database.py", "connect"),             # the configured database (a file, or a PostgreSQL server)
+    ("web/database.py", "open"),                # the configured database (a file, or a PostgreSQL server)
+    ("web/database.py", "connect"),
     ("web/database.py", "_connect"),
     ("web/database.py", "read"),
     ("web/database.py", "backend"),
@@ -91,6 +92,12 @@ def test_sql_is_constant_with_parameters(path):
                 continue
             if isinstance(sql, ast.Name) and (sql.id in constants or sql.id == "sql"):
                 continue  # a module constant, or `sql` bound from a literal tuple in the same function
+            if isinstance(sql, ast.Attribute) and isinstance(sql.value, (ast.Name, ast.Attribute)) \
+                    and ast.unparse(sql.value) in ("dialect", "self.dialect"):
+                continue  # a field of web.schema's Dialect: constants (test_dialects_are_constants)
+            if isinstance(sql, ast.Call) and ast.unparse(sql.func) in ("dialect.sql", "self.dialect.sql") \
+                    and len(sql.args) == 1 and isinstance(sql.args[0], ast.Name) and sql.args[0].id in constants:
+                continue  # a constant statement in the dialect's parameter style (? → %s)
             if isinstance(sql, ast.IfExp) and all(isinstance(b, ast.Name) and b.id in constants
                                                   for b in (sql.body, sql.orelse)):
                 continue
@@ -100,6 +107,19 @@ def test_sql_is_constant_with_parameters(path):
             assert names == {"table"} and not others, f"{where}: only a table name may be put into SQL"
             source = ast.unparse(fn)
             assert "TABLES" in source or "for table in" in source, f"{where}: the table name is not checked"
+
+
+def test_dialects_are_constants():
+    """The SQL a Dialect carries (transaction, lock, catalog queries, type words) is literal text."""
+    tree = ast.parse((ROOT / "web" / "schema.py").read_text(encoding="utf-8"))
+    made = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and call_name(n) == "Dialect"]
+    assert len(made) == 2
+    for call in made:
+        assert not call.args
+        for kw in call.keywords:
+            value = kw.value
+            parts = value.values if isinstance(value, ast.Dict) else [value]
+            assert all(isinstance(p, ast.Constant) for p in parts), (kw.arg, ast.unparse(value))
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "web").glob("*.py")), ids=rel)

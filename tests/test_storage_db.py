@@ -5,12 +5,14 @@ import json
 import logging
 import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from web import admin, storage
+from web import admin, database, schema, storage, writer
 from web.storage import StorageSettings, Store, question_key
+
 from web_helpers import concurrent_writes
 
 ID_CARD, PHONE, CARD = "11010519491231002X", "13812345678", "6222021234567894"  # checksums valid
@@ -25,8 +27,8 @@ def answer(question="创业担保贷款有什么规定？", refused=False, reaso
 def fast(monkeypatch):
     """Short waits, so the failure cases take a moment, not seconds."""
     monkeypatch.setattr(storage, "BUSY_TIMEOUT", 0.2)
-    monkeypatch.setattr(storage, "RETRY_OPEN_AFTER", 0.0)
-    monkeypatch.setattr(storage, "WARN_EVERY", 0.0)
+    monkeypatch.setattr(writer, "RETRY_OPEN_AFTER", 0.0)
+    monkeypatch.setattr(writer, "WARN_EVERY", 0.0)
 
 
 # ---------------------------------------------------------------- configuration
@@ -67,6 +69,8 @@ def test_query_log_off_feedback_on(tmp_path):
     assert store.add_feedback("up", "q", "a") == 1
     store.flush()
     assert store.count("queries") == 0 and store.count("feedback") == 1
+    store.close()
+    assert store.add_feedback("up", "after close", "a") == 2          # a closed store starts again when used
     store.close()
 
 
@@ -136,9 +140,9 @@ def test_concurrent_writers_lose_no_row(tmp_path):
 # ---------------------------------------------------------------- retention
 
 def _insert_old(path, days_ago: float, n: int = 3):
-    when = storage.stamp(datetime.now(timezone.utc) - timedelta(days=days_ago))
+    when = storage.stamp(datetime.now(UTC) - timedelta(days=days_ago))
+    database.backend(path).connect().close()            # created and migrated as the app does
     conn = sqlite3.connect(path)
-    conn.executescript(storage.SCHEMA)
     for i in range(n):
         conn.execute("INSERT INTO queries (created_at, question, refused, citation_ids, generator, latency_ms, source)"
                      " VALUES (?, ?, 1, '[]', 'extractive', 1, 'api')", (when, f"旧问题{days_ago}-{i}"))
@@ -161,7 +165,7 @@ def test_rows_past_the_retention_period_are_deleted_on_start(tmp_path):
 
 
 def test_purge_runs_again_while_the_server_runs(tmp_path, monkeypatch):
-    monkeypatch.setattr(storage, "PURGE_EVERY", 0.3)  # "daily", compressed
+    monkeypatch.setattr(writer, "PURGE_EVERY", 0.3)  # "daily", compressed
     path = tmp_path / "r.sqlite3"
     store = Store(StorageSettings(db=path, retention_days=30))
     store.start()
@@ -185,7 +189,7 @@ def test_locked_database_costs_a_warning_and_recovers(tmp_path, fast, caplog):
     assert store.flush()
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
-    with caplog.at_level(logging.WARNING, logger="web.storage"):
+    with caplog.at_level(logging.WARNING, logger="web.writer"):
         assert store.log_query(answer("锁住时"), 0.01, "api") is True   # the caller is never held up or failed
         assert store.add_feedback("down", "锁住时", "a") is None
         assert store.flush()
@@ -199,21 +203,24 @@ def test_locked_database_costs_a_warning_and_recovers(tmp_path, fast, caplog):
     store.close()
 
 
-class ReadOnlyStore(Store):
+def read_only(store: Store, monkeypatch) -> Store:
     """The same writer on a connection that may not write (as on a read-only file or file system)."""
+    connect = store.db.connect
 
-    def _open(self):
-        conn = super()._open()
-        if conn is not None:
-            conn.execute("PRAGMA query_only = ON")
+    def read_only_connect():
+        conn = connect()
+        conn.execute("PRAGMA query_only = ON")
         return conn
 
+    monkeypatch.setattr(store.db, "connect", read_only_connect)
+    return store
 
-def test_read_only_database_costs_a_warning(tmp_path, fast, caplog):
+
+def test_read_only_database_costs_a_warning(tmp_path, fast, caplog, monkeypatch):
     path = tmp_path / "ro.sqlite3"
     Store(path).add_feedback("up", "之前", "a")
-    store = ReadOnlyStore(path)
-    with caplog.at_level(logging.WARNING, logger="web.storage"):
+    store = read_only(Store(path), monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="web.writer"):
         assert store.log_query(answer(), 0.01, "api") is True
         assert store.add_feedback("down", "q", "a") is None
         assert store.flush()
@@ -226,7 +233,7 @@ def test_unreachable_folder_costs_a_warning(tmp_path, fast, caplog):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     store = Store(blocker / "sub" / "db.sqlite3")
-    with caplog.at_level(logging.WARNING, logger="web.storage"):
+    with caplog.at_level(logging.WARNING, logger="web.writer"):
         store.start()
         assert store.log_query(answer(), 0.01, "api") is True
         assert store.add_feedback("down", "q", "a") is None
@@ -240,7 +247,7 @@ def test_damaged_database_file_costs_a_warning(tmp_path, fast, caplog):
     path = tmp_path / "damaged.sqlite3"
     path.write_bytes(b"this is not an SQLite database\x00" * 200)
     store = Store(path)
-    with caplog.at_level(logging.WARNING, logger="web.storage"):
+    with caplog.at_level(logging.WARNING, logger="web.writer"):
         assert store.log_query(answer(), 0.01, "api") is True
         assert store.add_feedback("up", "q", "a") is None
         assert store.flush()
@@ -249,13 +256,13 @@ def test_damaged_database_file_costs_a_warning(tmp_path, fast, caplog):
 
 
 def test_backlog_is_bounded(tmp_path, fast, monkeypatch, caplog):
-    monkeypatch.setattr(storage, "MAX_PENDING", 5)
+    monkeypatch.setattr(writer, "MAX_PENDING", 5)
     path = tmp_path / "slow.sqlite3"
     store = Store(path)
     store.add_feedback("up", "q", "a")
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
-    with caplog.at_level(logging.WARNING, logger="web.storage"):
+    with caplog.at_level(logging.WARNING, logger="web.writer"):
         results = [store.log_query(answer(f"q{i}"), 0.01, "api") for i in range(50)]
     holder.execute("ROLLBACK")
     holder.close()
@@ -265,29 +272,136 @@ def test_backlog_is_bounded(tmp_path, fast, monkeypatch, caplog):
 
 
 # ---------------------------------------------------------------- schema versions
+# tests/data/storage/*.sql are databases as earlier releases wrote them (frozen; never regenerate)
 
-def test_an_sqlite_database_from_before_versions_is_adopted(tmp_path):
-    """The SQLite side of the migrations: a file made by the previous release keeps its rows."""
-    path = tmp_path / "old.sqlite3"
+FROZEN = Path(__file__).parent / "data" / "storage"
+
+
+def frozen(path, name):
+    """A SQLite file made from a frozen dump; its rows as they were."""
     conn = sqlite3.connect(path)
-    conn.executescript(storage.SCHEMA)
-    conn.execute("INSERT INTO feedback (created_at, rating, question, answer, citation_ids)"
-                 " VALUES (?, 'down', '旧的', '', '[]')", (storage.stamp(datetime.now(timezone.utc)),))
-    conn.commit()
+    conn.executescript((FROZEN / name).read_text(encoding="utf-8"))
+    before = {t: conn.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() for t in schema.TABLES}
     conn.close()
+    return before
+
+
+def versions(path):
+    with sqlite3.connect(path) as conn:
+        return [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+
+
+def indexes(path):
+    with sqlite3.connect(path) as conn:
+        return {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+
+
+def test_a_fresh_database_gets_every_migration(tmp_path):
+    path = tmp_path / "new.sqlite3"
+    store = Store(path)
+    assert store.add_feedback("up", "q", "a") == 1
+    assert versions(path) == [m.version for m in schema.MIGRATIONS] == list(range(1, schema.LATEST + 1))
+    with sqlite3.connect(path) as conn:
+        for table, columns in schema.COLUMNS.items():
+            have = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+            assert have == ["id", *columns]
+    assert {"queries_declined", "feedback_down", "queries_created", "feedback_created"} <= indexes(path)
+    store.close()
+    database.backend(path).connect().close()                  # a restart applies nothing again
+    assert versions(path) == list(range(1, schema.LATEST + 1))
+
+
+def test_a_database_from_before_versions_is_adopted(tmp_path):
+    """Version 1 as the first release wrote it: no schema_version table, no instance column."""
+    path = tmp_path / "v1.sqlite3"
+    before = frozen(path, "sqlite-v1.sql")
     store = Store(path)
     assert store.add_feedback("up", "新的", "a") == 2
     rows = {r["question"]: r for r in store.rows()}
-    assert rows["旧的"]["instance"] == "" and rows["新的"]["instance"] == store.instance
-    conn = sqlite3.connect(path)
-    assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2]
-    conn.execute("INSERT INTO schema_version VALUES (7, 'newer', '')")
-    conn.commit()
-    conn.close()
+    assert rows["怎么申请公租房？"]["instance"] == "" and rows["新的"]["instance"] == store.instance
+    assert versions(path) == list(range(1, schema.LATEST + 1))
+    with sqlite3.connect(path) as conn:                         # old rows: the same values, instance ''
+        assert [r[:-1] for r in conn.execute("SELECT * FROM queries ORDER BY id")] == before["queries"]
     store.close()
-    newer = Store(path)
-    assert newer.add_feedback("up", "q", "a") is None                 # a newer schema: not written to
-    newer.close()
+
+
+def test_a_database_at_the_previous_version_is_migrated(tmp_path):
+    """Version LATEST-1 as the previous release wrote it: rows kept, version bumped, ids go on."""
+    assert schema.LATEST == 3, "freeze a database of the previous version under tests/data/storage/"
+    path = tmp_path / "v2.sqlite3"
+    before = frozen(path, "sqlite-v2.sql")
+    assert versions(path) == [1, 2] and "queries_declined" not in indexes(path)
+    store = Store(path)
+    store.log_query(answer("新问题"), 0.01, "api")
+    assert store.add_feedback("down", "新的", "a") == 2
+    assert store.flush()
+    assert versions(path) == [1, 2, 3] and {"queries_declined", "feedback_down"} <= indexes(path)
+    with sqlite3.connect(path) as conn:
+        for table in schema.TABLES:
+            after = conn.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+            assert after[:len(before[table])] == before[table]
+        assert conn.execute("SELECT id, question FROM queries ORDER BY id DESC LIMIT 1").fetchone() == (3, "新问题")
+        plan = " ".join(r[-1] for r in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT question, created_at, refusal_reason FROM queries"
+            " WHERE refused = 1 AND created_at >= '2026-01-01'"))
+        assert "queries_declined" in plan                        # the gaps report uses the new index
+    assert [g["question"] for g in store.gaps(days=10_000)] == ["怎么申请公租房？", "新的"]
+    store.close()
+
+
+def test_a_database_newer_than_the_app_is_not_written_to(tmp_path, fast, caplog):
+    path = tmp_path / "newer.sqlite3"
+    frozen(path, "sqlite-v2.sql")
+    Store(path).close()
+    Store(path).add_feedback("up", "q", "a")
+    newer = schema.LATEST + 1
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO schema_version VALUES (?, 'from a newer app', '')", (newer,))
+    with pytest.raises(schema.SchemaTooNew) as e:
+        database.backend(path).connect()
+    assert str(e.value) == (f"{path} has schema version {newer}, newer than this app's {schema.LATEST}: "
+                            "upgrade the app (or point POLICY_DB at another database)")
+    store = Store(path)
+    with caplog.at_level(logging.WARNING, logger="web.writer"):
+        assert store.log_query(answer(), 0.01, "api") is True           # the answer is not held up
+        assert store.add_feedback("up", "q", "a") is None               # but nothing is written
+        assert store.flush()
+    assert "upgrade the app" in caplog.text and store.dropped == 2
+    assert versions(path) == [1, 2, 3, newer] and store.count("feedback") == 2   # untouched, still readable
+    store.close()
+
+
+def test_lock_errors_are_recognised_by_code_not_message(tmp_path):
+    path = tmp_path / "lock.sqlite3"
+    db = database.backend(path, 0.05)
+    db.connect().close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    conn = sqlite3.connect(path, timeout=0.05, isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError) as busy:
+        conn.execute("BEGIN IMMEDIATE")
+    holder.execute("ROLLBACK")
+    assert db.transient(busy.value)
+    reworded = sqlite3.OperationalError("database is locked")          # the text alone is not enough
+    assert not db.transient(reworded)
+    with pytest.raises(sqlite3.Error) as other:
+        conn.execute("SELECT * FROM no_such_table")
+    assert not db.transient(other.value)
+
+
+def test_a_lock_held_briefly_is_waited_out(tmp_path, fast, monkeypatch):
+    """SQLite's own busy wait is short here; the writer's retries outlast a lock held for 0.25 s."""
+    monkeypatch.setattr(storage, "BUSY_TIMEOUT", 0.05)
+    path = tmp_path / "brief.sqlite3"
+    store = Store(path)
+    assert store.add_feedback("up", "之前", "a") == 1
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    threading.Timer(0.25, holder.execute, ("ROLLBACK",)).start()
+    assert store.add_feedback("up", "锁住时", "a") == 2
+    assert store.dropped == 0
+    holder.close()
+    store.close()
 
 
 # ---------------------------------------------------------------- knowledge gaps

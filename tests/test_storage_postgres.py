@@ -6,13 +6,15 @@ import json
 import logging
 import os
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bench import cluster
-from web import admin, database, storage
+from web import admin, database, schema, writer
 from web.storage import StorageSettings, Store
+
 from web_helpers import concurrent_writes
 
 ID_CARD, PHONE = "11010519491231002X", "13812345678"
@@ -109,23 +111,60 @@ def test_migrations_run_once_when_processes_start_together(url):
         t.join()
     assert errors == []
     versions = sql(url, "SELECT version, description FROM schema_version ORDER BY version")
-    assert [v for v, _ in versions] == [m.version for m in database.MIGRATIONS] == [1, 2]
+    assert [v for v, _ in versions] == [m.version for m in schema.MIGRATIONS] == list(range(1, schema.LATEST + 1))
     database.backend(url).connect().close()                      # a restart applies nothing again
-    assert len(sql(url, "SELECT * FROM schema_version")) == 2
+    assert len(sql(url, "SELECT * FROM schema_version")) == schema.LATEST
+
+
+def test_a_database_at_the_previous_version_is_migrated(url):
+    """Version LATEST-1 as the previous release wrote it (tests/data/storage/postgresql-v2.sql)."""
+    frozen = Path(__file__).parent / "data" / "storage" / "postgresql-v2.sql"
+    sql(url, frozen.read_text(encoding="utf-8"))
+    before = {t: sql(url, f"SELECT * FROM {t} ORDER BY id") for t in schema.TABLES}
+    assert [v for (v,) in sql(url, "SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+    store = Store(url)
+    store.log_query(answer("新问题"), 0.01, "api")
+    assert store.add_feedback("down", "新的", "a") == 2
+    assert store.flush()
+    assert [v for (v,) in sql(url, "SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
+    for table in schema.TABLES:
+        assert sql(url, f"SELECT * FROM {table} ORDER BY id")[:len(before[table])] == before[table]
+    assert sql(url, "SELECT id, question FROM queries ORDER BY id DESC LIMIT 1") == [(3, "新问题")]
+    assert {"queries_declined", "feedback_down"} <= {n for (n,) in sql(url, "SELECT indexname FROM pg_indexes")}
+    assert [g["question"] for g in store.gaps(days=10_000)] == ["怎么申请公租房？", "新的"]
+    store.close()
 
 
 def test_a_newer_schema_is_not_written_to(url, caplog, monkeypatch):
-    monkeypatch.setattr(storage, "WARN_EVERY", 0.0)
+    monkeypatch.setattr(writer, "WARN_EVERY", 0.0)
     database.backend(url).connect().close()
-    sql(url, "INSERT INTO schema_version (version, description) VALUES (99, 'from a newer app')")
+    sql(url, "INSERT INTO schema_version VALUES (99, 'from a newer app', now())")
     store = Store(url)
-    with caplog.at_level(logging.WARNING, logger="web.storage"):
+    with caplog.at_level(logging.WARNING, logger="web.writer"):
         assert store.log_query(answer(), 0.01, "api") is True          # the answer is not held up
         assert store.add_feedback("up", "q", "a") is None
         assert store.flush()
-    assert "schema version 99, newer than this app's 2: upgrade the app" in caplog.text
+    assert f"schema version 99, newer than this app's {schema.LATEST}: upgrade the app" in caplog.text
     assert store.count("feedback") == 0
     store.close()
+
+
+def test_lock_errors_are_recognised_by_type(url):
+    """A lock another session holds (SQLSTATE 55P03) is worth another try; a broken rule is not."""
+    import psycopg
+    db = database.backend(url)
+    db.connect().close()
+    with psycopg.connect(url) as holder, psycopg.connect(url, autocommit=True) as other:
+        holder.execute("LOCK TABLE feedback IN EXCLUSIVE MODE")
+        other.execute("SET lock_timeout = '50ms'")
+        with pytest.raises(psycopg.Error) as locked:
+            other.execute("INSERT INTO feedback (created_at, rating, question, answer, citation_ids)"
+                          " VALUES (now(), 'up', '', '', '[]')")
+        holder.rollback()
+        with pytest.raises(psycopg.Error) as broken:
+            other.execute("INSERT INTO feedback (created_at, rating, question, answer, citation_ids)"
+                          " VALUES (now(), 'sideways', '', '', '[]')")
+    assert db.transient(locked.value) and not db.transient(broken.value)
 
 
 def test_a_connection_the_server_dropped_is_replaced_without_losing_the_row(url, caplog):
@@ -134,18 +173,18 @@ def test_a_connection_the_server_dropped_is_replaced_without_losing_the_row(url,
     killed = sql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                       " WHERE application_name = 'policy-assistant' AND pid <> pg_backend_pid()")
     assert killed and all(ok for (ok,) in killed)
-    with caplog.at_level(logging.WARNING, logger="web.storage"):
+    with caplog.at_level(logging.WARNING, logger="web.writer"):
         assert store.add_feedback("up", "之后", "a") == 2
     assert store.dropped == 0 and "not stored" not in caplog.text
     store.close()
 
 
 def test_a_server_that_is_down_costs_a_warning(caplog, monkeypatch, capsys):
-    monkeypatch.setattr(storage, "WARN_EVERY", 0.0)
-    monkeypatch.setattr(storage, "RETRY_OPEN_AFTER", 0.0)
+    monkeypatch.setattr(writer, "WARN_EVERY", 0.0)
+    monkeypatch.setattr(writer, "RETRY_OPEN_AFTER", 0.0)
     down = f"postgresql://policy:s3cret@127.0.0.1:{cluster.free_port()}/policy"
     store = Store(down)
-    with caplog.at_level(logging.WARNING, logger="web.storage"):
+    with caplog.at_level(logging.WARNING, logger="web.writer"):
         assert store.log_query(answer(), 0.01, "api") is True
         assert store.add_feedback("down", "q", "a") is None
         assert store.flush()
@@ -164,7 +203,7 @@ def test_retention_and_gaps(url, capsys):
     store.add_feedback("up", "创业补贴每月多少钱？", "…")
     store.log_query(answer(), 0.01, "api")
     store.flush()
-    old = datetime.now(timezone.utc) - timedelta(days=31)
+    old = datetime.now(UTC) - timedelta(days=31)
     sql(url, "INSERT INTO queries (created_at, question, refused, citation_ids, generator, latency_ms, source)"
              " VALUES (%s, '旧问题', 1, '[]', 'extractive', 1, 'api')", (old,))
     gaps = store.gaps(days=60)

@@ -25,12 +25,15 @@ HOTLINE = "12333"
 LIST_CHARS = 600       # a list article up to this length is quoted whole when a question asks 哪些
 _ITEMS = re.compile(r"[（(][一二三四五六七八九十]+[）)]|[；;].*[；;]")
 SUMMARY_CHARS = 100     # the direct answer's length at most (characters, without markers)
-SUMMARY_WANTED = 60     # a clause group is extended with its neighbours up to this length
+OWN_WORDS, ADDED_WORDS = 0.4, 0.2  # weights of word overlap in choosing sentences
+SUMMARY_WANTED = 85     # a clause group is extended with its neighbours up to this length
 _YEAR_IN_TEXT = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
 _CLAUSE = re.compile(r"[，,；;：:。]")
 _PROVIDES = re.compile(r"给予|享受|纳入|提供|补贴|补助|支持|奖补|可按规定|按规定|免费|优先")
 _CONDITION = re.compile(r"^(对|凡|符合|为|对于)|的$")
 _NEGATED = re.compile(r"不得|不予|不再|禁止|取消")
+# a question with no word of Chinese or of the documents in it: told apart from one they do not answer
+NOT_UNDERSTOOD = "没看懂您的问题，可以换个说法吗？请用中文说说您想了解哪方面的就业创业政策，比如“返乡创业有什么扶持？”"
 WHERE_TO_GO = f"具体办理或咨询，可拨打{HOTLINE}人社服务热线，或到当地人社局、就业服务中心。"
 _FIGURE_WORDS = {"money": "具体金额或补贴标准", "rate": "具体的利率或比例", "duration": "具体期限",
                  "count": "具体数量", "age": "具体年龄", "address": "具体地址", "phone": "具体电话号码"}
@@ -156,10 +159,13 @@ class Composer:
         return False
 
     def _scored_sentences(self, r: Retrieval, article: Article) -> list[tuple[float, int]]:
-        """(relevance, position) for each sentence, best first: cosine plus word overlap."""
+        """(relevance, position) for each sentence, best first: cosine plus overlap with the question's
+        own words (the documents' words added for search find the article, not the sentence)."""
         dense = self.retriever.sentence_scores(r, article.id)
         tokens = self.retriever.sentence_tokens(article.id)
-        scored = [(dense.get(i, 0.0) + 0.5 * idf_coverage(r.tokens, tokens[i], self.retriever.bm25), i)
+        words = r.asked_tokens or r.tokens
+        scored = [(dense.get(i, 0.0) + OWN_WORDS * idf_coverage(words, tokens[i], self.retriever.bm25)
+                   + ADDED_WORDS * idf_coverage(r.tokens, tokens[i], self.retriever.bm25), i)
                   for i in range(len(article.sentences))]
         return sorted(scored, reverse=True)
 
@@ -197,6 +203,9 @@ class Composer:
             return self._decline(q, r, "place_not_covered", text=self._not_covered(q))
         if q.period and not self._period_covered(q):
             return self._decline(q, r, "period_not_covered", text=self._other_years(q))
+        if not r.referenced and not any(t in self.retriever.bm25.vocab or self.retriever.tokenize.is_word(t)
+                                        for t in r.tokens):
+            return self._decline(q, r, "not_understood", text=NOT_UNDERSTOOD)
         if not self._confident(r):
             return self._decline(q, r, "no_match")
         articles = self._articles(q, r)
@@ -267,8 +276,9 @@ class Composer:
             return f"{WHERE_TO_GO}[1]"
         if q.asked.kind == "lead" and article.lead_department:
             return f"这项政策的牵头部门是{article.lead_department}（负责推动落实，不是办理窗口）。[1]"
-        if q.articles:
-            return f"这一条是“{article.title}”。[1]" if article.title else ""
+        if q.articles:  # what the article is about, then how it begins
+            head = f"这一条是“{article.title}”：" if article.title else "这一条规定："
+            return f"{head}{self._opening(article, SUMMARY_CHARS - len(head))}。[1]"
         parts: list[str] = []
         budget = SUMMARY_CHARS
         for n, (a, sents) in enumerate(picks[:2], start=1):
@@ -284,6 +294,22 @@ class Composer:
         lead = {"yes_no": "可以。根据规定，" if not _NEGATED.search(parts[0]) else "根据规定，",
                 "list": "包括：", "figure": "根据规定，"}.get(q.asked.kind, "根据规定，")
         return lead + "".join(parts)
+
+    @staticmethod
+    def _opening(article: Article, budget: int) -> str:
+        """The article's first clauses, whole, up to the budget (at least its first clause)."""
+        clauses = [c for s in article.sentences[:2] for c in _CLAUSE.split(s.rstrip("。；;")) if c]
+        text = clauses[0] if clauses else ""
+        for c in clauses[1:]:
+            if len(text) + 1 + len(c) > min(budget, SUMMARY_WANTED):
+                break
+            text += "，" + c
+        if len(text) <= budget:
+            return text
+        cut = budget - 1
+        while cut > 0 and text[cut - 1].isdigit():  # never split a figure
+            cut -= 1
+        return text[:cut] + "…"
 
     def _best_clauses(self, q: Query, r: Retrieval, article: Article, sentences: Sequence[str], budget: int) -> str:
         """The clause that best answers the question, with the condition or the provision that completes it

@@ -62,6 +62,11 @@ class Tokenizer:
                 self._jieba = tok
         return self._jieba
 
+    def is_word(self, token: str, min_count: int = 10) -> bool:
+        """A word of everyday Chinese (in jieba's dictionary, not a repeated sound like 啊啊啊)."""
+        tok = self._jieba or self._load()
+        return len(set(token)) > 1 and tok.FREQ.get(token, 0) >= min_count
+
     def __call__(self, text: str) -> list[str]:
         tok = self._jieba or self._load()
         out = []

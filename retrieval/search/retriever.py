@@ -31,6 +31,7 @@ class Retrieval:
     dense: dict[str, float] = field(default_factory=dict)     # hit -> best unit cosine
     lexical: dict[str, float] = field(default_factory=dict)   # hit -> BM25
     coverage: dict[str, float] = field(default_factory=dict)  # hit -> share of the query's idf it contains
+    asked_tokens: list[str] = field(default_factory=list)     # the latest turn's own words, before synonyms
 
 
 class HybridRetriever:
@@ -149,7 +150,8 @@ class HybridRetriever:
             lexical={h.article_id: float(lexical[self.position[h.article_id]]) for h in hits},
             coverage={h.article_id: idf_coverage(
                 coverage_tokens, self.bm25.terms_in(self.position[h.article_id], coverage_tokens), self.bm25)
-                for h in hits})
+                for h in hits},
+            asked_tokens=self.tokenize(q.topic))
 
     def sentence_scores(self, retrieval: Retrieval, article_id: str) -> dict[int, float]:
         """Cosine of the question with each sentence of an article, by sentence position."""
