@@ -150,7 +150,8 @@ def test_the_docs_list_every_variable_and_no_other():
     settings = settings[:settings.index("\n## ", 1)]
     assert _documented(settings) >= {n for n in declared if n.startswith("POLICY_")}    # the overview table
     assert _documented(readme) >= {n for n in declared if n.startswith(("POLICY_", "LLM_"))}
-    for doc in ("README.md", "SECURITY.md", "docs/scaling.md", "prompts/README.md", "eval/README.md"):
+    docs = ["README.md", "SECURITY.md", "prompts/README.md", "eval/README.md", "index/README.md"]
+    for doc in docs + [str(p.relative_to(ROOT)) for p in sorted((ROOT / "docs").glob("*.md"))]:
         unknown = _documented((ROOT / doc).read_text(encoding="utf-8")) - declared
         assert not unknown, (doc, unknown)
 
