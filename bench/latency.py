@@ -35,7 +35,8 @@ def machine() -> str:
 def startup_seconds(repeat: int) -> list[float]:
     """A fresh process: imports, corpus, index load, model load, one answer."""
     code = ("import time; t=time.perf_counter(); from retrieval.answering.assistant import Assistant; "
-            "a=Assistant.load(); a.ask('退伍兵找工作有啥政策'); print(time.perf_counter()-t)")
+            "from retrieval.config import Settings; a=Assistant.load(Settings.load()); "
+            "a.ask('退伍兵找工作有啥政策'); print(time.perf_counter()-t)")
     out = []
     for _ in range(repeat):
         res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -43,12 +44,13 @@ def startup_seconds(repeat: int) -> list[float]:
     return out
 
 
-def batch_cli_seconds(questions: list[str]) -> tuple[float, float]:
-    """Wall time of `app.py ask --json` over all questions on stdin, and of the same with one question."""
+def batch_cli_seconds(questions: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall time of `app.py ask --json` over all questions on stdin, and of the same with one question
+    (`env`: variables added to the child's environment)."""
     def timed(lines: list[str]) -> float:
         t = time.perf_counter()
         subprocess.run([sys.executable, str(ROOT / "app.py"), "ask", "--json"], input="\n".join(lines).encode(),
-                       cwd=ROOT, capture_output=True, check=True)
+                       cwd=ROOT, capture_output=True, check=True, env={**os.environ, **(env or {})})
         return time.perf_counter() - t
     return timed(questions), timed(questions[:1])
 
@@ -62,7 +64,8 @@ def main() -> None:
     questions = [q["question"] for q in items]
 
     from retrieval.answering.assistant import Assistant
-    assistant = Assistant.load()
+    from retrieval.config import Settings
+    assistant = Assistant.load(Settings.load())
     assistant.ask(questions[0])
 
     single = []

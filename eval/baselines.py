@@ -242,7 +242,7 @@ def make_baselines(assistant, names: Sequence[str] = NAMES, progress: bool = Fal
     unknown = [n for n in names if n not in NAMES]
     if unknown:
         raise ValueError(f"unknown baseline(s) {unknown}; known: {', '.join(NAMES)}")
-    corpus_dir = Path(assistant.settings.corpus_dir)
+    corpus_dir = Path(assistant.settings.corpus.dir)
     passages = passages_of(assistant.corpus)
     out: list[Baseline] = []
     for name in names:

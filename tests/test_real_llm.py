@@ -26,7 +26,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import replace
 
 import pytest
 
@@ -146,7 +145,7 @@ def test_first_piece_rate_and_finish_reason(generator, assistant, llama_server):
     """What the defaults were picked from: time to the first piece and per piece for the real prompt,
     with time enough to finish; the server applies the limit and says why it stopped."""
     from retrieval.generation import STOP, stream_reply
-    settings = replace(generator.settings, stream_timeout=120.0, timeout=90.0)
+    settings = generator.settings.model_copy(update={"stream_timeout": 120.0, "timeout": 90.0})
     for question in QUESTIONS[:2]:
         grounded = assistant.ask(question)
         messages = generator.messages(question, None, generator.provisions(grounded))
@@ -168,7 +167,8 @@ def test_an_abandoned_request_stops_and_does_not_hold_up_the_next(generator, lla
     behind up to 3000 tokens nobody reads."""
     from retrieval.generation import stream_reply
     _, log_path = llama_server
-    long = replace(generator.settings, max_tokens=3000, max_chars=100_000, stream_timeout=120.0, timeout=90.0)
+    long = generator.settings.model_copy(update={"max_tokens": 3000, "max_chars": 100_000, "stream_timeout": 120.0,
+                                             "timeout": 90.0})
     essay = [{"role": "user", "content": "请详细介绍内蒙古自治区的历史、地理、经济和文化，每个方面写一千字以上。"}]
     before = len(generated_tokens(log_path.read_text(encoding="utf-8")))
     pieces = stream_reply(long, essay, [])
@@ -182,7 +182,7 @@ def test_an_abandoned_request_stops_and_does_not_hold_up_the_next(generator, lla
     abandoned = time.monotonic()
 
     short = [{"role": "user", "content": "用一句话介绍内蒙古。"}]
-    second = stream_reply(replace(long, max_tokens=20), short, [])
+    second = stream_reply(long.model_copy(update={"max_tokens": 20}), short, [])
     next(second)
     waited = time.monotonic() - abandoned
     list(second)

@@ -32,7 +32,7 @@ def assistant(tmp_path_factory):
          "issuer": "上海市人民政府", "number": "", "date": "2020-01-01", "level": "省级", "region": "上海市"},
     ]
     (corpus / "documents.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-    return Assistant.load(Settings(corpus_dir=corpus, index_dir=root / "index"), llm=False)
+    return Assistant.load(Settings(corpus={"dir": corpus}, index={"dir": root / "index"}), llm=False)
 
 
 def cited_docs(answer):

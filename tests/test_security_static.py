@@ -25,7 +25,6 @@ ALLOWED_MODULES = {("retrieval/search/engine.py", "subprocess"), ("retrieval/sea
 FILE_FUNCTIONS = {
     ("web/ui.py", "css"),                       # web/static/style.css
     ("web/ui.py", "head"),                      # web/static/page.js
-    ("web/storage.py", "from_env"),             # POLICY_DB, from the environment
     ("web/storage.py", "__init__"),
     ("web/writer.py", "_open"),                 # the configured database
     ("web/writer.py", "purge"),
@@ -36,7 +35,6 @@ FILE_FUNCTIONS = {
     ("web/database.py", "_connect"),
     ("web/database.py", "read"),
     ("web/database.py", "backend"),
-    ("web/storage.py", "at"),
     ("web/admin.py", "add_gaps_arguments"),     # --db, from the operator's command line
     ("web/admin.py", "cmd_gaps"),
     ("web/server.py", "create_app"),            # blocked_paths for Gradio

@@ -33,30 +33,30 @@ def fast(monkeypatch):
 
 # ---------------------------------------------------------------- configuration
 
-def test_settings_from_env(tmp_path):
-    s = StorageSettings.from_env({})
+def test_settings_from_env(tmp_path, load_settings):
+    s = load_settings({}).storage
     assert s.path == storage.DEFAULT_DB and s.query_log and s.feedback and s.retention_days == 180
-    s = StorageSettings.from_env({"POLICY_DB": str(tmp_path / "x.db"), "POLICY_QUERY_LOG": "off",
-                                  "POLICY_FEEDBACK": "ON", "POLICY_RETENTION_DAYS": "30"})
+    s = load_settings({"POLICY_DB": str(tmp_path / "x.db"), "POLICY_QUERY_LOG": "off",
+                       "POLICY_FEEDBACK": "ON", "POLICY_RETENTION_DAYS": "30"}).storage
     assert (s.path, s.query_log, s.feedback, s.retention_days) == (tmp_path / "x.db", False, True, 30)
-    assert StorageSettings.from_env({"POLICY_FEEDBACK_DB": "/tmp/old.db"}).path.name == "old.db"  # older name
-    assert StorageSettings.from_env({"POLICY_DB": "/tmp/a.db", "POLICY_FEEDBACK_DB": "/tmp/b.db"}).path.name == "a.db"
+    assert load_settings({"POLICY_FEEDBACK_DB": "/tmp/old.db"}).storage.path.name == "old.db"  # older name
+    assert load_settings({"POLICY_DB": "/tmp/a.db", "POLICY_FEEDBACK_DB": "/tmp/b.db"}).storage.path.name == "a.db"
 
 
 @pytest.mark.parametrize("env, fragment", [
-    ({"POLICY_QUERY_LOG": "maybe"}, "POLICY_QUERY_LOG must be on or off"),
+    ({"POLICY_QUERY_LOG": "maybe"}, "POLICY_QUERY_LOG must be on or off, got 'maybe'"),
     ({"POLICY_FEEDBACK": "2"}, "POLICY_FEEDBACK must be on or off"),
-    ({"POLICY_RETENTION_DAYS": "half a year"}, "whole number"),
-    ({"POLICY_RETENTION_DAYS": "0"}, "at least 1"),
+    ({"POLICY_RETENTION_DAYS": "half a year"}, "POLICY_RETENTION_DAYS must be a whole number"),
+    ({"POLICY_RETENTION_DAYS": "0"}, "POLICY_RETENTION_DAYS must be at least 1"),
 ])
-def test_bad_settings_stop_with_a_message(env, fragment):
+def test_bad_settings_stop_with_a_message(env, fragment, load_settings):
     with pytest.raises(ValueError, match=fragment):
-        StorageSettings.from_env(env)
+        load_settings(env)
 
 
 def test_off_means_nothing_is_written(tmp_path):
     path = tmp_path / "off.sqlite3"
-    store = Store(StorageSettings(path=path, query_log=False, feedback=False))
+    store = Store(StorageSettings(db=path, query_log=False, feedback=False))
     store.start()
     assert store.log_query(answer(), 0.1, "api") is False
     assert store.add_feedback("down", "q", "a") is None
@@ -64,7 +64,7 @@ def test_off_means_nothing_is_written(tmp_path):
 
 
 def test_query_log_off_feedback_on(tmp_path):
-    store = Store(StorageSettings(path=tmp_path / "f.sqlite3", query_log=False))
+    store = Store(StorageSettings(db=tmp_path / "f.sqlite3", query_log=False))
     assert store.log_query(answer(), 0.1, "api") is False
     assert store.add_feedback("up", "q", "a") == 1
     store.flush()
@@ -156,7 +156,7 @@ def test_rows_past_the_retention_period_are_deleted_on_start(tmp_path):
     path = tmp_path / "r.sqlite3"
     _insert_old(path, 200)
     _insert_old(path, 179, n=2)
-    store = Store(StorageSettings(path=path, retention_days=180))
+    store = Store(StorageSettings(db=path, retention_days=180))
     store.start()
     assert store.flush()
     assert store.count("queries") == 2 and store.count("feedback") == 2
@@ -167,7 +167,7 @@ def test_rows_past_the_retention_period_are_deleted_on_start(tmp_path):
 def test_purge_runs_again_while_the_server_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(writer, "PURGE_EVERY", 0.3)  # "daily", compressed
     path = tmp_path / "r.sqlite3"
-    store = Store(StorageSettings(path=path, retention_days=30))
+    store = Store(StorageSettings(db=path, retention_days=30))
     store.start()
     store.log_query(answer(), 0.01, "api")
     assert store.flush()

@@ -53,12 +53,13 @@ def sql(url, statement, params=()):
         return cur.fetchall() if cur.description else None
 
 
-def test_settings_read_a_url():
-    s = StorageSettings.from_env({"POLICY_DB": "postgresql://app:pw@db.internal:5432/policy"})
+def test_settings_read_a_url(load_settings):
+    s = load_settings({"POLICY_DB": "postgresql://app:pw@db.internal:5432/policy"}).storage
     assert s.url == "postgresql://app:pw@db.internal:5432/policy" and s.path is None
     assert Store(s).name == "postgresql://app@db.internal:5432/policy"        # never the password
-    with pytest.raises(ValueError, match="not a usable PostgreSQL URL"):
-        StorageSettings.from_env({"POLICY_DB": "postgresql://app@db/policy?sslmode=sometimes&bogus"})
+    with pytest.raises(ValueError, match="POLICY_DB: not a usable PostgreSQL URL") as bad:
+        load_settings({"POLICY_DB": "postgresql://app:secret@db/policy?sslmode=sometimes&bogus"})
+    assert "secret" not in str(bad.value)
 
 
 def test_rows_are_redacted_and_read_back_as_on_sqlite(url):

@@ -23,7 +23,8 @@ def service(assistant, tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(service):
     from web.server import create_app
-    return TestClient(create_app(service, mount_ui=False, openapi=True))
+    from retrieval.config import WebSettings
+    return TestClient(create_app(service, mount_ui=False, web=WebSettings(openapi=True)))
 
 
 def test_openapi_describes_the_typed_models(client):

@@ -12,26 +12,25 @@ EXPECTED_PAIRS = [("3.4", "3.10"), ("4.3", "4.13"), ("4.6", "4.17"), ("6.4", "6.
 
 @pytest.fixture(scope="module")
 def settings():
-    return Settings.from_env()
+    return Settings.load()
 
 
 @pytest.fixture(scope="module")
 def corpus(settings):
-    return load_corpus(settings.corpus_dir)
+    return load_corpus(settings.corpus.dir)
 
 
 @pytest.fixture(scope="module")
 def index(settings, corpus):
     """The built dense index (loaded, no model needed); built first if missing or stale (slow, once)."""
-    from retrieval.search.embeddings import make_embedder
+    from retrieval.search.embeddings import embedder_for
     from retrieval.search.index import ensure_index, load_index
 
-    embedder = make_embedder(settings.embedder, settings.query_prefix, settings.passage_prefix,
-                             settings.embed_threads, settings.embed_engine)
+    embedder = embedder_for(settings.embedding)
     try:
-        return load_index(settings.index_dir, corpus, embedder.name)
+        return load_index(settings.index.dir, corpus, embedder.name, settings.for_index())
     except IndexStateError:
-        return ensure_index(settings.index_dir, corpus, embedder)
+        return ensure_index(settings.index.dir, corpus, embedder, settings=settings.for_index())
 
 
 @pytest.mark.parametrize("region, city", EXPECTED_PAIRS)

@@ -15,7 +15,7 @@ from web.service import clean_doc_ids
 
 @pytest.fixture(scope="module")
 def corpus():
-    return load_corpus(Settings.from_env().corpus_dir)
+    return load_corpus(Settings.load().corpus.dir)
 
 
 @pytest.fixture(scope="module")

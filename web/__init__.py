@@ -1,5 +1,5 @@
-"""Web front end: residents' chat, hotline console, JSON API (FastAPI + Gradio, served by uvicorn)."""
-import os
+"""Web front end: residents' chat, hotline console, JSON API (FastAPI + Gradio, served by uvicorn).
 
-# no usage statistics leave the machine (read by gradio at import time)
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+No usage statistics leave the machine: each page's gr.Blocks is made with analytics_enabled=False
+(web/ui.py), which is what Gradio checks before any telemetry or version check.
+"""

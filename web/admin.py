@@ -16,7 +16,9 @@ import argparse
 import json
 import sys
 import unicodedata
-from .storage import StorageSettings, Store
+from retrieval.config import Settings, StorageSettings
+
+from .storage import Store
 
 EXIT_OK, EXIT_USAGE, EXIT_DATA = 0, 2, 3
 
@@ -52,12 +54,8 @@ def _cut(text: str, width: int) -> str:
     return out
 
 
-def cmd_gaps(args: argparse.Namespace) -> int:
-    try:
-        settings = StorageSettings.from_env()
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+def cmd_gaps(args: argparse.Namespace, settings: StorageSettings) -> int:
+    """`settings`: the storage settings (POLICY_DB …), loaded by the program; --db overrides the database."""
     try:
         store = Store(StorageSettings.at(args.db, retention_days=settings.retention_days) if args.db else settings)
     except (ValueError, RuntimeError) as e:
@@ -97,8 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     add_gaps_arguments(sub.add_parser("gaps", help="questions declined or rated 👎, most frequent first"))
     args = parser.parse_args(argv)
+    try:
+        settings = Settings.load()
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     if args.command == "gaps":
-        return cmd_gaps(args)
+        return cmd_gaps(args, settings.storage)
     return EXIT_USAGE
 
 

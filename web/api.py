@@ -217,7 +217,7 @@ BAD_REPLY = {"model": Error, "description": "A question, field or body that cann
 
 def add_api(app: FastAPI, service: PolicyService) -> None:
     """The JSON routes, on `app` (which should use `JSON` as its default response class)."""
-    settings = service.assistant.settings
+    settings = service.assistant.settings.answering
     router = APIRouter(route_class=_StrictJSONRoute, responses={400: BAD_REPLY, 503: BUSY_REPLY})
 
     def why(field: str, value: object) -> str:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
 import sys
 import time
@@ -43,13 +42,14 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 import anyio
 
+from retrieval.config import WebSettings
 from retrieval.privacy import redact
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_BODY = 64 * 1024
-DEFAULT_BODY_TIMEOUT = 10      # seconds for a whole body (64 KiB) to arrive once its headers have
-DEFAULT_HEADER_TIMEOUT = 10    # seconds for a request's headers to arrive (nginx's default is 60)
+# the limits are settings (retrieval.config.WebSettings: POLICY_MAX_BODY_BYTES, POLICY_BODY_TIMEOUT)
+DEFAULT_MAX_BODY = WebSettings().max_body_bytes
+DEFAULT_BODY_TIMEOUT = WebSettings().body_timeout
 
 # Gradio routes (with or without the /gradio_api prefix) closed to everyone. The page only needs
 # the config, its assets, the queue (join, data, cancel, heartbeat), /info for the API page and
@@ -106,51 +106,6 @@ BAD_JSON = "请求内容不是有效的 JSON（UTF-8 编码）。"
 NO_FILES = "本服务不接收文件：请求中不能包含文件（gradio.FileData、path、url）。"
 NO_SUCH_FUNCTION = "没有这个接口。可用的接口见页面底部的“通过 API 使用”。"
 FAILED = "服务暂时不可用，请稍后再试。"
-
-
-def env_int(name: str, default: int, env: Mapping[str, str] | None = None, minimum: int = 1) -> int:
-    """A whole-number setting from the environment, with a message that says what is wrong."""
-    env = os.environ if env is None else env
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def env_switch(name: str, default: bool, env: Mapping[str, str] | None = None) -> bool:
-    env = os.environ if env is None else env
-    raw = (env.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("on", "1", "true", "yes"):
-        return True
-    if raw in ("off", "0", "false", "no"):
-        return False
-    raise ValueError(f"{name} must be on or off, got {raw!r}")
-
-
-def max_body_from_env(env: Mapping[str, str] | None = None) -> int:
-    return env_int("POLICY_MAX_BODY_BYTES", DEFAULT_MAX_BODY, env, minimum=4096)
-
-
-def body_timeout_from_env(env: Mapping[str, str] | None = None) -> int:
-    return env_int("POLICY_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT, env)
-
-
-def header_timeout_from_env(env: Mapping[str, str] | None = None) -> int:
-    return env_int("POLICY_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT, env)
-
-
-def openapi_from_env(env: Mapping[str, str] | None = None) -> bool:
-    """POLICY_OPENAPI=on publishes /openapi.json and /gradio_api/openapi.json (development only:
-    they list every route and Gradio's version). Off by default."""
-    return env_switch("POLICY_OPENAPI", False, env)
 
 
 Scope = dict

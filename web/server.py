@@ -16,7 +16,7 @@ The request and response models are in web.api (OpenAPI at /openapi.json and /do
 400 {"error"} for input that cannot be used, 413 for a body over POLICY_MAX_BODY_BYTES, 503 {"error"}
 (Retry-After) when too many are waiting.
 
-Configuration from the environment (besides POLICY_* of retrieval.config and web.storage):
+Configuration: the web section of retrieval.config.Settings (WebSettings), from the environment:
     POLICY_WEB_CONCURRENCY  grounded answers computed at once, all routes and pages together (default 4)
     POLICY_LLM_CONCURRENCY  LLM calls at once (default 8), see web.admission
     POLICY_LLM_WAIT         seconds to wait for a free LLM slot before answering without it (default 0.5)
@@ -27,11 +27,11 @@ Configuration from the environment (besides POLICY_* of retrieval.config and web
     POLICY_OPENAPI          on: publish /openapi.json, /docs and /gradio_api/openapi.json (default off)
     POLICY_MAX_CONNECTIONS  open connections (each open page holds one) before uvicorn answers 503 (default 2000)
     POLICY_FORWARDED_ALLOW_IPS  proxies whose X-Forwarded-* headers are believed (default 127.0.0.1)
+    POLICY_WEB_HOST, POLICY_WEB_PORT  where to listen (default 127.0.0.1:7860; app.py's --host/--port win)
 """
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import sys
 import threading
@@ -41,13 +41,12 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import RedirectResponse
 
-from retrieval.config import ROOT, Settings
+from retrieval.config import ROOT, Settings, WebSettings
 
 from .api import JSON, add_api
-from .guard import (CLOSED, CSP, Guard, GradioSurface, body_timeout_from_env, env_int, header_timeout_from_env,
-                    max_body_from_env, openapi_from_env, redact_logs, redact_standard_streams, timed_protocol)
-from .service import PolicyService, llm_slots_from_env, llm_wait_from_env, max_waiting_from_env, workers_from_env
-from .storage import StorageSettings, Store
+from .guard import CLOSED, CSP, Guard, GradioSurface, redact_logs, redact_standard_streams, timed_protocol
+from .service import PolicyService
+from .storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +57,15 @@ DOCS_CSP = (CSP.replace("script-src 'self'", f"script-src 'self' {SWAGGER_CDN}")
             .replace("img-src 'self'", "img-src 'self' https:"))
 
 
-def max_connections(env: dict[str, str] | None = None) -> int:
-    return env_int("POLICY_MAX_CONNECTIONS", 2000, env)
-
-
-def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | None = None,
-               body_timeout: float | None = None, openapi: bool | None = None) -> FastAPI:
-    """The whole web app, limits included (`service` holds the answer and LLM slots)."""
+def create_app(service: PolicyService, mount_ui: bool = True, web: WebSettings | None = None) -> FastAPI:
+    """The whole web app, limits included (`service` holds the admission control; `web`, the web
+    settings, the rest: defaults when None)."""
     import gradio as gr
 
     from .ui import build_console, build_resident, css, head, theme
 
-    openapi = openapi_from_env() if openapi is None else openapi
+    web = web or WebSettings()
+    openapi = web.openapi
     # the OpenAPI description documents the JSON API only (the pages are not an API); the Guard
     # also closes these paths unless POLICY_OPENAPI=on
     app = FastAPI(title="就业创业政策问答", version="1", default_response_class=JSON, docs_url=None,
@@ -105,9 +101,8 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
             demo.queue(api_open=False, **service.admission.queue_options())
             app = gr.mount_gradio_app(app, demo, path=path, **common)
         surface = GradioSurface.of(demo)   # the residents' page, mounted at / (the console's routes are prefixed)
-    app.add_middleware(Guard, max_body=max_body or max_body_from_env(),
-                       body_timeout=body_timeout or body_timeout_from_env(),
-                       openapi=openapi, gradio=surface,
+    app.add_middleware(Guard, max_body=web.max_body_bytes, body_timeout=web.body_timeout, openapi=web.openapi,
+                       gradio=surface,
                        closed=_under_mounts(CLOSED, [CONSOLE_PATH]))
     return app
 
@@ -152,8 +147,9 @@ def _announce(server, host: str, port: int) -> None:
     print(f"* 就业创业政策问答已启动: http://{shown}:{port}   (Ctrl+C 停止)", flush=True)
 
 
-def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False) -> int:
-    """Load everything, then serve until interrupted. Returns the process exit code."""
+def serve(settings: Settings, share: bool = False) -> int:
+    """Load everything, then serve on settings.web.host:port until interrupted (the settings were
+    checked when loaded, before this). Returns the process exit code."""
     import uvicorn
 
     from retrieval.answering.assistant import Assistant
@@ -162,17 +158,12 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
         print("error: share links are disabled: they would send residents' questions through a third-party "
               "tunnel. Serve it behind your own reverse proxy with TLS instead (SECURITY.md).", file=sys.stderr)
         return 2
+    web = settings.web
+    host, port = web.host, web.port
     problem = _port_free(host, port)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    settings = settings or Settings.from_env()
-    storage = StorageSettings.from_env()     # configuration errors stop here, before anything loads
-    max_body = max_body_from_env()
-    header_timeout, body_timeout, openapi = header_timeout_from_env(), body_timeout_from_env(), openapi_from_env()
-    connections = max_connections()
-    workers, llm_slots, llm_wait = workers_from_env(), llm_slots_from_env(), llm_wait_from_env()
-    max_waiting_from_env()
     started = time.perf_counter()
     redact_logs()
     redact_standard_streams()                # Gradio prints outside logging
@@ -180,12 +171,12 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     preload = threading.Thread(target=__import__, args=("gradio",), daemon=True)
     preload.start()
     assistant = Assistant.load(settings, progress=sys.stderr.isatty())
-    store = Store(storage)
+    store = Store(settings.storage)
     store.start()                            # creates the file and purges rows past the retention period
-    service = PolicyService(assistant, store, workers=workers, llm_slots=llm_slots, llm_wait=llm_wait)
+    service = PolicyService(assistant, store, web=web)
     service.warm_up()
     preload.join()
-    app = create_app(service, max_body=max_body, body_timeout=body_timeout, openapi=openapi)
+    app = create_app(service, web=web)
     log.info("loaded in %.1f s", time.perf_counter() - started)
     if host not in ("127.0.0.1", "::1", "localhost"):
         log.warning("listening on %s: put a reverse proxy with TLS and rate limits in front (SECURITY.md)", host)
@@ -193,9 +184,9 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     config = uvicorn.Config(app, host=host, port=port, log_level="info" if verbose else "warning",
                             access_log=verbose, timeout_graceful_shutdown=2, server_header=False,
                             proxy_headers=True,
-                            forwarded_allow_ips=os.environ.get("POLICY_FORWARDED_ALLOW_IPS", "127.0.0.1"),
-                            limit_concurrency=connections,
-                            http=timed_protocol(header_timeout))  # header time-out, idle connections reused
+                            forwarded_allow_ips=web.forwarded_allow_ips,
+                            limit_concurrency=web.max_connections,
+                            http=timed_protocol(web.header_timeout))  # header time-out, idle connections reused
     redact_logs("uvicorn", "uvicorn.error", "uvicorn.access")  # uvicorn.Config has set up its handlers now
     server = uvicorn.Server(config)
     threading.Thread(target=_announce, args=(server, host, port), daemon=True).start()

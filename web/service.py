@@ -19,7 +19,6 @@ redacted, after it is computed; the log never delays or fails an answer.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import replace
@@ -29,11 +28,12 @@ from retrieval.answering.composer import Answer, article_label
 from retrieval.documents.links import counterparts
 from retrieval.types import QuestionError
 
+from retrieval.config import StorageSettings, WebSettings
+
 from . import render
 from .admission import Admission
 from .feedback import from_fields
-from .guard import env_int
-from .storage import StorageSettings, Store
+from .storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -57,41 +57,22 @@ def clean_doc_ids(doc_ids: object) -> list[str] | None:
     raise QuestionError("doc_ids 应为文件编号的列表，例如 [\"nmg-2017-132\"]。")
 
 
-def workers_from_env(env: dict[str, str] | None = None) -> int:
-    return env_int("POLICY_WEB_CONCURRENCY", 4, env)
-
-
-def llm_slots_from_env(env: dict[str, str] | None = None) -> int:
-    return env_int("POLICY_LLM_CONCURRENCY", 8, env)
-
-
-def max_waiting_from_env(env: dict[str, str] | None = None) -> int:
-    return env_int("POLICY_MAX_WAITING", 200, env)
-
-
-def llm_wait_from_env(env: dict[str, str] | None = None) -> float:
-    env = os.environ if env is None else env
-    raw = (env.get("POLICY_LLM_WAIT") or "").strip()
-    try:
-        value = float(raw) if raw else 0.5
-    except ValueError:
-        raise ValueError(f"POLICY_LLM_WAIT must be a number of seconds, got {raw!r}") from None
-    if not 0 <= value <= 60:
-        raise ValueError(f"POLICY_LLM_WAIT must be between 0 and 60 seconds, got {value}")
-    return value
 
 
 class PolicyService:
     def __init__(self, assistant, store: Store | None = None, workers: int | None = None,
-                 llm_slots: int | None = None, llm_wait: float | None = None, admission: Admission | None = None):
+                 llm_slots: int | None = None, llm_wait: float | None = None, web: WebSettings | None = None,
+                 admission: Admission | None = None):
+        """The limits come from `admission`, else from `web` (the web settings; defaults when None) and the arguments."""
         self.assistant = assistant
         self.corpus = assistant.corpus
         self.store = store if store is not None else Store(StorageSettings(query_log=False, feedback=False))
+        web = web or WebSettings()
         self.links = counterparts(self.corpus, assistant.index)
         self.doc_ids = [m.doc_id for m in self.corpus.documents]
         self.admission = admission or Admission(
-            workers=workers or workers_from_env(), llm_slots=llm_slots or llm_slots_from_env(),
-            llm_wait=llm_wait_from_env() if llm_wait is None else llm_wait, max_waiting=max_waiting_from_env())
+            workers=workers or web.concurrency, llm_slots=llm_slots or web.llm_concurrency,
+            llm_wait=web.llm_wait if llm_wait is None else llm_wait, max_waiting=web.max_waiting)
         # storage health, for /healthz: the last feedback write's outcome, and the store's counters
         # as last seen (rows dropped and none written since then: the database is failing)
         self._health_lock = threading.Lock()

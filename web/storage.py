@@ -1,5 +1,7 @@
 """The web app's state: the query log and 👍/👎 feedback. `Store` is what the web talks to.
 
+Settings (the storage section of retrieval.config.Settings, StorageSettings):
+
     POLICY_DB              where: a SQLite file (default data/policy.sqlite3; the older name
                            POLICY_FEEDBACK_DB is still read when POLICY_DB is unset), or a
                            postgresql://user:password@host:port/database URL shared by several
@@ -28,81 +30,20 @@ import logging
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from retrieval.config import ROOT
+from retrieval.config import DEFAULT_DB, StorageSettings
 
-from .database import PostgreSQL, SQLite, backend, is_url, postgres_display
+from .database import PostgreSQL, SQLite, backend
 from .reports import Gap, Reports, question_key
 from .schema import stamp
 from .writer import FeedbackRecord, QueryRecord, Writer, clean_ids, clip
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DB = ROOT / "data" / "policy.sqlite3"
-DEFAULT_RETENTION_DAYS = 180
 BUSY_TIMEOUT = 5.0               # seconds SQLite waits for another process's lock (PostgreSQL: to connect)
-
-_ON = {"on", "1", "true", "yes"}
-_OFF = {"off", "0", "false", "no"}
-
-
-def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = (env.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in _ON:
-        return True
-    if raw in _OFF:
-        return False
-    raise ValueError(f"{name} must be on or off, got {env.get(name)!r}")
-
-
-@dataclass(frozen=True)
-class StorageSettings:
-    path: Path | None = DEFAULT_DB   # the SQLite file; None with a PostgreSQL url
-    query_log: bool = True
-    feedback: bool = True
-    retention_days: int = DEFAULT_RETENTION_DAYS
-    url: str | None = None           # postgresql://…: the shared database (path is then None)
-
-    def __post_init__(self) -> None:
-        if self.retention_days < 1:
-            raise ValueError(f"POLICY_RETENTION_DAYS must be at least 1, got {self.retention_days}")
-        if self.url is not None:
-            postgres_display(self.url)   # a malformed URL stops here with a message
-
-    @property
-    def enabled(self) -> bool:
-        return self.query_log or self.feedback
-
-    @property
-    def target(self) -> Path | str:
-        return self.url if self.url is not None else (self.path or DEFAULT_DB)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "StorageSettings":
-        env = os.environ if env is None else env
-        raw = (env.get("POLICY_DB") or env.get("POLICY_FEEDBACK_DB") or "").strip()
-        raw_days = (env.get("POLICY_RETENTION_DAYS") or "").strip()
-        try:
-            days = int(raw_days) if raw_days else DEFAULT_RETENTION_DAYS
-        except ValueError:
-            raise ValueError(f"POLICY_RETENTION_DAYS must be a whole number of days, got {raw_days!r}") from None
-        where = {"url": raw, "path": None} if is_url(raw) else \
-            {"path": Path(raw).expanduser() if raw else DEFAULT_DB}
-        return cls(query_log=_switch(env, "POLICY_QUERY_LOG", True), feedback=_switch(env, "POLICY_FEEDBACK", True),
-                   retention_days=days, **where)
-
-    @classmethod
-    def at(cls, target: Path | str, **fields: Any) -> "StorageSettings":
-        """Settings for a database given as a path or a postgresql:// URL."""
-        if isinstance(target, str) and is_url(target):
-            return cls(path=None, url=target, **fields)
-        return cls(path=Path(target), **fields)
 
 
 class Store:
@@ -110,11 +51,11 @@ class Store:
 
     def __init__(self, settings: StorageSettings | Path | str | None = None, **overrides: Any):
         if settings is None:
-            settings = StorageSettings.from_env()
+            settings = StorageSettings()
         elif not isinstance(settings, StorageSettings):
             settings = StorageSettings.at(settings)
         if overrides:
-            settings = replace(settings, **overrides)
+            settings = StorageSettings(**{**dict(settings), **overrides})
         self.settings = settings
         self.path = settings.path if settings.url is None else None   # the SQLite file, if that is the database
         self.db: SQLite | PostgreSQL = backend(settings.target, BUSY_TIMEOUT)

@@ -99,7 +99,7 @@ def build_resident(service: PolicyService) -> gr.Blocks:
     answering = service.admission.answering_limit
     corpus = service.corpus
     links = service.links
-    max_chars = service.assistant.settings.max_question_chars
+    max_chars = service.assistant.settings.answering.max_question_chars
 
     def submit(text: str, state: dict):
         """Show the question at once (and lock the input); the answer follows in `respond`."""
@@ -118,7 +118,7 @@ def build_resident(service: PolicyService) -> gr.Blocks:
         if not question:
             yield gr.skip(), gr.skip(), unlock
             return
-        keep = 2 * service.assistant.settings.max_history_turns
+        keep = 2 * service.assistant.settings.answering.max_history_turns
         history = list(state.get("turns", []))[-keep:]
         shown = 0.0
         try:
@@ -216,7 +216,7 @@ def build_console(service: PolicyService) -> gr.Blocks:
     links = service.links
     doc_choices = [("全部文件", "")] + [(m.short_name, m.doc_id) for m in corpus.documents]
     scope_choices = [("全部文件", "")] + [(f"只查《{m.short_name}》", m.doc_id) for m in corpus.documents]
-    max_chars = service.assistant.settings.max_question_chars
+    max_chars = service.assistant.settings.answering.max_question_chars
 
     def search_ui(query: str, doc_id: str):
         try:

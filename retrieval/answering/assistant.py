@@ -9,12 +9,12 @@ from dataclasses import replace
 from typing import Iterator, Protocol, Sequence
 
 from retrieval.answering.composer import Answer, Composer
-from retrieval.config import Settings
+from retrieval.config import AnsweringSettings, Settings
 from retrieval.documents.corpus import Corpus, load_corpus
 from retrieval.documents.text import clean_control
 from retrieval.generation import LLMGenerator
 from retrieval.privacy import redact, without_personal_mentions
-from retrieval.search.embeddings import Embedder, make_embedder
+from retrieval.search.embeddings import Embedder, embedder_for
 from retrieval.search.index import DenseIndex, ensure_index
 from retrieval.search.lexical import Tokenizer, corpus_bm25
 from retrieval.search.retriever import HybridRetriever
@@ -67,7 +67,7 @@ def validate_question(question: object, max_chars: int) -> str:
     return text
 
 
-def validate_history(history: object, settings: Settings) -> list[dict]:
+def validate_history(history: object, settings: AnsweringSettings) -> list[dict]:
     """The last turns of a well-formed conversation, each bounded; QuestionError past the limits."""
     if history is None:
         return []
@@ -88,8 +88,8 @@ def validate_history(history: object, settings: Settings) -> list[dict]:
 def lexical_index(settings: Settings, corpus: Corpus, tokenizer: Tokenizer | None = None, rebuild: bool = False):
     """The corpus's BM25 matrix, kept beside the dense index (index/lexical/) between starts, checked
     against the SHA-256 in its manifest; `rebuild` recomputes it without reading the old file."""
-    tokenizer = tokenizer or Tokenizer(settings.corpus_dir / "lexicon" / "terms.txt")
-    return corpus_bm25(corpus, tokenizer, settings.index_dir / "lexical", rebuild=rebuild)
+    tokenizer = tokenizer or Tokenizer(settings.corpus.dir / "lexicon" / "terms.txt")
+    return corpus_bm25(corpus, tokenizer, settings.index.dir / "lexical", rebuild=rebuild)
 
 
 class Assistant:
@@ -105,21 +105,21 @@ class Assistant:
         self.llm = llm  # rewrites grounded answers in plain language, when an endpoint is configured
 
     @classmethod
-    def load(cls, settings: Settings | None = None, embedder: Embedder | None = None,
+    def load(cls, settings: Settings, embedder: Embedder | None = None,
              progress: bool = False, llm: bool = True) -> "Assistant":
-        settings = settings or Settings.from_env()
-        corpus = load_corpus(settings.corpus_dir)
-        embedder = embedder or make_embedder(settings.embedder, settings.query_prefix, settings.passage_prefix,
-                                             settings.embed_threads, settings.embed_engine)
-        index = ensure_index(settings.index_dir, corpus, embedder, progress=progress)
-        lexicon = settings.corpus_dir / "lexicon"
+        """Corpus, index and models as `settings` (loaded once by the program) say."""
+        corpus = load_corpus(settings.corpus.dir)
+        embedder = embedder or embedder_for(settings.embedding)
+        index = ensure_index(settings.index.dir, corpus, embedder, progress=progress, settings=settings.for_index())
+        lexicon = settings.corpus.dir / "lexicon"
         tokenizer = Tokenizer(lexicon / "terms.txt")
         retriever = HybridRetriever(corpus, index, embedder, tokenizer, load_synonyms(lexicon / "synonyms.tsv"),
                                     bm25=lexical_index(settings, corpus, tokenizer))
-        reader = Reader(corpus.documents, corpus.articles, settings.home_region or corpus.home_region)
-        composer = Composer(retriever, reader, max_articles=settings.top_k,
+        reader = Reader(corpus.documents, corpus.articles, settings.corpus.home_region or corpus.home_region)
+        composer = Composer(retriever, reader, max_articles=settings.answering.top_k,
                             out_of_scope=load_out_of_scope(lexicon / "out_of_scope.tsv"))
-        generator = LLMGenerator.from_env(corpus, tokenizer) if llm else None  # None when LLM_* unset
+        # None when LLM_* are unset
+        generator = LLMGenerator(settings.llm, corpus, tokenizer) if llm and settings.llm else None
         return cls(settings, corpus, embedder, index, retriever, composer, generator)
 
     def plan(self, question: object, history: Sequence[dict] | None,
@@ -128,7 +128,7 @@ class Assistant:
 
         Personal numbers (ID card, phone, bank card) are removed here, before anything else sees
         the question: they are never searched, logged, stored, sent to an LLM or echoed."""
-        text = validate_question(question, self.settings.max_question_chars)
+        text = validate_question(question, self.settings.answering.max_question_chars)
         text = without_personal_mentions(redact(text)).strip() or redact(text)
         known = self.corpus.docs_by_id
         unknown = [d for d in doc_ids or () if d not in known]
@@ -136,7 +136,7 @@ class Assistant:
             choices = sorted(known)
             more = f" 等 {len(choices)} 份" if len(choices) > 10 else ""
             raise QuestionError(f"没有这份文件：{', '.join(unknown)}。可选：{', '.join(choices[:10])}{more}。")
-        return self.reader.read(text, validate_history(history, self.settings), doc_ids)
+        return self.reader.read(text, validate_history(history, self.settings.answering), doc_ids)
 
     def answer_events(self, question: object, history: Sequence[dict] | None = None,
                       doc_ids: Sequence[str] | None = None, limits: Limits | None = None,
@@ -158,7 +158,7 @@ class Assistant:
         limits = limits or UNLIMITED
         with limits.grounded():
             query = query or self.plan(question, history, doc_ids)
-            turns = validate_history(history, self.settings)
+            turns = validate_history(history, self.settings.answering)
             answer = self._compose(question, query)
         yield "grounded", answer
         if self.llm is None or not self.llm.applies(answer):

@@ -1,5 +1,5 @@
-"""Optional LLM answers, in four steps: settings (where the LLM is, limits and time budget),
-prompts (the messages), client (one bounded, cancellable streamed request) and verify (the draft
+"""Optional LLM answers, in three steps (their settings, `LLMSettings`, are the llm section of
+retrieval.config): prompts (the messages), client (one bounded, cancellable streamed request) and verify (the draft
 checked against the cited provisions); generator ties them together for the assistant."""
 from retrieval.generation.client import LLMFailure, classify, request_body, stream_reply
 from retrieval.generation.generator import NOTICES, LLMGenerator, notice
@@ -12,7 +12,7 @@ from retrieval.generation.prompts import (
                      provision_block,
                      provision_header,
 )
-from retrieval.generation.settings import (
+from retrieval.config import (
                      LIMIT_FIELDS,
                      MIN_OVERLAP,
                      PROMPTS_DIR,

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterator
 
-from retrieval.generation.settings import LLMSettings
+from retrieval.config import LLMSettings
 
 
 class LLMFailure(Exception):

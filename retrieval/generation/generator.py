@@ -1,7 +1,7 @@
 """The LLM's plain-language rewrite of a grounded answer, checked before anyone sees it.
 
 Only used when an operator configures an OpenAI-compatible chat-completions endpoint (LLM_BASE_URL
-and LLM_MODEL); with nothing configured `LLMGenerator.from_env()` is None and the assistant stays
+and LLM_MODEL); with nothing configured `Settings.llm` is None, there is no generator and the assistant stays
 extractive. The LLM is only asked when the grounded answer did not decline; it sees the articles
 that answer cited, numbered [1]..[n] in its order; its draft is verified (verify.py) and what
 fails leaves the grounded answer, with `llm_error` or `verification` saying why.
@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from retrieval.answering.composer import Answer, Composer
+from retrieval.config import LLMSettings
 from retrieval.documents.corpus import Corpus
 from retrieval.generation.client import LLMFailure, classify, stream_reply
 from retrieval.generation.prompts import (
@@ -24,7 +25,6 @@ from retrieval.generation.prompts import (
     history_block,
     provision_block,
 )
-from retrieval.generation.settings import LLMSettings
 from retrieval.generation.verify import (
     THINK,
     Verifier,
@@ -101,13 +101,6 @@ class LLMGenerator:
         self.prompts = Prompts.load(settings.prompts_dir)
         self.verifier = Verifier(tokenizer, settings.min_overlap, corpus)
         self.warm_up()
-
-    @classmethod
-    def from_env(cls, corpus: Corpus, tokenizer: Callable[[str], list[str]], env: Mapping[str, str] | None = None,
-                 redact: Callable[[str], str] | None = None) -> "LLMGenerator | None":
-        """A generator when LLM_BASE_URL and LLM_MODEL (or LLM_CONFIG) are set, else None."""
-        settings = LLMSettings.from_env(env)
-        return cls(settings, corpus, tokenizer, redact=redact) if settings else None
 
     def warm_up(self) -> None:
         """Import the HTTP client (1 s or more) at start, not within the first question's time budget."""

