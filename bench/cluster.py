@@ -111,7 +111,7 @@ class Postgres:
             raise RuntimeError(f"{' '.join(args[:2])} failed ({done.returncode}): {done.stderr[-2000:]}"
                                f"{self.log.read_text(errors='replace')[-2000:] if self.log.exists() else ''}")
 
-    def start(self) -> "Postgres":
+    def start(self) -> Postgres:
         if self.as_root:
             shutil.chown(self.folder, "postgres", "postgres")
         self._run(pg_binary("initdb"), "-D", str(self.data), "-U", "policy", "-A", "trust", "-E", "UTF8",
@@ -159,7 +159,7 @@ class Nginx:
     limits: dict[str, str] = field(default_factory=lambda: dict(GENEROUS))
     proc: subprocess.Popen | None = None
 
-    def start(self) -> "Nginx":
+    def start(self) -> Nginx:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.http_port, self.https_port = free_port(), free_port()
         self.cert, self.key = self.folder / "cert.pem", self.folder / "key.pem"
@@ -188,8 +188,9 @@ class Nginx:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                error_log = self.folder / 'error.log'
                 raise RuntimeError(f"nginx exited: {(self.folder / 'nginx.out').read_text(errors='replace')}"
-                                   f"{(self.folder / 'error.log').read_text(errors='replace') if (self.folder / 'error.log').exists() else ''}")
+                                   f"{error_log.read_text(errors='replace') if error_log.exists() else ''}")
             try:
                 socket.create_connection(("127.0.0.1", self.https_port), timeout=1).close()
                 return self
@@ -250,7 +251,7 @@ class Cluster:
         self.apps: list[App] = []
         self.nginx: Nginx | None = None
 
-    def __enter__(self) -> "Cluster":
+    def __enter__(self) -> Cluster:
         try:
             self.pg = Postgres().start()
             self.db = self.pg.database("policy")

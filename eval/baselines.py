@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -161,7 +161,7 @@ class ChunkMapper:
     def __call__(self, chunk: str) -> str | None:
         """The article id, or None when no article shares at least min_overlap characters (ties: corpus order)."""
         best, best_id = 0, None
-        for a_id, sh in zip(self.ids, self._shingles):
+        for a_id, sh in zip(self.ids, self._shingles, strict=True):
             ov = overlap_chars(chunk, sh, self.n)
             if ov > best:
                 best, best_id = ov, a_id

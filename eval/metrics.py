@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 HOTLINE = "12333"
 RANK_DEPTH = 10  # MRR@10

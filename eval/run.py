@@ -19,10 +19,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
 
 from .baselines import LABELS, NAMES, Baseline, baseline_query, make_baselines
 from .metrics import Outcome, ratio, score, summarize, summarize_by_category
@@ -269,7 +269,7 @@ def evaluate(questions: Sequence[dict], assistant=None, baselines: Sequence[str 
 
 def _rows(questions: Sequence[dict], outcomes: Sequence[Outcome], answers: Sequence[dict] | None = None) -> list[dict]:
     rows = []
-    for i, (q, o) in enumerate(zip(questions, outcomes)):
+    for i, (q, o) in enumerate(zip(questions, outcomes, strict=True)):
         row = {"question": q["question"], "gold": q["gold"], **score(o)}
         if answers is not None:
             a = answers[i]
@@ -313,7 +313,8 @@ TABLE_METRICS = ("hit@1", "hit@3", "mrr@10", "citation_precision", "citation_rec
                  "latency_p50_ms", "latency_p95_ms")
 _ROW_NAMES = {"summary_key_fact_coverage": "key facts in the summary (direct answer)",
               "summary_median_chars": "summary length, median (characters)",
-              "summary_unsupported_numbers": "numbers in summaries not in a cited quote","hit@1": "hit@1", "hit@3": "hit@3", "mrr@10": "MRR@10", "citation_precision": "citation precision",
+              "summary_unsupported_numbers": "numbers in summaries not in a cited quote",
+              "hit@1": "hit@1", "hit@3": "hit@3", "mrr@10": "MRR@10", "citation_precision": "citation precision",
               "citation_recall": "citation recall", "key_fact_coverage": "key-fact coverage",
               "refusal_accuracy": "refusal accuracy (unanswerable declined)",
               "false_refusal_rate": "false-refusal rate (answerable declined)",
@@ -335,7 +336,7 @@ def _fmt(v, metric: str = "") -> str:
 def _markdown(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     line = lambda cells: "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
-                                          for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+                                          for i, (c, w) in enumerate(zip(cells, widths, strict=False))) + " |"
     sep = "|" + "|".join(("-" * (w + 1) + ":") if i else ("-" * (w + 2)) for i, w in enumerate(widths)) + "|"
     return "\n".join([line(header), sep, *map(line, rows)])
 
@@ -464,7 +465,7 @@ def markdown_report(report: dict) -> str:
              f"- run time: {report['seconds']} s; load average {report['machine']['load_average_before']} "
              f"before, {report['machine']['load_average_after']} after, {report['machine']['cores']} cores"
              + (" — **the machine was busy: latencies are inflated**" if busy_machine(report) else ""), ""]
-    for n, s in systems.items():
+    for s in systems.values():
         build = f"built in {s['build_seconds']} s, " if s["build_seconds"] is not None else ""
         lines.append(f"- **{s['label']}**: {s['description']} ({build}questions in {s['run_seconds']} s)")
     if report["unknown_gold_ids"]:

@@ -34,7 +34,7 @@ class Settings:
             raise ValueError(f"max_question_chars must be at least 10, got {self.max_question_chars}")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
         env = os.environ if env is None else env
         values = {}
         for f in fields(cls):

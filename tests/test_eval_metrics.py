@@ -3,9 +3,21 @@ from __future__ import annotations
 
 import pytest
 
-from eval.metrics import (Outcome, citation_precision, citation_recall, hit_at_k, key_fact_coverage, numbers_in,
-                          percentile, ratio, reciprocal_rank, score, summarize, summarize_by_category,
-                          unsupported_numbers)
+from eval.metrics import (
+    Outcome,
+    citation_precision,
+    citation_recall,
+    hit_at_k,
+    key_fact_coverage,
+    numbers_in,
+    percentile,
+    ratio,
+    reciprocal_rank,
+    score,
+    summarize,
+    summarize_by_category,
+    unsupported_numbers,
+)
 
 A, B, C, D = "doc:1.1", "doc:1.2", "doc:2.1", "doc:2.2"
 

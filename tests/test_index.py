@@ -160,7 +160,7 @@ def test_ivf_above_the_exact_limit_finds_what_exact_search_finds():
     exact.add(X)
     _, truth = exact.search(queries, 10)
     _, found = index.search(queries, 10)
-    recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found)])
+    recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found, strict=True)])
     assert recall >= 0.95
 
 

@@ -8,9 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.generation import (
+    LLMGenerator,
+    LLMSettings,
+    Prompts,
+    figures,
+    notice,
+    parse_markers,
+    split_statements,
+    verify,
+)
+
 from fake_openai import FakeOpenAI, Reply, by_keyword, last_user_message
-from retrieval.generation import (LLMGenerator, LLMSettings, Prompts, figures, notice, parse_markers, split_statements,
-                           verify)
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "我是返乡农民工，想回乡创业，有什么扶持政策？"

@@ -174,7 +174,7 @@ def test_an_abandoned_request_stops_and_does_not_hold_up_the_next(generator, lla
     pieces = stream_reply(long, essay, [])
     started = time.monotonic()
     first = None
-    for i in range(10):
+    for _ in range(10):
         next(pieces)
         first = first or time.monotonic() - started
     rate = (time.monotonic() - started - first) / 9          # seconds per token, measured here

@@ -5,12 +5,13 @@ import json
 import logging
 import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from web import admin, storage
 from web.storage import StorageSettings, Store, question_key
+
 from web_helpers import concurrent_writes
 
 ID_CARD, PHONE, CARD = "11010519491231002X", "13812345678", "6222021234567894"  # checksums valid
@@ -136,7 +137,7 @@ def test_concurrent_writers_lose_no_row(tmp_path):
 # ---------------------------------------------------------------- retention
 
 def _insert_old(path, days_ago: float, n: int = 3):
-    when = storage.stamp(datetime.now(timezone.utc) - timedelta(days=days_ago))
+    when = storage.stamp(datetime.now(UTC) - timedelta(days=days_ago))
     conn = sqlite3.connect(path)
     conn.executescript(storage.SCHEMA)
     for i in range(n):
@@ -272,7 +273,7 @@ def test_an_sqlite_database_from_before_versions_is_adopted(tmp_path):
     conn = sqlite3.connect(path)
     conn.executescript(storage.SCHEMA)
     conn.execute("INSERT INTO feedback (created_at, rating, question, answer, citation_ids)"
-                 " VALUES (?, 'down', '旧的', '', '[]')", (storage.stamp(datetime.now(timezone.utc)),))
+                 " VALUES (?, 'down', '旧的', '', '[]')", (storage.stamp(datetime.now(UTC)),))
     conn.commit()
     conn.close()
     store = Store(path)

@@ -6,13 +6,14 @@ import json
 import logging
 import os
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bench import cluster
 from web import admin, database, storage
 from web.storage import StorageSettings, Store
+
 from web_helpers import concurrent_writes
 
 ID_CARD, PHONE = "11010519491231002X", "13812345678"
@@ -98,7 +99,7 @@ def test_migrations_run_once_when_processes_start_together(url):
     def start():
         try:
             database.backend(url).connect().close()
-        except Exception as e:  # noqa: BLE001 — collected for the assertion
+        except Exception as e:  # collected for the assertion
             errors.append(e)
 
     threads = [threading.Thread(target=start) for _ in range(6)]
@@ -163,7 +164,7 @@ def test_retention_and_gaps(url, capsys):
     store.add_feedback("up", "创业补贴每月多少钱？", "…")
     store.log_query(answer(), 0.01, "api")
     store.flush()
-    old = datetime.now(timezone.utc) - timedelta(days=31)
+    old = datetime.now(UTC) - timedelta(days=31)
     sql(url, "INSERT INTO queries (created_at, question, refused, citation_ids, generator, latency_ms, source)"
              " VALUES (%s, '旧问题', 1, '[]', 'extractive', 1, 'api')", (old,))
     gaps = store.gaps(days=60)

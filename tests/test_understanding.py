@@ -1,10 +1,20 @@
-import pytest
-
 import datetime as dt
 
+import pytest
+
 from retrieval.documents.corpus import load_corpus
-from retrieval.understanding.query import (ArticleLookup, DocumentNames, Reader, Synonym, asked_of, expand, focus_of,
-                                     has_figure, period_of, uncovered_topics)
+from retrieval.understanding.query import (
+    ArticleLookup,
+    DocumentNames,
+    Reader,
+    Synonym,
+    asked_of,
+    expand,
+    focus_of,
+    has_figure,
+    period_of,
+    uncovered_topics,
+)
 
 from conftest import ROOT
 

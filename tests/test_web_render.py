@@ -21,8 +21,9 @@ def links(corpus):
 
 
 def cite(corpus, article_id, quote):
-    from retrieval.answering.composer import citation_for
     from dataclasses import asdict
+
+    from retrieval.answering.composer import citation_for
     d = asdict(citation_for(corpus.article(article_id), corpus, quote))
     d["departments"] = list(d["departments"])
     return d

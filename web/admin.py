@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import unicodedata
+
 from .storage import StorageSettings, Store
 
 EXIT_OK, EXIT_USAGE, EXIT_DATA = 0, 2, 3

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,7 @@ def is_url(text: str) -> bool:
 
 def stamp(moment: datetime) -> str:
     """The one timestamp format of rows as read (so that text order is time order)."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _too_new(version: int, where: str) -> SchemaTooNew:
@@ -174,7 +174,7 @@ class SQLite:
                 if m.version > current:
                     for sql in m.sqlite:
                         conn.execute(sql)
-                    conn.execute(_VERSION_ADD_SQLITE, (m.version, m.description, stamp(datetime.now(timezone.utc))))
+                    conn.execute(_VERSION_ADD_SQLITE, (m.version, m.description, stamp(datetime.now(UTC))))
             conn.execute("COMMIT")
         except BaseException:
             try:

@@ -4,8 +4,9 @@ Storing is `web.storage.Store.add_feedback` (personal numbers are redacted there
 is written)."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 RATINGS = ("up", "down")
 

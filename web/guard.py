@@ -39,7 +39,8 @@ import os
 import re
 import sys
 import time
-from typing import Any, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 import anyio
 
@@ -159,7 +160,7 @@ class GradioSurface:
         self.api_names = frozenset(str(n).strip("/") for n in api_names if n)
 
     @classmethod
-    def of(cls, blocks) -> "GradioSurface":
+    def of(cls, blocks) -> GradioSurface:
         fns = dict(blocks.fns) if isinstance(blocks.fns, dict) else dict(enumerate(blocks.fns))
         names = [f.api_name for f in fns.values() if isinstance(getattr(f, "api_name", None), str)]
         # "predict": the route the page posts unnamed events to, with their fn_index (checked below)
@@ -255,7 +256,7 @@ class Guard:
                 return
         try:
             await self.app(scope, receive, send)
-        except Exception as e:  # noqa: BLE001 — one line in the log, a JSON answer to the caller
+        except Exception as e:  # one line in the log, a JSON answer to the caller
             log.warning("%s %s failed: %s: %s", method, path[:200], type(e).__name__, str(e)[:200])
             if not state["started"]:
                 await _json(send, 500, {"error": FAILED})

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from retrieval.answering.composer import HOTLINE, article_label
-from retrieval.documents.text import int_to_cn
 from retrieval.documents.corpus import Corpus
+from retrieval.documents.text import int_to_cn
 from retrieval.types import Article
 
 NOTICE = "回答摘自所列政策文件原文，仅供参考，以文件原文和当地人社部门解释为准。"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .database import TABLES, PostgreSQL, SQLite, stamp
 
@@ -78,7 +78,7 @@ def gaps(db: SQLite | PostgreSQL, days: int = 30, limit: int = 20, now: datetime
     """Questions the assistant declined or that got 👎 in the last `days` days, most frequent first:
     what the policy office should answer next. Questions are grouped ignoring case, width, spaces
     and punctuation."""
-    cutoff = db.param((now or datetime.now(timezone.utc)) - timedelta(days=days))
+    cutoff = db.param((now or datetime.now(UTC)) - timedelta(days=days))
     groups: dict[str, dict] = {}
     for sql, kind in _GAP_QUERIES:
         for row in _select(db, sql, (cutoff,)) or []:

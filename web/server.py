@@ -33,7 +33,8 @@ import socket
 import sys
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import anyio
 from fastapi import FastAPI, Request
@@ -43,9 +44,22 @@ from retrieval.config import ROOT, Settings
 from retrieval.types import QuestionError
 
 from .feedback import FeedbackError
-from .guard import (CLOSED, Guard, GradioSurface, body_timeout_from_env, env_int, header_timeout_from_env, json_depth,
-                    max_body_from_env, openapi_from_env, redact_logs, redact_standard_streams, scrub, strict_json,
-                    timed_protocol)
+from .guard import (
+    CLOSED,
+    GradioSurface,
+    Guard,
+    body_timeout_from_env,
+    env_int,
+    header_timeout_from_env,
+    json_depth,
+    max_body_from_env,
+    openapi_from_env,
+    redact_logs,
+    redact_standard_streams,
+    scrub,
+    strict_json,
+    timed_protocol,
+)
 from .render import UNAVAILABLE
 from .service import PolicyService, llm_slots_from_env, llm_wait_from_env, workers_from_env
 from .storage import StorageSettings, Store
@@ -137,7 +151,7 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
             return _error(400, str(e))
         except _Busy:
             return _error(503, BUSY, {"Retry-After": "5"})
-        except Exception:  # noqa: BLE001 — the caller gets a message, the log the traceback (redacted)
+        except Exception:  # the caller gets a message, the log the traceback (redacted)
             log.exception("/api/ask failed")
             return _error(500, UNAVAILABLE)
 
@@ -155,7 +169,7 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
             return _error(400, str(e))
         except _Busy:
             return _error(503, BUSY, {"Retry-After": "5"})
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("/api/feedback failed")
             return _error(500, UNAVAILABLE)
         return _JSON({"stored": row is not None, "id": row})

@@ -20,12 +20,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import fields, replace
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from retrieval.answering.composer import Answer, article_label
-from retrieval.documents.links import counterparts
 from retrieval.answering.render import plain_text
+from retrieval.documents.links import counterparts
 from retrieval.types import Citation, QuestionError
 
 from . import render
@@ -107,11 +108,11 @@ def notice_for(answer: dict) -> str | None:
         return BUSY_NOTICE
     try:
         from retrieval.generation import notice
-    except Exception:  # noqa: BLE001 — optional part of the core
+    except Exception:  # optional part of the core
         return None
     try:
         return notice(answer_from_dict(answer))
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("notice failed")
         return None
 
@@ -211,7 +212,7 @@ class PolicyService:
         """Load the embedding model now, not on the first visitor's question (grounded path only: no LLM call)."""
         try:
             self.assistant.ask_many(["创业担保贷款"])
-        except Exception:  # noqa: BLE001 — only a warm-up
+        except Exception:  # only a warm-up
             log.exception("warm-up question failed")
 
     @staticmethod

@@ -30,18 +30,19 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from retrieval.config import ROOT
 from retrieval.privacy import redact
 
 from . import reports
 from .database import MIGRATIONS, TABLES, PostgreSQL, SQLite, backend, is_url, postgres_display, stamp
-from .reports import question_key  # noqa: F401 — part of this module's interface
+from .reports import question_key  # part of this module's interface
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class StorageSettings:
         return self.url if self.url is not None else (self.path or DEFAULT_DB)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "StorageSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> StorageSettings:
         env = os.environ if env is None else env
         raw = (env.get("POLICY_DB") or env.get("POLICY_FEEDBACK_DB") or "").strip()
         raw_days = (env.get("POLICY_RETENTION_DAYS") or "").strip()
@@ -115,7 +116,7 @@ class StorageSettings:
                    retention_days=days, **where)
 
     @classmethod
-    def at(cls, target: Path | str, **fields: Any) -> "StorageSettings":
+    def at(cls, target: Path | str, **fields: Any) -> StorageSettings:
         """Settings for a database given as a path or a postgresql:// URL."""
         if isinstance(target, str) and is_url(target):
             return cls(path=None, url=target, **fields)
@@ -123,7 +124,7 @@ class StorageSettings:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def clip(text: object, limit: int = MAX_TEXT) -> str:
@@ -199,7 +200,7 @@ class Store:
                                          if isinstance(c, Mapping)]), ensure_ascii=False),
                    clip(answer.get("generator") or "extractive", 20), clip(answer.get("llm_error"), 40) or None,
                    max(0, int(round(latency * 1000))), clip(source, 20), self.instance)
-        except Exception:  # noqa: BLE001 — logging must never fail an answer
+        except Exception:  # logging must never fail an answer
             log.exception("query-log row could not be prepared")
             return False
         with self._lock:
@@ -228,7 +229,7 @@ class Store:
         self._queue.put(("feedback", row, done))
         try:
             return done.result(timeout=FEEDBACK_WAIT)
-        except Exception:  # noqa: BLE001 — includes the time-out; the writer logged why
+        except Exception:  # includes the time-out; the writer logged why
             return None
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -240,7 +241,7 @@ class Store:
         try:
             done.result(timeout=timeout)
             return True
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
 
     def close(self, timeout: float = 10.0) -> None:
@@ -346,7 +347,7 @@ class Store:
             self._warn("write", "database %s: %d rows not stored (%s); answers go on", self.name, len(items), why)
         else:
             self.written += len(items)
-        for (kind, _, done), row_id in zip(items, ids):
+        for (_, _, done), row_id in zip(items, ids, strict=True):
             if done is not None:
                 done.set_result(row_id)
 

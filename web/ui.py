@@ -135,7 +135,7 @@ def build_resident(service: PolicyService) -> gr.Blocks:
                 raise RuntimeError("the assistant gave no final answer")
         except QuestionError as e:
             bubble = render.error_html(str(e))
-        except Exception:  # noqa: BLE001 — the person asking sees a friendly message, the log the traceback
+        except Exception:  # the person asking sees a friendly message, the log the traceback
             log.exception("answering failed")
             bubble = render.error_html(render.UNAVAILABLE)
         state["messages"] = state["messages"] + [{"role": "assistant", "content": bubble}]
@@ -156,7 +156,7 @@ def build_resident(service: PolicyService) -> gr.Blocks:
             return
         try:
             stored = service.record_feedback("up" if data.liked else "down", answer=answer, source="chat")
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("storing feedback failed")
             stored = None
         if stored is not None:
@@ -219,7 +219,7 @@ def build_console(service: PolicyService) -> gr.Blocks:
             result = service.search(query, doc_id or None, limit=8)
             return render.search_html(corpus, result["query"], result["results"], result.get("terms", []), links,
                                       result.get("phrases"))
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("search failed")
             return f'<div class="pa-hint">{render.esc(render.UNAVAILABLE)}</div>'
 
@@ -237,7 +237,7 @@ def build_console(service: PolicyService) -> gr.Blocks:
             return service.copy_text(service.ask(question, doc_ids=[scope] if scope else None, source="console"))
         except QuestionError as e:
             return f"错误：{e}"
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("answering failed")
             return render.UNAVAILABLE
 

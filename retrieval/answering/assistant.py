@@ -4,18 +4,18 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from retrieval.answering.composer import Answer, Composer
 from retrieval.config import Settings
 from retrieval.documents.corpus import Corpus, load_corpus
+from retrieval.documents.text import clean_control
+from retrieval.generation import LLMGenerator
+from retrieval.privacy import redact, without_personal_mentions
 from retrieval.search.embeddings import Embedder, make_embedder
 from retrieval.search.index import DenseIndex, ensure_index
 from retrieval.search.lexical import Tokenizer, corpus_bm25
-from retrieval.generation import LLMGenerator
-from retrieval.privacy import redact, without_personal_mentions
 from retrieval.search.retriever import HybridRetriever
-from retrieval.documents.text import clean_control
 from retrieval.types import QuestionError
 from retrieval.understanding.query import Query, Reader, load_out_of_scope, load_synonyms
 
@@ -79,7 +79,7 @@ class Assistant:
 
     @classmethod
     def load(cls, settings: Settings | None = None, embedder: Embedder | None = None,
-             progress: bool = False, llm: bool = True) -> "Assistant":
+             progress: bool = False, llm: bool = True) -> Assistant:
         settings = settings or Settings.from_env()
         corpus = load_corpus(settings.corpus_dir)
         embedder = embedder or make_embedder(settings.embedder, settings.query_prefix, settings.passage_prefix,
@@ -153,4 +153,4 @@ class Assistant:
             except QuestionError as e:
                 plans.append(e)
         self.retriever.prepare([p.context_topic for p in plans if not isinstance(p, QuestionError) and not p.is_lookup])
-        return [p if isinstance(p, QuestionError) else self._compose(q, p) for q, p in zip(questions, plans)]
+        return [p if isinstance(p, QuestionError) else self._compose(q, p) for q, p in zip(questions, plans, strict=True)]

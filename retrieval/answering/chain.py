@@ -5,7 +5,8 @@ The core types stay our own; these adapters let the assistant be composed with L
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -13,8 +14,8 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import ConfigDict
 
-from retrieval.answering.composer import article_label
 from retrieval.answering.assistant import Assistant
+from retrieval.answering.composer import article_label
 
 
 class PolicyRetriever(BaseRetriever):

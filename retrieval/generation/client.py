@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 from retrieval.generation.settings import LLMSettings
 
@@ -117,7 +118,7 @@ def stream_reply(settings: LLMSettings, messages: list[dict], stop: list[str]) -
                 piece = loop.run_until_complete(asyncio.wait_for(agen.__anext__(), wait))
             except StopAsyncIteration:
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise LLMFailure("timeout", f"no reply within {wait:.3g} s") from None
             yield piece
     finally:

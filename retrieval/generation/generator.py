@@ -10,16 +10,25 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from retrieval.answering.composer import Answer, Composer
 from retrieval.documents.corpus import Corpus
-from retrieval.types import Article, Citation
 from retrieval.generation.client import LLMFailure, classify, stream_reply
 from retrieval.generation.prompts import STOP, Prompts, as_data, bound_history, history_block, provision_block
 from retrieval.generation.settings import LLMSettings
-from retrieval.generation.verify import THINK, Verifier, complete_part, parse_markers, renumber, repeats, split_statements
+from retrieval.generation.verify import (
+    THINK,
+    Verifier,
+    complete_part,
+    parse_markers,
+    renumber,
+    repeats,
+    split_statements,
+)
+from retrieval.types import Article, Citation
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +98,7 @@ class LLMGenerator:
 
     @classmethod
     def from_env(cls, corpus: Corpus, tokenizer: Callable[[str], list[str]], env: Mapping[str, str] | None = None,
-                 redact: Callable[[str], str] | None = None) -> "LLMGenerator | None":
+                 redact: Callable[[str], str] | None = None) -> LLMGenerator | None:
         """A generator when LLM_BASE_URL and LLM_MODEL (or LLM_CONFIG) are set, else None."""
         settings = LLMSettings.from_env(env)
         return cls(settings, corpus, tokenizer, redact=redact) if settings else None
@@ -180,14 +189,14 @@ class LLMGenerator:
                 drafts.close()  # also when our caller stops reading: the LLM's connection is closed now
             if not THINK.sub("", draft).strip():
                 raise LLMFailure("empty_response", "the model returned no text")
-        except Exception as e:  # noqa: BLE001 — any failure of the LLM leaves the grounded answer
+        except Exception as e:  # any failure of the LLM leaves the grounded answer
             code = classify(e)
             (log.exception if code == "unexpected" else log.warning)("LLM not used (%s): %s", code, e)
             yield "final", replace(extractive, generator="extractive", llm_error=code, verification=None)
             return
         try:
             final = self.verified(draft, provisions, extractive, finish)
-        except Exception:  # noqa: BLE001 — a fault in checking must not reach the person asking
+        except Exception:  # a fault in checking must not reach the person asking
             log.exception("LLM draft could not be verified")
             final = replace(extractive, generator="extractive", llm_error="unexpected", verification=None)
         yield "final", final

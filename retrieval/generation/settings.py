@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from retrieval.config import ROOT
 
@@ -76,7 +77,7 @@ class LLMSettings:
         return self.stream_timeout
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "LLMSettings | None":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LLMSettings | None:
         """Settings from LLM_* variables, over those of the TOML file named by LLM_CONFIG (if any);
         None when neither gives a base URL and a model (the assistant then stays extractive)."""
         env = os.environ if env is None else env

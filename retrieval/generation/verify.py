@@ -19,15 +19,15 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 import cn2an
 
 from retrieval.answering.composer import HOTLINE
 from retrieval.documents.corpus import Corpus
-from retrieval.search.lexical import BM25
 from retrieval.documents.text import int_to_cn, split_sentences
+from retrieval.search.lexical import BM25
 from retrieval.types import Article
 
 MIN_OVERLAP = 0.5
@@ -108,7 +108,7 @@ def provision_text(article: Article) -> str:
     """What a sentence citing an article may rely on: its labels as read (第四部分第（三）条),
     section titles, title, body and departments."""
     labels = []
-    for i, (label, number) in enumerate(zip(article.labels, article.path)):
+    for i, (label, number) in enumerate(zip(article.labels, article.path, strict=False)):
         if label.startswith("第"):
             labels.append(label)
         elif i < len(article.labels) - 1:

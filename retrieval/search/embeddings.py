@@ -12,8 +12,9 @@ import re
 import threading
 import unicodedata
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -176,7 +177,7 @@ class CachingEmbedder:
         if todo:
             fresh = self.inner.embed_queries(todo)
             with self._lock:
-                for k, vec in zip(todo, fresh):
+                for k, vec in zip(todo, fresh, strict=True):
                     found[k] = vec
                     self._vectors[k] = vec
                     self._vectors.move_to_end(k)

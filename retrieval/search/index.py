@@ -16,10 +16,10 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -144,7 +144,7 @@ def _write_build(index_dir: Path, index, units: Sequence[Unit], manifest: dict) 
 
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
     tmp = builds / f".tmp-{stamp}"
     tmp.mkdir()
     try:
@@ -152,7 +152,7 @@ def _write_build(index_dir: Path, index, units: Sequence[Unit], manifest: dict) 
         with (tmp / "units.jsonl").open("w", encoding="utf-8") as f:
             for u in units:
                 f.write(json.dumps(asdict(u), ensure_ascii=False) + "\n")
-        manifest = {**manifest, "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        manifest = {**manifest, "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     "files": {name: _sha256(tmp / name) for name in _FILES}}
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         final = builds / stamp

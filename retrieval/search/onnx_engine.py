@@ -35,8 +35,8 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -155,7 +155,6 @@ def build_graph(model: E5File):
     from onnx import TensorProto, helper, numpy_helper
 
     H, NH, FF = model.H, model.NH, model.FF
-    hd = H // NH
     nodes, inits = [], []
     counter = iter(range(1 << 30))
 
@@ -288,7 +287,7 @@ class OnnxE5:
 
     def __init__(self, onnx_path: Path, model_path: Path, num_threads: int | None = None):
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401  (fail before the model file is read)
         except ImportError as e:
             raise OnnxEngineError("the ONNX engine needs the `onnxruntime` package") from e
         self.model = E5File(model_path)
@@ -356,7 +355,7 @@ class OnnxE5:
                     self._single = self._new_session(1)
             with ThreadPoolExecutor(self.threads) as pool:
                 done = pool.map(lambda rows: self._run([wins[j][1] for j in rows], self._single), batches)
-                for rows, vecs in zip(batches, done):
+                for rows, vecs in zip(batches, done, strict=True):
                     pooled[rows] = vecs
         else:
             for rows in batches:
