@@ -182,7 +182,7 @@ def step_params(n: int, noise: float, mix: float, depth: int = 1000) -> dict:
         for v in knobs:
             set_knob(v)
             _, f = index.search(q, 10)
-            params = faiss.SearchParametersHNSW(efSearch=max(v, depth)) if kind == "hnsw" else None
+            params = faiss.SearchParametersHNSW(efSearch=max(v, depth)) if kind == "hnsw" else None  # type: ignore[attr-defined]  # in faiss, not in its stubs
             _, fd = index.search(q, depth, params=params) if params else index.search(q, depth)
             row["knobs"][v] = {"recall10": recall_at(f, truth, 10), "ms10": search_latency_ms(index, q, 10),
                                "recall_depth": recall_at(fd, truth, depth)}

@@ -503,7 +503,9 @@ def write_report(report: dict, out_dir: Path | str = REPORTS_DIR, chart: bool = 
     paths["md"].write_text(markdown_report(report), encoding="utf-8")
     if chart:
         try:
-            paths["png"] = plot(report, base.with_suffix(".png"))
+            png = plot(report, base.with_suffix(".png"))
+            if png is not None:
+                paths["png"] = png
         except Exception as e:  # a report without its chart is still a report
             print(f"warning: no chart ({type(e).__name__}: {e})", file=sys.stderr)
     return paths

@@ -37,7 +37,7 @@ def write_corpus(root: Path, docs: dict[str, str], meta_extra: dict[str, dict] |
                  corrections: str | None = None) -> Path:
     """A corpus folder with one metadata entry per document text."""
     root.mkdir(parents=True, exist_ok=True)
-    entries = []
+    entries: list[dict] = []
     for doc_id, text in docs.items():
         (root / f"{doc_id}.txt").write_text(text, encoding="utf-8")
         entry = {"doc_id": doc_id, "file": f"{doc_id}.txt", "title": f"{doc_id} 测试文件",

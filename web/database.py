@@ -191,7 +191,7 @@ class SQLite:
             ids = []
             for table, row in items:
                 sql = _INSERT_SQLITE[table]            # a constant per table
-                ids.append(int(conn.execute(sql, self.adapt(row)).lastrowid))
+                ids.append(int(conn.execute(sql, self.adapt(row)).lastrowid))  # type: ignore[arg-type]  # set by an INSERT
             conn.execute("COMMIT")
         except BaseException:
             try:

@@ -80,4 +80,4 @@ def as_ids(values: object) -> tuple[str, ...]:
         return ()
     if isinstance(values, (str, bytes, int, float)) or not isinstance(values, (Sequence, set, frozenset)):
         values = [values]
-    return tuple(_text(v) for v in values)  # type: ignore[union-attr]
+    return tuple(_text(v) for v in values)

@@ -32,6 +32,7 @@ Header read time-outs (an idle or slow client cannot hold a socket) live in the 
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -288,7 +289,8 @@ def _is_json(scope: Scope) -> bool:
 
 
 async def _read_up_to(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -430,7 +432,7 @@ def timed_protocol(header_timeout: float):
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class TimedH11Protocol(H11Protocol):
-        def connection_made(self, transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport) -> None:
             super().connection_made(transport)
             self._arm_header_timer()
 
@@ -439,7 +441,7 @@ def timed_protocol(header_timeout: float):
             old = getattr(self, "_header_timer", None)
             if old is not None:
                 old.cancel()
-            self._header_timer = self.loop.call_later(header_timeout, self._header_timer_fired)
+            self._header_timer: asyncio.TimerHandle | None = self.loop.call_later(header_timeout, self._header_timer_fired)
 
         def _waiting_for_headers(self) -> bool:
             busy = self.cycle is not None and not self.cycle.response_complete

@@ -196,7 +196,7 @@ def create_app(service: PolicyService, mount_ui: bool = True, max_body: int | No
     app.add_middleware(Guard, max_body=max_body or max_body_from_env(),
                        body_timeout=body_timeout or body_timeout_from_env(),
                        openapi=openapi_from_env() if openapi is None else openapi, gradio=surface,
-                       closed=_under_mounts(CLOSED, [CONSOLE_PATH]))
+                       closed=_under_mounts(CLOSED, [CONSOLE_PATH]))  # type: ignore[arg-type]  # has Pattern's match
     return app
 
 

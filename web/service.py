@@ -20,7 +20,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import fields, replace
 from typing import Any
 
@@ -90,7 +90,7 @@ def llm_slots_from_env(env: dict[str, str] | None = None) -> int:
     return env_int("POLICY_LLM_CONCURRENCY", 8, env)
 
 
-def llm_wait_from_env(env: dict[str, str] | None = None) -> float:
+def llm_wait_from_env(env: Mapping[str, str] | None = None) -> float:
     env = os.environ if env is None else env
     raw = (env.get("POLICY_LLM_WAIT") or "").strip()
     try:
@@ -244,7 +244,8 @@ class PolicyService:
         with self._cpu:
             # the console searches every document unless one is chosen, wherever it applies
             query = self.assistant.reader.read(text, None, scope or self.doc_ids)
-            r = self.assistant.retriever.retrieve(replace(query, articles=(), chapter=()), top_k=30)
+            r = self.assistant.retriever.retrieve(replace(query, articles=(), chapter=()),  # type: ignore[type-var]
+                                                  top_k=30)
         rank = {hit.article_id: i for i, hit in enumerate(r.hits)}
         score = {hit.article_id: float(hit.score) for hit in r.hits}
         folded = [p.casefold() for p in phrases]

