@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retrieval.extras import require
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 START_TIMEOUT = 240.0
@@ -122,7 +124,7 @@ class Postgres:
 
     def database(self, name: str) -> str:
         """A new, empty database; its URL."""
-        import psycopg
+        psycopg = require("psycopg", "bench", "The cluster benchmark")
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')   # name: from the caller's code
             conn.execute(f'CREATE DATABASE "{name}"')

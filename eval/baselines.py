@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.extras import require
+
 DEPTH = 10             # ids returned per query
 CHUNK_SIZE = 500
 CHUNK_OVERLAP = 50
@@ -175,9 +177,9 @@ def articles_of_chunks(chunk_articles: Sequence[str | None], k: int = DEPTH) -> 
 
 def with_progress(inner, batch_size: int = 16, progress: bool = False, desc: str = "embedding"):
     """A LangChain Embeddings that embeds documents through `inner` in batches, with a progress bar."""
-    from langchain_core.embeddings import Embeddings
+    Embeddings = require("langchain_core.embeddings", "eval", "The LangChain baseline").Embeddings
 
-    class BatchedEmbeddings(Embeddings):
+    class BatchedEmbeddings(Embeddings):  # type: ignore[valid-type,misc]
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             vecs = embed_in_batches(lambda b: np.asarray(inner.embed_documents(b), dtype=np.float32),
                                     texts, batch_size, desc=desc, progress=progress)
@@ -197,9 +199,11 @@ class LangChainBaseline(Baseline):
                  chunk_size: int = CHUNK_SIZE, chunk_overlap: int = CHUNK_OVERLAP, chunks_k: int = DEPTH,
                  progress: bool = False, batch_size: int = 16):
         """files: (source name, raw text) of each corpus file; embeddings: a LangChain Embeddings."""
+        for module in ("langchain_core", "langchain_text_splitters"):
+            require(module, "eval", "The LangChain baseline")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # langchain_community announces its own sunset on import
-            from langchain_community.vectorstores import FAISS
+            FAISS = require("langchain_community.vectorstores", "eval", "The LangChain baseline").FAISS
         from langchain_core.documents import Document
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 

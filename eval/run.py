@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
+from retrieval.extras import require
+
 from .baselines import LABELS, NAMES, Baseline, baseline_query, make_baselines
 from .metrics import Outcome, ratio, score, summarize, summarize_by_category
 
@@ -400,7 +402,7 @@ def misses(report: dict) -> list[str]:
 # ---------------------------------------------------------------- report files
 
 def _font() -> str | None:
-    from matplotlib import font_manager
+    font_manager = require("matplotlib.font_manager", "eval", "The report's chart")
     names = {f.name for f in font_manager.fontManager.ttflist}
     for name in ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans CJK JP"):
         if name in names:
@@ -410,7 +412,7 @@ def _font() -> str | None:
 
 def plot(report: dict, path: Path) -> Path | None:
     """A PNG of the comparison: retrieval metrics side by side, and median latency."""
-    import matplotlib
+    matplotlib = require("matplotlib", "eval", "The report's chart")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

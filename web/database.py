@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from retrieval.extras import require
+
 TABLES = ("feedback", "queries")
 SCHEMES = ("postgresql://", "postgres://")
 PG_LOCK = 7_860_013          # advisory-lock key: "policy assistant migrations"
@@ -232,12 +234,7 @@ class SQLite:
 
 
 def _psycopg():
-    try:
-        import psycopg
-    except ImportError:
-        raise RuntimeError("POLICY_DB is a postgresql:// URL but psycopg is not installed: "
-                           "pip install -r requirements.txt") from None
-    return psycopg
+    return require("psycopg", "postgres", "POLICY_DB=postgresql://…")
 
 
 def postgres_display(url: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from retrieval.answering.composer import Answer, Composer
 from retrieval.documents.corpus import Corpus
+from retrieval.extras import require
 from retrieval.generation.client import LLMFailure, classify, stream_reply
 from retrieval.generation.prompts import STOP, Prompts, as_data, bound_history, history_block, provision_block
 from retrieval.generation.settings import LLMSettings
@@ -105,7 +106,7 @@ class LLMGenerator:
 
     def warm_up(self) -> None:
         """Import the HTTP client (1 s or more) at start, not within the first question's time budget."""
-        import openai  # noqa: F401
+        require("openai", "llm", "An LLM (LLM_BASE_URL, LLM_MODEL)")
 
     # ------------------------------------------------------------ the request
     def provisions(self, extractive: Answer) -> dict[int, Article]:

