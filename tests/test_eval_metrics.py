@@ -19,6 +19,8 @@ from eval.metrics import (
     unsupported_numbers,
 )
 
+pytestmark = pytest.mark.unit
+
 A, B, C, D = "doc:1.1", "doc:1.2", "doc:2.1", "doc:2.2"
 
 

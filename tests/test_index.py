@@ -15,6 +15,8 @@ from retrieval.types import IndexStateError
 
 from conftest import write_corpus
 
+pytestmark = pytest.mark.integration
+
 TEXT = """一、创业扶持
 （一）创业担保贷款。对符合条件的创业者发放创业担保贷款。（市财政局、人社局等负责）
 （二）孵化基地。延长孵化周期，最长不超过3年。（市人社局负责）

@@ -449,7 +449,7 @@ def test_no_langsmith_traces_leave_even_when_tracing_is_switched_on():
     assert out.stdout.strip().splitlines()[-1] == "traces: []"
 
 
-def test_assistant_uses_the_configured_endpoint_and_nothing_else_changes(monkeypatch, assistant):
+def test_assistant_uses_the_configured_endpoint_and_nothing_else_changes(monkeypatch, assistant, built_index):
     """The hook in Assistant: LLM_* set -> ask() and ask_stream() go through the verified LLM path."""
     from retrieval.answering.assistant import Assistant
     from retrieval.config import Settings
@@ -458,7 +458,7 @@ def test_assistant_uses_the_configured_endpoint_and_nothing_else_changes(monkeyp
     with FakeOpenAI(lambda request: Reply(draft)) as server:
         monkeypatch.setenv("LLM_BASE_URL", server.base_url)
         monkeypatch.setenv("LLM_MODEL", "qwen-test")
-        with_llm = Assistant.load(Settings())
+        with_llm = Assistant.load(Settings(index_dir=built_index))
         answer = with_llm.ask(QUESTION)
         events = list(with_llm.ask_stream(QUESTION))
         refused = with_llm.ask("护照过期了怎么办？")

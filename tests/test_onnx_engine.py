@@ -15,6 +15,8 @@ from retrieval.search.onnx_engine import MIN_AGREEMENT, E5File, OnnxE5, OnnxEngi
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.integration
+
 QUESTIONS = [json.loads(line)["question"] for f in ("questions.jsonl", "heldout.jsonl")
              for line in (ROOT / "eval" / f).read_text(encoding="utf-8").splitlines() if line.strip()]
 

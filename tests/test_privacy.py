@@ -14,6 +14,8 @@ from retrieval.privacy import (
     redact,
 )
 
+pytestmark = pytest.mark.unit
+
 VALID_ID = "11010519491231002X"      # GB 11643 example number, valid check character
 VALID_ID_2 = "440524198001011219"  # also passes Luhn
 VALID_CARD = "4111111111111111"      # Luhn-valid 16 digits

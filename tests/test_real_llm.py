@@ -30,7 +30,7 @@ from dataclasses import replace
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.real_llm]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.real_llm]
 
 QUESTIONS = ["企业不裁员能拿到什么补贴？", "我是返乡农民工，想回乡创业，有什么扶持政策？",
              "大学生毕业5年内开店有什么扶持？", "退役军人自主创业有什么优惠？"]

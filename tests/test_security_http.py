@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from web_helpers import ROOT, free_port, http_json, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ID_CARD = "11010519491231002X"            # valid GB 11643 check character
 ID_CARD_SPACED = "110105 19491231 002X"

@@ -13,7 +13,7 @@ import pytest
 
 from web_helpers import ROOT, http_json, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MAX_BODY = 64 * 1024
 HEADER_TIMEOUT, BODY_TIMEOUT, MAX_CONNECTIONS = 3, 3, 20

@@ -16,6 +16,8 @@ from web.storage import StorageSettings, Store
 
 from web_helpers import concurrent_writes
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 ID_CARD, PHONE = "11010519491231002X", "13812345678"
 
 

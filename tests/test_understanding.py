@@ -18,6 +18,8 @@ from retrieval.understanding.query import (
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def corpus():

@@ -1,18 +1,29 @@
 """The pages in a real headless Chromium: the residents' chat at /, the hotline console at /console,
 at phone and desktop width, checked with axe-core (zero serious or critical violations).
 
-Screenshots go to tests/artifacts/ (git-ignored) for a person to look at.
+Screenshots go to pytest's temporary folder (`artifacts0/` in /tmp/pytest-of-$USER/pytest-current/), or to
+$POLICY_TEST_ARTIFACTS when that is set, for a person to look at.
 """
 import json
+import os
 import re
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
-from web_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, running_server
+from web_helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, running_server
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
+ARTIFACTS = Path()  # set by _artifacts, below
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _artifacts(tmp_path_factory):
+    global ARTIFACTS
+    ARTIFACTS = Path(os.environ.get("POLICY_TEST_ARTIFACTS") or tmp_path_factory.mktemp("artifacts"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
 TIMEOUT = 30_000  # ms
 ID_CARD, PHONE = "11010519491231002X", "13812345678"

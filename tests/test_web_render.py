@@ -9,6 +9,8 @@ from retrieval.documents.links import counterparts
 from web import render
 from web.service import PolicyService, answer_from_dict, clean_doc_ids
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def corpus():
