@@ -38,7 +38,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session", autouse=True)
 def _index_dir(tmp_path_factory):
-    """A session-wide temporary index folder, given to the app processes the tests start as well."""
+    """A session-wide temporary index folder, given to the app processes the tests start as well.
+    (Hypothesis's example database goes to a temporary folder too, not .hypothesis/ in the checkout.)"""
+    from hypothesis.configuration import set_hypothesis_home_dir
+    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
     path = tmp_path_factory.mktemp("index")
     old = os.environ.get("POLICY_INDEX_DIR")
     os.environ["POLICY_INDEX_DIR"] = str(path)
