@@ -23,6 +23,14 @@ KINDS = ("unit", "integration", "e2e")
 HEAVY_FIXTURES = {"assistant", "built_index"}
 
 
+@pytest.hookimpl(trylast=True)  # after the tmp_path plugin has set up the session's folder
+def pytest_configure(config):
+    """Hypothesis keeps its data (examples, constants; written from collection on) in the session's
+    temporary folder, not in .hypothesis/ of the checkout."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+    set_hypothesis_home_dir(config._tmp_path_factory.getbasetemp() / "hypothesis")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         kinds = {m.name for m in item.iter_markers() if m.name in KINDS}
@@ -38,10 +46,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session", autouse=True)
 def _index_dir(tmp_path_factory):
-    """A session-wide temporary index folder, given to the app processes the tests start as well.
-    (Hypothesis's example database goes to a temporary folder too, not .hypothesis/ in the checkout.)"""
-    from hypothesis.configuration import set_hypothesis_home_dir
-    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
+    """A session-wide temporary index folder, given to the app processes the tests start as well."""
     path = tmp_path_factory.mktemp("index")
     old = os.environ.get("POLICY_INDEX_DIR")
     os.environ["POLICY_INDEX_DIR"] = str(path)

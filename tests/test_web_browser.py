@@ -303,6 +303,7 @@ def test_residents_page_has_no_leftovers_and_is_usable(browser, server):
     page = open_page(browser, server, width=390, height=844, mobile=True, locale="en-US")
     assert page.locator("#pa-scope").count() == 0 and page.get_by_role("tab", name="热线坐席").count() == 0
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    page.wait_for_selector("#pa-question textarea")  # on a busy machine the page may still be rendering
     assert page.evaluate("parseFloat(getComputedStyle(document.querySelector('#pa-question textarea')).fontSize)") >= 16
     english_labels(page)  # the welcome screen and its example buttons
     answer = ask(page, "创业担保贷款有什么规定？")
