@@ -347,7 +347,7 @@ class Store:
             self._warn("write", "database %s: %d rows not stored (%s); answers go on", self.name, len(items), why)
         else:
             self.written += len(items)
-        for (_, _, done), row_id in zip(items, ids, strict=True):
+        for (_, _, done), row_id in zip(items, ids, strict=False):  # one id per row (db.insert)
             if done is not None:
                 done.set_result(row_id)
 
