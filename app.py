@@ -92,7 +92,7 @@ def cmd_ask(args, settings) -> int:
                     results.append(e)
         else:
             results = assistant.ask_many(texts)
-        for text, result in zip(texts, results):
+        for text, result in zip(texts, results, strict=True):
             if isinstance(result, QuestionError):
                 _emit({"question": text[:200], "error": str(result)})
             elif args.json:
@@ -124,7 +124,6 @@ def cmd_index(args, settings) -> int:
 
 def _print_report(settings, corpus) -> int:
     from retrieval.documents.check import corpus_report
-
     from retrieval.documents.screening import report, screen_corpus
 
     problems = corpus_report(corpus, settings.corpus.dir / "lexicon", settings.corpus.home_region)

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.common import ROOT  # noqa: F401  (puts the project on sys.path)
-
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,

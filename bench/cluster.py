@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retrieval.extras import require
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 START_TIMEOUT = 240.0
@@ -111,7 +113,7 @@ class Postgres:
             raise RuntimeError(f"{' '.join(args[:2])} failed ({done.returncode}): {done.stderr[-2000:]}"
                                f"{self.log.read_text(errors='replace')[-2000:] if self.log.exists() else ''}")
 
-    def start(self) -> "Postgres":
+    def start(self) -> Postgres:
         if self.as_root:
             shutil.chown(self.folder, "postgres", "postgres")
         self._run(pg_binary("initdb"), "-D", str(self.data), "-U", "policy", "-A", "trust", "-E", "UTF8",
@@ -122,7 +124,7 @@ class Postgres:
 
     def database(self, name: str) -> str:
         """A new, empty database; its URL."""
-        import psycopg
+        psycopg = require("psycopg", "bench", "The cluster benchmark")
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')   # name: from the caller's code
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -159,7 +161,7 @@ class Nginx:
     limits: dict[str, str] = field(default_factory=lambda: dict(GENEROUS))
     proc: subprocess.Popen | None = None
 
-    def start(self) -> "Nginx":
+    def start(self) -> Nginx:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.http_port, self.https_port = free_port(), free_port()
         self.cert, self.key = self.folder / "cert.pem", self.folder / "key.pem"
@@ -188,8 +190,9 @@ class Nginx:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                error_log = self.folder / 'error.log'
                 raise RuntimeError(f"nginx exited: {(self.folder / 'nginx.out').read_text(errors='replace')}"
-                                   f"{(self.folder / 'error.log').read_text(errors='replace') if (self.folder / 'error.log').exists() else ''}")
+                                   f"{error_log.read_text(errors='replace') if error_log.exists() else ''}")
             try:
                 socket.create_connection(("127.0.0.1", self.https_port), timeout=1).close()
                 return self
@@ -250,7 +253,7 @@ class Cluster:
         self.apps: list[App] = []
         self.nginx: Nginx | None = None
 
-    def __enter__(self) -> "Cluster":
+    def __enter__(self) -> Cluster:
         try:
             self.pg = Postgres().start()
             self.db = self.pg.database("policy")

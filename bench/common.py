@@ -7,15 +7,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+
+from bench.latency import machine as machine  # re-exported for the other benchmarks
+from bench.latency import percentile  # the owner's helpers, reused
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench.latency import machine, percentile  # noqa: E402  (the owner's helpers, reused)
 
 OUT = ROOT / "bench" / "out"
 RESULT_MARK = "@@BENCH-RESULT@@ "
@@ -159,7 +158,7 @@ def search_latency_ms(index, queries, k: int) -> list[float]:
 
 def recall_at(found, truth, k: int) -> float:
     """Mean share of the exact top-k that the index also returns in its top-k."""
-    return sum(len(set(f[:k]) & set(t[:k])) / k for f, t in zip(found, truth)) / max(1, len(truth))
+    return sum(len(set(f[:k]) & set(t[:k])) / k for f, t in zip(found, truth, strict=True)) / max(1, len(truth))
 
 
 def dir_size_mib(path: Path) -> float:
@@ -171,7 +170,7 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[objec
     print(f"\n### {title}\n")
     cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + " |"  # noqa: E731
     print(line(cells[0]))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in cells[1:]:
@@ -206,7 +205,7 @@ def run_step_clean(target: str, **kwargs) -> dict:
     """run_step, repeated (up to CLEAN["tries"] times) while other processes took more than
     CLEAN["max_others"] of the CPU during it; returns the run least disturbed."""
     best = None
-    for attempt in range(max(1, CLEAN["tries"])):
+    for _ in range(max(1, CLEAN["tries"])):
         result = run_step(target, **kwargs)
         if best is None or result["others_cpu"] < best["others_cpu"]:
             best = result

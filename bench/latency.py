@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))   # run as a script (python bench/latency.py) from a checkout
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -143,7 +143,7 @@ class Client:
             self.conn = None
 
 
-def client_loop(n: int, host: str, port: int, deadline: float, budget: "Budget", feedback_every: int,
+def client_loop(n: int, host: str, port: int, deadline: float, budget: Budget, feedback_every: int,
                 timeout: float, tally: Tally, context: ssl.SSLContext | None = None) -> None:
     client = Client(host, port, timeout, context)
     i = 0

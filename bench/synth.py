@@ -29,15 +29,15 @@ import json
 import random
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from bench.common import ROOT
 from retrieval.documents.corpus import Corpus, load_corpus
-from retrieval.search.index import embed_text, load_index, units_of
 from retrieval.documents.text import int_to_cn, split_sentences
+from retrieval.search.index import embed_text, load_index, units_of
 
 PLACES = ("呼和浩特市", "包头市", "乌海市", "赤峰市", "通辽市", "鄂尔多斯市", "呼伦贝尔市", "巴彦淖尔市",
           "乌兰察布市", "兴安盟", "锡林郭勒盟", "阿拉善盟", "满洲里市", "二连浩特市", "土默特左旗", "托克托县",

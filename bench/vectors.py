@@ -16,8 +16,19 @@ import time
 
 import numpy as np
 
-from bench.common import (ROOT, fmt_ms, load_average, log, machine, out_dir, print_table, recall_at, rss_mib,
-                          run_step, search_latency_ms)
+from bench.common import (
+    ROOT,
+    fmt_ms,
+    load_average,
+    log,
+    machine,
+    out_dir,
+    print_table,
+    recall_at,
+    rss_mib,
+    run_step,
+    search_latency_ms,
+)
 
 CHECKPOINTS = (100_000, 250_000, 500_000, 1_000_000)
 
@@ -60,6 +71,7 @@ def step_index(n: int, noise: float, mix: float, depth: int = 1000) -> dict:
     """The app's index (retrieval.search.index.make_faiss_index, chosen by size) built on the first c of n
     derived vectors at each checkpoint c: build, memory, file, load, recall and latency vs exact."""
     import faiss
+
     from bench.synth import derived_vectors
     from retrieval.search.index import make_faiss_index
 
@@ -138,6 +150,7 @@ PARAMS = (("hnsw", {"M": 32, "efC": 80}), ("hnsw", {"M": 32, "efC": 200}), ("hns
 def step_params(n: int, noise: float, mix: float, depth: int = 1000) -> dict:
     """Build each candidate index on the same n vectors; recall@10 and @depth vs exact, and latency."""
     import faiss
+
     from bench.synth import derived_vectors
 
     base, q = _base_and_queries()
@@ -157,19 +170,19 @@ def step_params(n: int, noise: float, mix: float, depth: int = 1000) -> dict:
             for s in range(0, n, 50_000):
                 index.add(X[s:s + 50_000])
                 log(f"HNSW M={p['M']} efC={p['efC']}: {min(n, s + 50_000):,} in {time.perf_counter() - t:.0f} s")
-            knobs, set_knob = (64, 128, 256, 512), (lambda v: setattr(index.hnsw, "efSearch", v))
+            knobs, set_knob = (64, 128, 256, 512), (lambda v, index=index: setattr(index.hnsw, "efSearch", v))
         else:
             index = faiss.IndexIVFFlat(faiss.IndexFlatIP(X.shape[1]), X.shape[1], p["nlist"], faiss.METRIC_INNER_PRODUCT)
             rng = np.random.default_rng(1)
             index.train(X[rng.choice(n, min(n, 100_000), replace=False)])
             index.add(X)
-            knobs, set_knob = (16, 32, 64, 128), (lambda v: setattr(index, "nprobe", v))
+            knobs, set_knob = (16, 32, 64, 128), (lambda v, index=index: setattr(index, "nprobe", v))
         build_s = time.perf_counter() - t
         row = {"kind": kind, "params": p, "build_s": build_s, "memory_mib": rss_mib() - rss0, "knobs": {}}
         for v in knobs:
             set_knob(v)
             _, f = index.search(q, 10)
-            params = faiss.SearchParametersHNSW(efSearch=max(v, depth)) if kind == "hnsw" else None
+            params = faiss.SearchParametersHNSW(efSearch=max(v, depth)) if kind == "hnsw" else None  # type: ignore[attr-defined]  # in faiss, not in its stubs
             _, fd = index.search(q, depth, params=params) if params else index.search(q, depth)
             row["knobs"][v] = {"recall10": recall_at(f, truth, 10), "ms10": search_latency_ms(index, q, 10),
                                "recall_depth": recall_at(fd, truth, depth)}

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
+
+from retrieval.extras import require
 
 DEPTH = 10             # ids returned per query
 CHUNK_SIZE = 500
@@ -161,7 +163,7 @@ class ChunkMapper:
     def __call__(self, chunk: str) -> str | None:
         """The article id, or None when no article shares at least min_overlap characters (ties: corpus order)."""
         best, best_id = 0, None
-        for a_id, sh in zip(self.ids, self._shingles):
+        for a_id, sh in zip(self.ids, self._shingles, strict=True):
             ov = overlap_chars(chunk, sh, self.n)
             if ov > best:
                 best, best_id = ov, a_id
@@ -175,9 +177,9 @@ def articles_of_chunks(chunk_articles: Sequence[str | None], k: int = DEPTH) -> 
 
 def with_progress(inner, batch_size: int = 16, progress: bool = False, desc: str = "embedding"):
     """A LangChain Embeddings that embeds documents through `inner` in batches, with a progress bar."""
-    from langchain_core.embeddings import Embeddings
+    Embeddings = require("langchain_core.embeddings", "eval", "The LangChain baseline").Embeddings
 
-    class BatchedEmbeddings(Embeddings):
+    class BatchedEmbeddings(Embeddings):  # type: ignore[valid-type,misc]
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             vecs = embed_in_batches(lambda b: np.asarray(inner.embed_documents(b), dtype=np.float32),
                                     texts, batch_size, desc=desc, progress=progress)
@@ -197,9 +199,11 @@ class LangChainBaseline(Baseline):
                  chunk_size: int = CHUNK_SIZE, chunk_overlap: int = CHUNK_OVERLAP, chunks_k: int = DEPTH,
                  progress: bool = False, batch_size: int = 16):
         """files: (source name, raw text) of each corpus file; embeddings: a LangChain Embeddings."""
+        for module in ("langchain_core", "langchain_text_splitters"):
+            require(module, "eval", "The LangChain baseline")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # langchain_community announces its own sunset on import
-            from langchain_community.vectorstores import FAISS
+            FAISS = require("langchain_community.vectorstores", "eval", "The LangChain baseline").FAISS
         from langchain_core.documents import Document
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 

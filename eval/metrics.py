@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 HOTLINE = "12333"
 RANK_DEPTH = 10  # MRR@10
@@ -73,8 +73,8 @@ def citation_recall(cited: Sequence[str], gold: Sequence[str]) -> float | None:
     gold = _unique(gold)
     if not gold:
         return None
-    cited = set(cited)
-    return sum(1 for i in gold if i in cited) / len(gold)
+    cited_ids = set(cited)
+    return sum(1 for i in gold if i in cited_ids) / len(gold)
 
 
 def squeeze(text: str) -> str:

@@ -19,10 +19,12 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
+
+from retrieval.extras import require
 
 from .baselines import LABELS, NAMES, Baseline, baseline_query, make_baselines
 from .metrics import Outcome, ratio, score, summarize, summarize_by_category
@@ -269,7 +271,7 @@ def evaluate(questions: Sequence[dict], assistant=None, baselines: Sequence[str 
 
 def _rows(questions: Sequence[dict], outcomes: Sequence[Outcome], answers: Sequence[dict] | None = None) -> list[dict]:
     rows = []
-    for i, (q, o) in enumerate(zip(questions, outcomes)):
+    for i, (q, o) in enumerate(zip(questions, outcomes, strict=True)):
         row = {"question": q["question"], "gold": q["gold"], **score(o)}
         if answers is not None:
             a = answers[i]
@@ -313,7 +315,8 @@ TABLE_METRICS = ("hit@1", "hit@3", "mrr@10", "citation_precision", "citation_rec
                  "latency_p50_ms", "latency_p95_ms")
 _ROW_NAMES = {"summary_key_fact_coverage": "key facts in the summary (direct answer)",
               "summary_median_chars": "summary length, median (characters)",
-              "summary_unsupported_numbers": "numbers in summaries not in a cited quote","hit@1": "hit@1", "hit@3": "hit@3", "mrr@10": "MRR@10", "citation_precision": "citation precision",
+              "summary_unsupported_numbers": "numbers in summaries not in a cited quote",
+              "hit@1": "hit@1", "hit@3": "hit@3", "mrr@10": "MRR@10", "citation_precision": "citation precision",
               "citation_recall": "citation recall", "key_fact_coverage": "key-fact coverage",
               "refusal_accuracy": "refusal accuracy (unanswerable declined)",
               "false_refusal_rate": "false-refusal rate (answerable declined)",
@@ -335,7 +338,7 @@ def _fmt(v, metric: str = "") -> str:
 def _markdown(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     line = lambda cells: "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
-                                          for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+                                          for i, (c, w) in enumerate(zip(cells, widths, strict=False))) + " |"
     sep = "|" + "|".join(("-" * (w + 1) + ":") if i else ("-" * (w + 2)) for i, w in enumerate(widths)) + "|"
     return "\n".join([line(header), sep, *map(line, rows)])
 
@@ -399,7 +402,7 @@ def misses(report: dict) -> list[str]:
 # ---------------------------------------------------------------- report files
 
 def _font() -> str | None:
-    from matplotlib import font_manager
+    font_manager = require("matplotlib.font_manager", "eval", "The report's chart")
     names = {f.name for f in font_manager.fontManager.ttflist}
     for name in ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans CJK JP"):
         if name in names:
@@ -409,7 +412,7 @@ def _font() -> str | None:
 
 def plot(report: dict, path: Path) -> Path | None:
     """A PNG of the comparison: retrieval metrics side by side, and median latency."""
-    import matplotlib
+    matplotlib = require("matplotlib", "eval", "The report's chart")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -464,7 +467,7 @@ def markdown_report(report: dict) -> str:
              f"- run time: {report['seconds']} s; load average {report['machine']['load_average_before']} "
              f"before, {report['machine']['load_average_after']} after, {report['machine']['cores']} cores"
              + (" — **the machine was busy: latencies are inflated**" if busy_machine(report) else ""), ""]
-    for n, s in systems.items():
+    for s in systems.values():
         build = f"built in {s['build_seconds']} s, " if s["build_seconds"] is not None else ""
         lines.append(f"- **{s['label']}**: {s['description']} ({build}questions in {s['run_seconds']} s)")
     if report["unknown_gold_ids"]:
@@ -502,7 +505,9 @@ def write_report(report: dict, out_dir: Path | str = REPORTS_DIR, chart: bool = 
     paths["md"].write_text(markdown_report(report), encoding="utf-8")
     if chart:
         try:
-            paths["png"] = plot(report, base.with_suffix(".png"))
+            png = plot(report, base.with_suffix(".png"))
+            if png is not None:
+                paths["png"] = png
         except Exception as e:  # a report without its chart is still a report
             print(f"warning: no chart ({type(e).__name__}: {e})", file=sys.stderr)
     return paths

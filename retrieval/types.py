@@ -1,8 +1,9 @@
 """The small typed records passed between stages."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 
 class CorpusError(Exception):

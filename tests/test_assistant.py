@@ -8,7 +8,7 @@ from retrieval.types import QuestionError
 
 from conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ID = re.compile(r"^[a-z0-9-]+:\d+(\.\d+)*$")
 
 

@@ -1,5 +1,6 @@
 """The scale benchmark's synthetic corpus generator and caching embedder (fast; no model, no timing)."""
 import numpy as np
+import pytest
 
 from bench.scale import recall_at
 from bench.synth import CachingEmbedder, add_document, derived_vectors, generate_corpus
@@ -7,6 +8,8 @@ from retrieval.documents.corpus import load_corpus
 from retrieval.search.index import embed_text, units_of
 
 from conftest import ROOT
+
+pytestmark = pytest.mark.unit
 
 
 class FakeEmbedder:

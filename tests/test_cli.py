@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, write_corpus
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def run(*args, stdin: bytes | None = None, env: dict | None = None, timeout: int = 300):

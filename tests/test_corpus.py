@@ -10,6 +10,8 @@ from retrieval.types import CorpusError
 
 from conftest import ROOT, write_corpus
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def corpus():

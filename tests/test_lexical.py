@@ -9,6 +9,8 @@ from retrieval.search.lexical import BM25, Tokenizer, corpus_bm25
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.integration
+
 
 class CountingTokenizer(Tokenizer):
     """The real tokenizer, counting the texts it cuts."""

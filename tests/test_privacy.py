@@ -1,8 +1,20 @@
 """web.privacy: personal numbers are removed, look-alikes are kept."""
 import pytest
 
-from retrieval.privacy import (BANK_CARD, ID_CARD, NAME, PHONE, contains_personal_data, find, id_checksum_ok, is_id_card,
-                         luhn_ok, redact)
+from retrieval.privacy import (
+    BANK_CARD,
+    ID_CARD,
+    NAME,
+    PHONE,
+    contains_personal_data,
+    find,
+    id_checksum_ok,
+    is_id_card,
+    luhn_ok,
+    redact,
+)
+
+pytestmark = pytest.mark.unit
 
 VALID_ID = "11010519491231002X"      # GB 11643 example number, valid check character
 VALID_ID_2 = "440524198001011219"  # also passes Luhn

@@ -19,7 +19,7 @@ import pytest
 from bench import cluster
 from web.storage import Store
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

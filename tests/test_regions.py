@@ -9,7 +9,8 @@ import pytest
 from conftest import ROOT
 
 LAW = ROOT.parent / "shared" / "corpus-extra" / "prc-employment-law-2015.txt"
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not LAW.is_file(), reason="shared/corpus-extra is not beside the repo")]
+pytestmark = [pytest.mark.integration, pytest.mark.slow,
+              pytest.mark.skipif(not LAW.is_file(), reason="shared/corpus-extra is not beside the repo")]
 
 
 @pytest.fixture(scope="module")

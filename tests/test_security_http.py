@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from web_helpers import ROOT, free_port, http_json, page_answer, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ID_CARD = "11010519491231002X"            # valid GB 11643 check character
 ID_CARD_SPACED = "110105 19491231 002X"
@@ -367,7 +367,7 @@ def test_query_log_rows(server):
 
 text = st.text(alphabet=st.characters(codec=None, categories=None), max_size=60)  # surrogates and controls too
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True), text)
-values = st.deferred(lambda: st.one_of(scalars, st.lists(values, max_size=4), st.dictionaries(text, values, max_size=4)))
+values: st.SearchStrategy = st.deferred(lambda: st.one_of(scalars, st.lists(values, max_size=4), st.dictionaries(text, values, max_size=4)))
 turns = st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "system", ""]),
                                         "content": st.one_of(text, st.integers(), st.none())}), max_size=55)
 fields = {"question": st.one_of(text, st.text(min_size=990, max_size=1010), values),

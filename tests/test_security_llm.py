@@ -17,7 +17,7 @@ import pytest
 from fake_openai import FakeOpenAI, Reply
 from web_helpers import http_json, page_answer, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 LLM_TIMEOUT = 10.0
 SLOW = "创业担保贷款有什么规定？"                 # the LLM hangs (30 s, far past LLM_TIMEOUT)

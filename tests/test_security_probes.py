@@ -13,7 +13,7 @@ import pytest
 
 from web_helpers import ROOT, http_json, page_answer, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MAX_BODY = 64 * 1024
 HEADER_TIMEOUT, BODY_TIMEOUT, MAX_CONNECTIONS = 3, 3, 20
@@ -39,7 +39,7 @@ def raw(server, data: bytes, timeout: float = 10.0) -> tuple[int, bytes, float]:
         while True:
             try:
                 chunk = s.recv(65536)
-            except (ConnectionResetError, socket.timeout):
+            except (TimeoutError, ConnectionResetError):
                 break
             if not chunk:
                 break
@@ -191,7 +191,7 @@ def test_headers_sent_slowly_are_cut_at_the_header_timeout(server):
                 if s.recv(10) == b"":
                     closed = time.monotonic() - started
                     break
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except (BrokenPipeError, ConnectionResetError):
                 closed = time.monotonic() - started

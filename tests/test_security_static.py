@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVED = sorted((ROOT / "web").glob("*.py")) + sorted((ROOT / "retrieval").rglob("*.py"))
 

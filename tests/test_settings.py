@@ -163,7 +163,7 @@ def _reads_environment(path: Path) -> list[int]:
     passed = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Dict):
-            passed |= {id(v) for k, v in zip(node.keys, node.values) if k is None}
+            passed |= {id(v) for k, v in zip(node.keys, node.values, strict=True) if k is None}
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and node.args:
             passed.add(id(node.args[0]))
     lines = []

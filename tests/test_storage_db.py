@@ -15,6 +15,8 @@ from web.storage import StorageSettings, Store, question_key
 
 from web_helpers import concurrent_writes
 
+pytestmark = pytest.mark.integration
+
 ID_CARD, PHONE, CARD = "11010519491231002X", "13812345678", "6222021234567894"  # checksums valid
 
 

@@ -17,6 +17,8 @@ from web.storage import StorageSettings, Store
 
 from web_helpers import concurrent_writes
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 ID_CARD, PHONE = "11010519491231002X", "13812345678"
 
 
@@ -101,7 +103,7 @@ def test_migrations_run_once_when_processes_start_together(url):
     def start():
         try:
             database.backend(url).connect().close()
-        except Exception as e:  # noqa: BLE001 — collected for the assertion
+        except Exception as e:  # collected for the assertion
             errors.append(e)
 
     threads = [threading.Thread(target=start) for _ in range(6)]

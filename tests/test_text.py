@@ -2,6 +2,8 @@ import pytest
 
 from retrieval.documents.text import clean_control, cn_to_int, int_to_cn, normalize_whitespace, split_sentences
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("text,value", [("一", 1), ("十", 10), ("十二", 12), ("二十", 20), ("二十七", 27),
                                         ("一百零三", 103), ("两", 2), ("12", 12), ("１２", 12)])

@@ -1,7 +1,6 @@
 import datetime as dt
 
 import pytest
-from conftest import ROOT
 
 from retrieval.documents.corpus import load_corpus
 from retrieval.understanding.asking import asked_of, focus_of, has_figure
@@ -9,6 +8,10 @@ from retrieval.understanding.lexicon import Synonym, expand, uncovered_topics
 from retrieval.understanding.periods import period_of
 from retrieval.understanding.query import Reader
 from retrieval.understanding.references import ArticleLookup, DocumentNames
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")

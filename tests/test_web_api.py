@@ -22,8 +22,8 @@ def service(assistant, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(service):
-    from web.server import create_app
     from retrieval.config import WebSettings
+    from web.server import create_app
     return TestClient(create_app(service, mount_ui=False, web=WebSettings(openapi=True)))
 
 

@@ -1,18 +1,29 @@
 """The pages in a real headless Chromium: the residents' chat at /, the hotline console at /console,
 at phone and desktop width, checked with axe-core (zero serious or critical violations).
 
-Screenshots go to tests/artifacts/ (git-ignored) for a person to look at.
+Screenshots go to pytest's temporary folder (`artifacts0/` in /tmp/pytest-of-$USER/pytest-current/), or to
+$POLICY_TEST_ARTIFACTS when that is set, for a person to look at.
 """
 import json
+import os
 import re
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
-from web_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, running_server
+from web_helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, running_server
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
+ARTIFACTS = Path()  # set by _artifacts, below
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _artifacts(tmp_path_factory):
+    global ARTIFACTS
+    ARTIFACTS = Path(os.environ.get("POLICY_TEST_ARTIFACTS") or tmp_path_factory.mktemp("artifacts"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
 TIMEOUT = 30_000  # ms
 ID_CARD, PHONE = "11010519491231002X", "13812345678"
@@ -292,6 +303,7 @@ def test_residents_page_has_no_leftovers_and_is_usable(browser, server):
     page = open_page(browser, server, width=390, height=844, mobile=True, locale="en-US")
     assert page.locator("#pa-scope").count() == 0 and page.get_by_role("tab", name="热线坐席").count() == 0
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    page.wait_for_selector("#pa-question textarea")  # on a busy machine the page may still be rendering
     assert page.evaluate("parseFloat(getComputedStyle(document.querySelector('#pa-question textarea')).fontSize)") >= 16
     english_labels(page)  # the welcome screen and its example buttons
     answer = ask(page, "创业担保贷款有什么规定？")

@@ -6,16 +6,16 @@ import time
 
 import pytest
 
-from web_helpers import ROOT, http_json, running_server
+from web_helpers import http_json, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, built_index):
     tmp = tmp_path_factory.mktemp("web-faults")
     index = tmp / "index"
-    shutil.copytree(ROOT / "index", index, symlinks=True)
+    shutil.copytree(built_index, index, symlinks=True)
     vectors = (index / "current").resolve() / "vectors.faiss"
     data = vectors.read_bytes()
     vectors.write_bytes(data[: len(data) // 2])          # truncated, as by a full disk or a killed copy

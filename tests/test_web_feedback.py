@@ -7,6 +7,8 @@ import pytest
 from web.feedback import FeedbackError, from_answer, from_fields, normalize_rating
 from web.storage import Store
 
+pytestmark = pytest.mark.integration
+
 ID = "11010519491231002X"
 PHONE = "13812345678"
 

@@ -6,6 +6,8 @@ from retrieval.documents.corpus import Corpus, load_corpus
 from retrieval.documents.links import MIN_OVERLAP, bigrams, candidates, counterparts, jaccard
 from retrieval.types import Article, DocumentMeta, IndexStateError
 
+pytestmark = pytest.mark.integration
+
 REGION, CITY = "nmg-2017-132", "byn-2018-49"
 EXPECTED_PAIRS = [("3.4", "3.10"), ("4.3", "4.13"), ("4.6", "4.17"), ("6.4", "6.27")]
 

@@ -8,7 +8,7 @@ import pytest
 from fake_openai import FakeOpenAI, Reply, by_keyword
 from web_helpers import CHROMIUM, CHROMIUM_ARGS, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 QUESTION = "创业担保贷款有什么规定？"   # the grounded answer cites [1] nmg-2017-132:3.4, [2] byn-2018-49:3.10
 DRAFT = ("各地要加大创业担保贷款工作力度，推动金融机构及时为符合条件的创业者发放创业担保贷款[1]。\n"

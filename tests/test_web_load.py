@@ -10,7 +10,7 @@ import pytest
 
 from web_helpers import ROOT, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 LOAD = [sys.executable, str(ROOT / "bench" / "load.py")]
 

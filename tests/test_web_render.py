@@ -1,16 +1,17 @@
 """web.render and web.service helpers that need no model: HTML of answers, cards and contents."""
 import re
+from dataclasses import replace
 
 import pytest
 
+from retrieval.answering.composer import Answer, citation_for
 from retrieval.config import Settings
 from retrieval.documents.corpus import load_corpus
 from retrieval.documents.links import counterparts
-from dataclasses import replace
-
-from retrieval.answering.composer import Answer, citation_for
 from web import render
 from web.service import clean_doc_ids
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")

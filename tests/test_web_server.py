@@ -10,7 +10,7 @@ import pytest
 
 from web_helpers import http_json, page_answer, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CITATION_ID = re.compile(r"^(nmg-2017-132|byn-2018-49):\d+(\.\d+)+$")
 ID_CARD, PHONE = "11010519491231002X", "13812345678"

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 START_TIMEOUT = 180.0  # the first start builds the index (~40 s); a built index loads in a few seconds
 
 CHROMIUM = "/usr/bin/chromium"

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import unicodedata
+
 from retrieval.config import Settings, StorageSettings
 
 from .storage import Store

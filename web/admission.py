@@ -19,8 +19,9 @@ One `Admission` per process holds:
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import anyio
 

@@ -236,7 +236,7 @@ def add_api(app: FastAPI, service: PolicyService) -> None:
     @app.exception_handler(RequestValidationError)
     async def refused(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        loc = errors[0].get("loc", ()) if errors else ()
+        loc: tuple = tuple(errors[0].get("loc", ())) if errors else ()
         field = str(loc[1]) if len(loc) > 1 and loc[0] in ("body", "query", "path") else ""
         body = exc.body if isinstance(exc.body, dict) else {}
         return error(400, why(field, body.get(field)) if field else NOT_AN_OBJECT)

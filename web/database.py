@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from retrieval.extras import require
+
 from .schema import COLUMNS, POSTGRESQL, SQLITE, TABLES, Dialect, SchemaTooNew, migrate, param, stamp, transaction
 
 SCHEMES = ("postgresql://", "postgres://")
@@ -129,12 +131,7 @@ class SQLite(Database):
 
 
 def _psycopg():
-    try:
-        import psycopg
-    except ImportError:
-        raise RuntimeError("POLICY_DB is a postgresql:// URL but psycopg is not installed: "
-                           "pip install -r requirements.txt") from None
-    return psycopg
+    return require("psycopg", "postgres", "POLICY_DB=postgresql://…")
 
 
 def postgres_display(url: str) -> str:

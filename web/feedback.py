@@ -4,8 +4,9 @@ Storing is `web.storage.Store.add_feedback` (personal numbers are redacted there
 is written)."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 RATINGS = ("up", "down")
 
@@ -79,4 +80,4 @@ def as_ids(values: object) -> tuple[str, ...]:
         return ()
     if isinstance(values, (str, bytes, int, float)) or not isinstance(values, (Sequence, set, frozenset)):
         values = [values]
-    return tuple(_text(v) for v in values)  # type: ignore[union-attr]
+    return tuple(_text(v) for v in values)

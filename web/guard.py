@@ -32,13 +32,15 @@ Header read time-outs (an idle or slow client cannot hold a socket) live in the 
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
 import re
 import sys
 import time
-from typing import Any, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 import anyio
 
@@ -121,7 +123,7 @@ class GradioSurface:
         self.api_names = frozenset(str(n).strip("/") for n in api_names if n)
 
     @classmethod
-    def of(cls, blocks) -> "GradioSurface":
+    def of(cls, blocks) -> GradioSurface:
         fns = dict(blocks.fns) if isinstance(blocks.fns, dict) else dict(enumerate(blocks.fns))
         # only public functions may be called by name: the pages' events are private (they are not an API)
         names = [f.api_name for f in fns.values() if isinstance(getattr(f, "api_name", None), str)
@@ -219,7 +221,7 @@ class Guard:
                 return
         try:
             await self.app(scope, receive, send)
-        except Exception as e:  # noqa: BLE001 — one line in the log, a JSON answer to the caller
+        except Exception as e:  # one line in the log, a JSON answer to the caller
             log.warning("%s %s failed: %s: %s", method, path[:200], type(e).__name__, str(e)[:200])
             if not state["started"]:
                 await _json(send, 500, {"error": FAILED})
@@ -251,7 +253,8 @@ def _is_json(scope: Scope) -> bool:
 
 
 async def _read_up_to(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -393,7 +396,7 @@ def timed_protocol(header_timeout: float):
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class TimedH11Protocol(H11Protocol):
-        def connection_made(self, transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport) -> None:
             super().connection_made(transport)
             self._arm_header_timer()
 
@@ -402,7 +405,7 @@ def timed_protocol(header_timeout: float):
             old = getattr(self, "_header_timer", None)
             if old is not None:
                 old.cancel()
-            self._header_timer = self.loop.call_later(header_timeout, self._header_timer_fired)
+            self._header_timer: asyncio.TimerHandle | None = self.loop.call_later(header_timeout, self._header_timer_fired)
 
         def _waiting_for_headers(self) -> bool:
             busy = self.cycle is not None and not self.cycle.response_complete

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from retrieval.answering.composer import HOTLINE, Answer, article_label
 from retrieval.answering.render import plain_text

@@ -44,7 +44,7 @@ from fastapi.responses import RedirectResponse
 from retrieval.config import ROOT, Settings, WebSettings
 
 from .api import JSON, add_api
-from .guard import CLOSED, CSP, Guard, GradioSurface, redact_logs, redact_standard_streams, timed_protocol
+from .guard import CLOSED, CSP, GradioSurface, Guard, redact_logs, redact_standard_streams, timed_protocol
 from .service import PolicyService
 from .storage import Store
 
@@ -103,7 +103,7 @@ def create_app(service: PolicyService, mount_ui: bool = True, web: WebSettings |
         surface = GradioSurface.of(demo)   # the residents' page, mounted at / (the console's routes are prefixed)
     app.add_middleware(Guard, max_body=web.max_body_bytes, body_timeout=web.body_timeout, openapi=web.openapi,
                        gradio=surface,
-                       closed=_under_mounts(CLOSED, [CONSOLE_PATH]))
+                       closed=_under_mounts(CLOSED, [CONSOLE_PATH]))  # type: ignore[arg-type]  # has Pattern's match
     return app
 
 

@@ -21,14 +21,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from retrieval.answering.composer import Answer, article_label
+from retrieval.config import StorageSettings, WebSettings
 from retrieval.documents.links import counterparts
 from retrieval.types import QuestionError
-
-from retrieval.config import StorageSettings, WebSettings
 
 from . import render
 from .admission import Admission
@@ -141,7 +141,8 @@ class PolicyService:
         with self.admission.grounded():
             # the console searches every document unless one is chosen, wherever it applies
             query = self.assistant.reader.read(text, None, scope or self.doc_ids)
-            r = self.assistant.retriever.retrieve(replace(query, articles=(), chapter=()), top_k=30)
+            r = self.assistant.retriever.retrieve(replace(query, articles=(), chapter=()),  # type: ignore[type-var]
+                                                  top_k=30)
         rank = {hit.article_id: i for i, hit in enumerate(r.hits)}
         score = {hit.article_id: float(hit.score) for hit in r.hits}
         folded = [p.casefold() for p in phrases]

@@ -9,6 +9,7 @@ import copy
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
@@ -45,7 +46,7 @@ element.addEventListener('click', (e) => {
 });
 """
 
-NEW_STATE = {"messages": [], "turns": [], "answers": {}}
+NEW_STATE: dict[str, Any] = {"messages": [], "turns": [], "answers": {}}
 
 # The residents' page tools: the 大字 switch and the one way to clear the chat, which asks first
 # (a native <dialog>: focus is trapped while it is open, Esc cancels). Handled in static/page.js.
@@ -141,7 +142,7 @@ def build_resident(service: PolicyService) -> gr.Blocks:
                     raise RuntimeError("the assistant gave no final answer")
         except (QuestionError, Busy) as e:
             bubble = render.error_html(str(e))
-        except Exception:  # noqa: BLE001 — the person asking sees a friendly message, the log the traceback
+        except Exception:  # the person asking sees a friendly message, the log the traceback
             log.exception("answering failed")
             bubble = render.error_html(render.UNAVAILABLE)
         state["messages"] = state["messages"] + [{"role": "assistant", "content": bubble}]
@@ -192,9 +193,9 @@ def build_resident(service: PolicyService) -> gr.Blocks:
             gr.HTML(f'<div class="pa-notice-bar">ⓘ {render.esc(render.NOTICE)}'
                     f' 人社服务热线 <b>{HOTLINE}</b></div>', js_on_load=None)
 
-        private = {"api_visibility": "private"}
+        private: dict[str, Any] = {"api_visibility": "private"}
         # progress shows as the chat's own "typing" dots: no timers over the input box
-        ask_args = dict(concurrency_id="assistant", concurrency_limit=answering, show_progress="minimal",
+        ask_args: dict[str, Any] = dict(concurrency_id="assistant", concurrency_limit=answering, show_progress="minimal",
                         show_progress_on=[chatbot], **private)
         answer_io = ([pending, state], [chatbot, state, question])
         question.submit(submit, [question, state], [question, chatbot, state, pending], concurrency_limit=None,
@@ -223,7 +224,7 @@ def build_console(service: PolicyService) -> gr.Blocks:
             result = service.search(query, doc_id or None, limit=8)
             return render.search_html(corpus, result["query"], result["results"], result.get("terms", []), links,
                                       result.get("phrases"))
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("search failed")
             return f'<div class="pa-hint">{render.esc(render.UNAVAILABLE)}</div>'
 
@@ -243,7 +244,7 @@ def build_console(service: PolicyService) -> gr.Blocks:
             return plain_text(answer) if answer.answer else ""
         except (QuestionError, Busy) as e:
             return f"错误：{e}"
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("answering failed")
             return render.UNAVAILABLE
 
@@ -276,8 +277,8 @@ def build_console(service: PolicyService) -> gr.Blocks:
             draft_out = gr.Textbox(label="答复（纯文本，含完整出处）", lines=10, max_lines=30,
                                    interactive=False, buttons=["copy"], elem_id="pa-draft-out")
 
-        private = {"api_visibility": "private"}
-        search_args = dict(concurrency_id="search", concurrency_limit=concurrency, show_progress="hidden",
+        private: dict[str, Any] = {"api_visibility": "private"}
+        search_args: dict[str, Any] = dict(concurrency_id="search", concurrency_limit=concurrency, show_progress="hidden",
                            trigger_mode="always_last", **private)
         search_box.change(search_ui, [search_box, doc_filter], results, **search_args)
         search_box.submit(search_ui, [search_box, doc_filter], results, **search_args)

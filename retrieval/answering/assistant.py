@@ -4,9 +4,10 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol
 
 from retrieval.answering.composer import Answer, Composer
 from retrieval.config import AnsweringSettings, Settings
@@ -106,7 +107,7 @@ class Assistant:
 
     @classmethod
     def load(cls, settings: Settings, embedder: Embedder | None = None,
-             progress: bool = False, llm: bool = True) -> "Assistant":
+             progress: bool = False, llm: bool = True) -> Assistant:
         """Corpus, index and models as `settings` (loaded once by the program) say."""
         corpus = load_corpus(settings.corpus.dir)
         embedder = embedder or embedder_for(settings.embedding)
@@ -209,4 +210,4 @@ class Assistant:
             except QuestionError as e:
                 plans.append(e)
         self.retriever.prepare([p.context_topic for p in plans if not isinstance(p, QuestionError) and not p.is_lookup])
-        return [p if isinstance(p, QuestionError) else self.ask(q, query=p) for q, p in zip(questions, plans)]
+        return [p if isinstance(p, QuestionError) else self.ask(q, query=p) for q, p in zip(questions, plans, strict=True)]

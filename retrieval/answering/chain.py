@@ -5,13 +5,20 @@ The core types stay our own; these adapters let the assistant be composed with L
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables import Runnable, RunnableLambda
-from pydantic import ConfigDict
+from retrieval.extras import MissingExtra
+
+try:
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+    from langchain_core.runnables import Runnable, RunnableLambda
+    from pydantic import ConfigDict
+except ImportError as e:  # this module is the LangChain edge: nothing else imports it
+    raise MissingExtra("retrieval.answering.chain needs LangChain, which is not installed: "
+                       "pip install '.[langchain]' (in the project's folder)") from e
 
 from retrieval.answering.assistant import Assistant
 from retrieval.answering.composer import article_label

@@ -9,8 +9,8 @@ question asks for a figure (an amount, a rate, a period) that the relevant artic
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
 
 from retrieval.documents.corpus import Corpus
 from retrieval.documents.text import int_to_cn
@@ -82,7 +82,7 @@ def article_label(article: Article, corpus: Corpus) -> str:
     if unique or len(article.labels) == 1:
         return own
     parents = []
-    for label, number in zip(article.labels[:-1], article.path[:-1]):
+    for label, number in zip(article.labels[:-1], article.path[:-1], strict=True):
         parents.append(label if label.startswith("第") else f"第{int_to_cn(number)}部分")
     return "".join(parents) + own
 
@@ -135,8 +135,8 @@ class Composer:
         rank = {d: i for i, d in enumerate(q.scope)}
         top_doc = first.article_id.split(":")[0]
         # a place named outright asks for its own rules: its most local document's best article leads
-        limit = float("-inf") if q.place_named else first.score - self.t.local_reach
-        reach = [h for h in r.hits if h.score >= limit
+        floor = float("-inf") if q.place_named else first.score - self.t.local_reach
+        reach = [h for h in r.hits if h.score >= floor
                  and not self._implements(h.article_id.split(":")[0], top_doc)]
         local = min(reach, key=lambda h: rank.get(h.article_id.split(":")[0], len(rank)))
         if local.article_id != first.article_id:
@@ -151,10 +151,11 @@ class Composer:
     def _implements(self, doc_id: str, other: str) -> bool:
         """Does doc_id implement `other`, directly or through documents in between?"""
         seen = set()
-        while doc_id and doc_id not in seen:
-            seen.add(doc_id)
-            doc_id = self.corpus.document(doc_id).implements if doc_id in self.corpus.docs_by_id else None
-            if doc_id == other:
+        current: str | None = doc_id
+        while current and current not in seen:
+            seen.add(current)
+            current = self.corpus.document(current).implements if current in self.corpus.docs_by_id else None
+            if current == other:
                 return True
         return False
 

@@ -16,16 +16,17 @@ load, the list from `python app.py index`) but kept: a real document may name a 
 `corpus/reviewed.tsv` (tab-separated, with a header `doc_id	decision	text`):
     decision `keep`      the line is genuine document text: used as any other, no longer reported
     decision `withhold`  confirmed planted (or unwanted): stays out, no longer reported
-`text` is the withheld text as `python app.py index` lists it (for a contact, the whole line). The review changes the text the index is built from, so the index is rebuilt.
+`text` is the withheld text as `python app.py index` lists it (for a contact, the whole line). The review
+changes the text the index is built from, so the index is rebuilt.
 """
 from __future__ import annotations
 
 import csv
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from retrieval.types import CorpusError
 
@@ -52,7 +53,8 @@ _SEP = r"[\s\-－—.·]?"
 _CONTACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("400/800 号码", re.compile(r"(?<!\d)[48]00" + _SEP + r"\d(?:" + _SEP + r"\d){6}(?!\d)")),
     ("手机号", re.compile(r"(?<!\d)1[3-9]\d(?:" + _SEP + r"\d){8}(?!\d)")),
-    ("微信", re.compile(r"(?:加(?:个)?)?(?:微信|薇信|威信|徽信|v信|V信|vx|VX|wx|WX|wechat)(?:号|ID|id)?\s*[:：]?\s*[A-Za-z][-_A-Za-z0-9]{5,19}"
+    ("微信", re.compile(r"(?:加(?:个)?)?(?:微信|薇信|威信|徽信|v信|V信|vx|VX|wx|WX|wechat)"
+                      r"(?:号|ID|id)?\s*[:：]?\s*[A-Za-z][-_A-Za-z0-9]{5,19}"
                       r"|加(?:个)?(?:微信|薇信|v信|V信|vx|VX)", re.I)),
     ("QQ", re.compile(r"(?:QQ|qq|扣扣)(?:号|群)?\s*[:：]?\s*\d{5,12}")),
     ("网址", re.compile(r"(?:https?://|www\.)[!-~]+|(?<![@\w.])(?:[a-z0-9-]+\.)+(?:com|net|org|cn|top|xyz|"

@@ -1,6 +1,12 @@
 """Optional LLM answers, in three steps (their settings, `LLMSettings`, are the llm section of
 retrieval.config): prompts (the messages), client (one bounded, cancellable streamed request) and verify (the draft
 checked against the cited provisions); generator ties them together for the assistant."""
+from retrieval.config import (
+                     LIMIT_FIELDS,
+                     MIN_OVERLAP,
+                     PROMPTS_DIR,
+                     LLMSettings,
+)
 from retrieval.generation.client import LLMFailure, classify, request_body, stream_reply
 from retrieval.generation.generator import NOTICES, LLMGenerator, notice
 from retrieval.generation.prompts import (
@@ -11,12 +17,6 @@ from retrieval.generation.prompts import (
                      history_block,
                      provision_block,
                      provision_header,
-)
-from retrieval.config import (
-                     LIMIT_FIELDS,
-                     MIN_OVERLAP,
-                     PROMPTS_DIR,
-                     LLMSettings,
 )
 from retrieval.generation.verify import (
                      CLOSINGS,

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 from retrieval.config import LLMSettings
 
@@ -65,20 +66,20 @@ def request_body(settings: LLMSettings, stop: list[str]) -> dict[str, Any]:
 
 
 def _client(settings: LLMSettings) -> Any:
-    import httpx
     import openai
 
-    # the library's own time-outs: connecting, and each read (a server that stalls mid-reply)
-    timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 5.0))
+    # the library's own time-outs: connecting, and each read (a server that stalls mid-reply); openai.Timeout
+    # is the class of the HTTP library the client itself uses
+    timeout = openai.Timeout(settings.timeout, connect=min(settings.timeout, 5.0))
     return openai.AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key or "EMPTY",
                               timeout=timeout, max_retries=settings.max_retries)
 
 
-async def _astream(client: Any, settings: LLMSettings, messages: list[dict], stop: list[str]) -> AsyncIterator[Piece]:
+async def _astream(client: Any, settings: LLMSettings, messages: list[dict], stop: list[str]) -> AsyncGenerator[Piece, None]:
     try:
         body = request_body(settings, stop)
         known = {k: body.pop(k) for k in ("temperature", "stop", "max_tokens", "max_completion_tokens") if k in body}
-        stream = await client.chat.completions.create(model=settings.model, messages=messages,  # type: ignore[arg-type]
+        stream = await client.chat.completions.create(model=settings.model, messages=messages,
                                                       stream=True, extra_body=body or None, **known)
         try:
             async for chunk in stream:
@@ -94,7 +95,7 @@ async def _astream(client: Any, settings: LLMSettings, messages: list[dict], sto
         await client.close()
 
 
-def stream_reply(settings: LLMSettings, messages: list[dict], stop: list[str]) -> Iterator[Piece]:
+def stream_reply(settings: LLMSettings, messages: list[dict], stop: list[str]) -> Generator[Piece, None, None]:
     """The reply's pieces as they arrive. Raises LLMFailure("timeout") when the first piece or any
     pause takes longer than settings.timeout or the whole reply longer than settings.stream_timeout.
     Closing the iterator (or an exception) closes the connection at once."""
@@ -117,7 +118,7 @@ def stream_reply(settings: LLMSettings, messages: list[dict], stop: list[str]) -
                 piece = loop.run_until_complete(asyncio.wait_for(agen.__anext__(), wait))
             except StopAsyncIteration:
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise LLMFailure("timeout", f"no reply within {wait:.3g} s") from None
             yield piece
     finally:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from retrieval.answering.composer import Answer, Composer
 from retrieval.config import LLMSettings
 from retrieval.documents.corpus import Corpus
+from retrieval.extras import require
 from retrieval.generation.client import LLMFailure, classify, stream_reply
 from retrieval.generation.prompts import (
     STOP,
@@ -104,7 +106,7 @@ class LLMGenerator:
 
     def warm_up(self) -> None:
         """Import the HTTP client (1 s or more) at start, not within the first question's time budget."""
-        import openai  # noqa: F401
+        require("openai", "llm", "An LLM (LLM_BASE_URL, LLM_MODEL)")
 
     # ------------------------------------------------------------ the request
     def provisions(self, extractive: Answer) -> dict[int, Article]:
@@ -137,7 +139,7 @@ class LLMGenerator:
                 final = value  # type: ignore[assignment]
         return final
 
-    def _draft(self, messages: list[dict]) -> Iterator[tuple[str, str]]:
+    def _draft(self, messages: list[dict]) -> Generator[tuple[str, str], None, None]:
         """("piece", visible text)… then ("end", why the reply ended: stop, length, client_cap, or
         "" when the server gave no reason). Raises LLMFailure for a repeating draft."""
         s = self.settings
@@ -164,7 +166,7 @@ class LLMGenerator:
             raise LLMFailure("malformed", "the reply was not a chat-completions event stream")
         yield "end", finish
 
-    def stream(self, question: str, history: Sequence[Any] | None, extractive: Answer) -> Iterator[Event]:
+    def stream(self, question: str, history: Sequence[Any] | None, extractive: Answer) -> Generator[Event, None, None]:
         """("delta", text) for each piece of the unverified draft as it arrives (never to be shown as
         an answer), then ("final", Answer): the verified LLM answer, or the extractive one (with
         llm_error or verification saying why). An answer the LLM does not apply to is final at once.
@@ -188,14 +190,14 @@ class LLMGenerator:
                 drafts.close()  # also when our caller stops reading: the LLM's connection is closed now
             if not THINK.sub("", draft).strip():
                 raise LLMFailure("empty_response", "the model returned no text")
-        except Exception as e:  # noqa: BLE001 — any failure of the LLM leaves the grounded answer
+        except Exception as e:  # any failure of the LLM leaves the grounded answer
             code = classify(e)
             (log.exception if code == "unexpected" else log.warning)("LLM not used (%s): %s", code, e)
             yield "final", replace(extractive, generator="extractive", llm_error=code, verification=None)
             return
         try:
             final = self.verified(draft, provisions, extractive, finish)
-        except Exception:  # noqa: BLE001 — a fault in checking must not reach the person asking
+        except Exception:  # a fault in checking must not reach the person asking
             log.exception("LLM draft could not be verified")
             final = replace(extractive, generator="extractive", llm_error="unexpected", verification=None)
         yield "final", final

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from retrieval.answering.composer import article_label
 from retrieval.documents.corpus import Corpus
@@ -24,7 +25,7 @@ class Prompts:
     PLACEHOLDERS = ("nonce", "provisions", "history", "question")
 
     @classmethod
-    def load(cls, folder: Path) -> "Prompts":
+    def load(cls, folder: Path) -> Prompts:
         try:
             system = (folder / "system.zh.md").read_text(encoding="utf-8").strip()
             user = string.Template((folder / "user.zh.md").read_text(encoding="utf-8").strip())

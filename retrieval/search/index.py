@@ -17,10 +17,11 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -57,11 +58,13 @@ def choose_kind(n_vectors: int) -> str:
     return "flat" if n_vectors < EXACT_LIMIT else "ivf"
 
 
-def make_faiss_index(vectors: np.ndarray, kind: str = "auto", seed: int = 0) -> tuple[object, dict]:
+def make_faiss_index(vectors: np.ndarray, kind: str = "auto", seed: int = 0) -> tuple[Any, dict[str, Any]]:
     """A FAISS index holding `vectors` (normalised, inner product = cosine): exact below EXACT_LIMIT
     vectors, IVF-Flat above. Returns (index, its description for the manifest)."""
     import faiss
 
+    index: Any
+    description: dict[str, Any]
     n, dim = vectors.shape
     kind = choose_kind(n) if kind == "auto" else kind
     if kind == "flat":
@@ -120,7 +123,7 @@ def _sha256(path: Path) -> str:
 class DenseIndex:
     units: list[Unit]
     vectors: np.ndarray  # (n, dim), normalised; kept for per-sentence scoring
-    faiss_index: object
+    faiss_index: Any
     manifest: dict
 
     def search(self, query_vec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +152,7 @@ def _write_build(index_dir: Path, index, units: Sequence[Unit], manifest: dict) 
 
     builds = index_dir / "builds"
     builds.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
     tmp = builds / f".tmp-{stamp}"
     tmp.mkdir()
     try:
@@ -157,7 +160,7 @@ def _write_build(index_dir: Path, index, units: Sequence[Unit], manifest: dict) 
         with (tmp / "units.jsonl").open("w", encoding="utf-8") as f:
             for u in units:
                 f.write(json.dumps(asdict(u), ensure_ascii=False) + "\n")
-        manifest = {**manifest, "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        manifest = {**manifest, "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     "files": {name: _sha256(tmp / name) for name in _FILES}}
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         final = builds / stamp
@@ -276,7 +279,7 @@ def load_index(index_dir: Path | str, corpus: Corpus | None, embedder_name: str,
         if not path.is_file() or _sha256(path) != digest:
             raise IndexStateError(f"{path} is missing or damaged; {fix}")
     try:
-        index = faiss.read_index(str(current / "vectors.faiss"))
+        index: Any = faiss.read_index(str(current / "vectors.faiss"))
         with (current / "units.jsonl").open(encoding="utf-8") as f:
             units = [Unit(**json.loads(line)) for line in f]
     except (RuntimeError, OSError, ValueError, TypeError) as e:

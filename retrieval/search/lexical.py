@@ -9,8 +9,9 @@ import re
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from retrieval.documents.corpus import Corpus
@@ -86,11 +87,11 @@ class BM25:
         self.vocab = vocab
         self.n_docs = weights.shape[0]
         self._max_idf = float(idf.max()) if len(idf) else 0.0
-        self._rows = None
+        self._rows: Any = None  # a scipy CSR matrix, made on first use
         self._idf_maps: dict[frozenset, dict[str, float]] = {}
 
     @classmethod
-    def from_documents(cls, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> "BM25":
+    def from_documents(cls, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> BM25:
         from scipy import sparse
 
         if not docs:
@@ -127,7 +128,7 @@ class BM25:
             tmp.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, path: Path) -> "BM25":
+    def load(cls, path: Path) -> BM25:
         from scipy import sparse
 
         with np.load(path, allow_pickle=False) as z:
@@ -153,7 +154,7 @@ class BM25:
             return set()
         ids = np.array([self.vocab[t] for t in known], dtype=row.dtype)
         at = np.minimum(np.searchsorted(row, ids), len(row) - 1)
-        return {t for t, yes in zip(known, row[at] == ids) if yes}
+        return {t for t, yes in zip(known, row[at] == ids, strict=True) if yes}
 
     def idf_map(self, terms: Sequence[str]) -> dict[str, float]:
         """idf of each distinct term (0 for unknown terms); the answer stage asks for the same
@@ -189,7 +190,7 @@ def _checked_load(path: Path, manifest: Path, n_docs: int) -> BM25:
         raise ValueError(f"{path.name} does not match the SHA-256 in {manifest.name} (damaged or replaced)")
     try:
         bm25 = BM25.load(path)
-    except Exception as e:  # noqa: BLE001 — numpy raises zipfile, OSError, ValueError, KeyError …
+    except Exception as e:  # numpy raises zipfile, OSError, ValueError, KeyError …
         raise ValueError(f"{path.name} cannot be read ({e.__class__.__name__}: {e})") from None
     if bm25.n_docs != n_docs:
         raise ValueError(f"{path.name} holds {bm25.n_docs} articles, the corpus {n_docs}")
@@ -206,7 +207,7 @@ def _write_manifest(manifest: Path, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def corpus_bm25(corpus: "Corpus", tokenize: Tokenizer, cache_dir: Path | None = None,
+def corpus_bm25(corpus: Corpus, tokenize: Tokenizer, cache_dir: Path | None = None,
                 rebuild: bool = False) -> BM25:
     """BM25 over the corpus's articles. Tokenising a large corpus takes minutes, so the matrix is kept
     in `cache_dir` under a key of the corpus and the tokenizer, with its SHA-256 in `manifest.json`

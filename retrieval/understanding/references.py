@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from retrieval.documents.text import CN_NUMERAL, cn_to_int, int_to_cn, longest_matches
 from retrieval.types import Article, DocumentMeta
@@ -83,7 +83,7 @@ class ArticleLookup:
         for a in articles:
             per_doc.setdefault(a.doc_id, []).append(a)
             if len(a.path) >= 2:
-                self.by_pair.setdefault(a.path[-2:], []).append(a)
+                self.by_pair.setdefault((a.path[-2], a.path[-1]), []).append(a)
                 top = a.labels[0]
                 kind = "章" if top.endswith("章") else "节" if top.endswith("节") else "部分"
                 self.chapters.setdefault((kind, a.path[0]), []).append(a)
