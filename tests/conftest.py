@@ -77,7 +77,7 @@ def assistant(_index_dir):
     in the session's temporary index folder."""
     from retrieval.answering.assistant import Assistant
     from retrieval.config import Settings
-    return Assistant.load(Settings(index_dir=_index_dir))
+    return Assistant.load(Settings(index={"dir": _index_dir}))
 
 
 @pytest.fixture(scope="session")

@@ -474,7 +474,7 @@ def test_assistant_uses_the_configured_endpoint_and_nothing_else_changes(monkeyp
     with FakeOpenAI(lambda request: Reply(draft)) as server:
         monkeypatch.setenv("LLM_BASE_URL", server.base_url)
         monkeypatch.setenv("LLM_MODEL", "qwen-test")
-        with_llm = Assistant.load(Settings(index_dir=built_index))
+        with_llm = Assistant.load(Settings(index={"dir": built_index}))
         answer = with_llm.ask(QUESTION)
         events = list(with_llm.answer_events(QUESTION))
         refused_events = list(with_llm.answer_events("护照过期了怎么办？"))
