@@ -2,7 +2,7 @@
 at phone and desktop width, checked with axe-core (zero serious or critical violations).
 
 Screenshots go to pytest's temporary folder (`artifacts0/` in /tmp/pytest-of-$USER/pytest-current/), or to
-$POLICY_TEST_ARTIFACTS when that is set, for a person to look at.
+$SCREENSHOTS_DIR when that is set, for a person to look at.
 """
 import json
 import os
@@ -22,7 +22,7 @@ ARTIFACTS = Path()  # set by _artifacts, below
 @pytest.fixture(scope="module", autouse=True)
 def _artifacts(tmp_path_factory):
     global ARTIFACTS
-    ARTIFACTS = Path(os.environ.get("POLICY_TEST_ARTIFACTS") or tmp_path_factory.mktemp("artifacts"))
+    ARTIFACTS = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path_factory.mktemp("artifacts"))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
 TIMEOUT = 30_000  # ms
