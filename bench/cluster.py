@@ -11,7 +11,6 @@ root, so as root its folder is given to the `postgres` user and its commands run
 from __future__ import annotations
 
 import glob
-import http.client
 import os
 import shutil
 import signal
@@ -24,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.load import wait_healthy
 from retrieval.extras import require
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,23 +65,6 @@ def missing_tools() -> str | None:
         return (f"{', '.join(absent)} not installed (Debian: apt-get install postgresql nginx-light openssl; "
                 ".ci/run installs them)")
     return None
-
-
-def _wait_http(port: int, proc: subprocess.Popen, log: Path, what: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{what} not healthy after {START_TIMEOUT:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
 def _stop(proc: subprocess.Popen | None, sig: int = signal.SIGINT, wait: float = 15.0) -> None:
@@ -235,7 +218,7 @@ def start_apps(folder: Path, db: str, n: int = 2, extra_env: dict[str, str] | No
         apps.append(App(port, proc, log))
     try:
         for i, app in enumerate(apps):
-            _wait_http(app.port, app.proc, app.log, f"app process {i}")
+            wait_healthy(app.port, app.proc, app.log, f"app process {i}", START_TIMEOUT)
     except BaseException:
         for app in apps:
             _stop(app.proc)

@@ -334,22 +334,31 @@ def start_server(folder: Path, extra_env: dict[str, str] | None = None) -> tuple
     log = (folder / "server.log").open("wb")
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        wait_healthy(port, proc, folder / "server.log", "server")
+    except RuntimeError:
+        stop_server(proc)
+        raise
+    return proc, f"http://127.0.0.1:{port}", db
+
+
+def wait_healthy(port: int, proc: subprocess.Popen, log: Path, what: str, timeout: float = START_TIMEOUT) -> None:
+    """Until GET /healthz on the port answers 200; RuntimeError with the log's end if the process
+    exits or the time runs out."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{(folder / 'server.log').read_text()[-3000:]}")
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             conn.request("GET", "/healthz")
             if conn.getresponse().status == 200:
                 conn.close()
-                return proc, url, db
+                return
         except OSError:
             pass
-        time.sleep(0.5)
-    stop_server(proc)
-    raise RuntimeError(f"server not healthy after {START_TIMEOUT:.0f} s")
+        time.sleep(0.3)
+    raise RuntimeError(f"{what} not healthy after {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
