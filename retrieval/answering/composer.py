@@ -26,7 +26,7 @@ LIST_CHARS = 600       # a list article up to this length is quoted whole when a
 _ITEMS = re.compile(r"[（(][一二三四五六七八九十]+[）)]|[；;].*[；;]")
 SUMMARY_CHARS = 100     # the direct answer's length at most (characters, without markers)
 OWN_WORDS, ADDED_WORDS = 0.4, 0.2  # weights of word overlap in choosing sentences
-SUMMARY_WANTED = 85     # a clause group is extended with its neighbours up to this length
+SUMMARY_WANTED = 80     # a clause group is extended with its neighbours up to this length
 _YEAR_IN_TEXT = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
 _CLAUSE = re.compile(r"[，,；;：:。]")
 _PROVIDES = re.compile(r"给予|享受|纳入|提供|补贴|补助|支持|奖补|可按规定|按规定|免费|优先")
@@ -346,7 +346,12 @@ class Composer:
             text = "，".join(clauses[lo:hi + 1])
         while hi > i and clauses[hi].endswith("的"):  # never end on a condition without what it gets
             hi -= 1
-        return "，".join(clauses[lo:hi + 1])
+            text = "，".join(clauses[lo:hi + 1])
+        # then the clauses before it, which say to whom or on what condition
+        while lo > 0 and len(text) + 1 + len(clauses[lo - 1]) <= min(budget, SUMMARY_WANTED):
+            lo -= 1
+            text = "，".join(clauses[lo:hi + 1])
+        return text
 
     def _notes(self, q: Query) -> list[str]:
         """What to know first: the rules are older than the year in the person's story; only higher
