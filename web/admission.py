@@ -48,6 +48,9 @@ class Admission:
         # waiting at most `llm_wait` for an LLM slot
         self.threads = anyio.CapacityLimiter(2 * workers + llm_slots)
 
+    # 👍/👎 writes at once on a page: each waits for its row (a short database write), never for a model
+    feedback_limit = 2
+
     @property
     def answering_limit(self) -> int:
         """Answers in progress at once on a page (each is computing or waiting on an LLM)."""

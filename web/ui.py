@@ -203,7 +203,7 @@ def build_resident(service: PolicyService) -> gr.Blocks:
         chatbot.example_select(pick_example, [state], [question, chatbot, state, pending], concurrency_limit=None,
                                show_progress="hidden", **private).then(respond, *answer_io, **ask_args)
         clear_do.click(clear, None, [chatbot, state, pending], queue=False, show_progress="hidden", **private)
-        chatbot.like(on_like, [state], None, concurrency_id="feedback", concurrency_limit=2,
+        chatbot.like(on_like, [state], None, concurrency_id="feedback", concurrency_limit=service.admission.feedback_limit,
                      show_progress="hidden", **private)
     return demo
 
