@@ -34,6 +34,7 @@ from typing import Any, ClassVar, TypeVar
 from retrieval.privacy import redact
 
 from .database import Database
+from .feedback import Feedback
 from .schema import TABLES
 
 log = logging.getLogger(__name__)
@@ -119,15 +120,8 @@ class QueryRecord:
 
 
 @dataclass(frozen=True)
-class FeedbackRecord:
-    """One 👍/👎 as stored. Every text is clipped and redacted when the record is made."""
-    rating: str
-    question: str
-    answer: str
-    citation_ids: tuple[str, ...] = ()
-    refused: bool | None = None
-    comment: str = ""
-    source: str = ""
+class FeedbackRecord(Feedback):
+    """One 👍/👎 (web.feedback.Feedback) as stored. Every text is clipped and redacted when the record is made."""
     created_at: datetime = field(default_factory=utc_now)
     table: ClassVar[str] = "feedback"
 
