@@ -11,6 +11,8 @@ from retrieval.understanding.references import number_of
 YEAR_RANGE = re.compile(r"\d{4}\s*[-—–至到]\s*\d{4}")
 _PLAN = re.compile(rf"[“\"'「]?([{CN_NUMERAL}]{{1,3}})五(?:[”\"'」]|规划|期间|时期|计划)")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)\s*年?|([〇零一二三四五六七八九]{4})\s*年")
+# "23年新出台的": a year said with two digits, only when rules issued then follow (15年工龄 is a duration)
+_SHORT_YEAR = re.compile(r"(?<![\d.])(\d{2})\s*年(?=\s*(?:新出台|新出|出台|出的|发布|印发|颁布|下发|发的|的新政|的政策|的文件|的新规))")
 _ONWARD = re.compile(r"^\s*(?:年)?\s*(?:以后|之后|以来|起|后)")
 _RELATIVE = {"今年": 0, "去年": -1, "前年": -2, "明年": 1, "本年度": 0}
 # words that ask for the newest rules: the present is the period asked about
@@ -61,6 +63,10 @@ def period_of(question: str, today: dt.date) -> Period | None:
         years = [year, today.year] if _ONWARD.match(after) else [year]
         dated = changes or _ABOUT_RULES.match(after) or YEAR_RANGE.match(question[m.start():])
         (rules if dated else story).extend(years)
+    for m in _SHORT_YEAR.finditer(question):
+        year = 2000 + int(m.group(1))
+        if year <= today.year:
+            rules.append(year)
     for word, delta in _RELATIVE.items():
         i = question.find(word)
         if i >= 0:
