@@ -180,3 +180,10 @@ def test_the_quote_is_the_sentence_that_answers_not_the_one_the_synonyms_match(a
     # 裁员 is widened to the documents' 分流人员 for search; the sentence quoted still answers 不裁员
     ans = assistant.ask("企业不裁员能拿到什么补贴？")
     assert "稳岗补贴" in ans.citations[0].quote and "稳岗补贴" in ans.summary
+
+
+def test_a_period_decline_lists_the_older_provisions_marked_as_older(assistant):
+    from retrieval.answering.render import plain_text
+    ans = assistant.ask("2023年新出台的创业担保贷款政策是什么？")
+    assert ans.refused and ans.refusal_reason == "period_not_covered" and not ans.citations
+    assert ans.related and "较早年份" in plain_text(ans)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from retrieval.answering.composer import HOTLINE, Answer, article_label
-from retrieval.answering.render import plain_text
+from retrieval.answering.render import plain_text, related_heading
 from retrieval.documents.corpus import Corpus
 from retrieval.documents.text import int_to_cn
 from retrieval.generation import notice as llm_notice
@@ -176,7 +176,7 @@ def answer_html(answer: Answer, corpus: Corpus, links: dict[str, list[str]]) -> 
                f'{_answer_lines(text)}'
                f'<div class="pa-hotline">☎ 人社服务热线 <b>{HOTLINE}</b></div></div>')
         if answer.related:
-            out += ('<div class="pa-cites"><div class="pa-cites-head">相关条款（供参考，其中没有所问的内容）</div>'
+            out += (f'<div class="pa-cites"><div class="pa-cites-head">{html.escape(related_heading(answer))}</div>'
                     + "".join(citation_card(None, c, corpus, links) for c in answer.related) + "</div>")
         return out + copy + "</div>"
     text = answer.answer or ""

@@ -203,7 +203,9 @@ class Composer:
         if not q.scope:
             return self._decline(q, r, "place_not_covered", text=self._not_covered(q))
         if q.period and not self._period_covered(q):
-            return self._decline(q, r, "period_not_covered", text=self._other_years(q))
+            # the older provisions on the topic, when there are clearly relevant ones, marked as such
+            older = self._articles(q, r)[:2] if r.hits and self._confident(r) else []
+            return self._decline(q, r, "period_not_covered", text=self._other_years(q), articles=older)
         if not r.referenced and not any(t in self.retriever.bm25.vocab or self.retriever.tokenize.is_word(t)
                                         for t in r.tokens):
             return self._decline(q, r, "not_understood", text=NOT_UNDERSTOOD)
@@ -409,6 +411,8 @@ class Composer:
     def _decline(self, q: Query, r: Retrieval, reason: str, text: str | None = None,
                  articles: Sequence[Article] = (), topics: Sequence[str] = ()) -> Answer:
         related: list[Citation] = []
+        if reason == "period_not_covered":
+            related = [citation_for(a, self.corpus, self.quote(a, self._sentences(r, a, Asked()))) for a in articles]
         if reason == "figure_missing":
             what = _FIGURE_WORDS.get(q.asked.figure or "", "具体数字")
             text = (f"现有文件提到了相关政策，但没有规定{what}。"

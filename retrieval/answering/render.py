@@ -7,6 +7,13 @@ from retrieval.answering.composer import Answer
 from retrieval.types import Citation
 
 
+def related_heading(answer: Answer) -> str:
+    """What the provisions listed with a decline are: older rules, or rules without what was asked."""
+    if answer.refusal_reason == "period_not_covered":
+        return "收录文件中的相关规定（发布于较早年份，仅供参考，可能已有新规定）"
+    return "相关条款（供参考，其中没有所问的内容）"
+
+
 def citation_label(c: Citation) -> str:
     return f"《{c.document}》{c.article}"
 
@@ -33,7 +40,7 @@ def plain_text(answer: Answer, with_question: bool = True) -> str:
         for n, c in enumerate(answer.citations, start=1):
             lines += _cite(n, c, show_quote=c.quote not in answer.answer)
     if answer.related:
-        lines += ["", "相关条款（供参考，其中没有所问的内容）："]
+        lines += ["", related_heading(answer) + "："]
         for n, c in enumerate(answer.related, start=1):
             lines += _cite(n, c, show_quote=True)
     if answer.citations or answer.related:
