@@ -155,6 +155,7 @@ def test_the_answer_begins_with_a_short_summary_built_from_the_cited_clauses(ass
     assert all(any(c.startswith(w) for w in own_words) or c in quotes for c in clauses), ans.summary
     for number in re.findall(r"\d+", _bare(ans.summary)):
         assert number in quotes
+    assert len(clauses) == len(set(clauses)), ans.summary  # a rule the city restates is said once
 
 
 def test_a_lookup_summary_says_what_the_article_is_about_and_how_it_begins(assistant):

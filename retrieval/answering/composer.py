@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from retrieval.documents.corpus import Corpus
+from retrieval.documents.links import bigrams
 from retrieval.documents.text import int_to_cn
 from retrieval.search.lexical import idf_coverage
 from retrieval.search.retriever import HybridRetriever, Retrieval
@@ -85,6 +86,13 @@ def article_label(article: Article, corpus: Corpus) -> str:
     for label, number in zip(article.labels[:-1], article.path[:-1], strict=True):
         parents.append(label if label.startswith("第") else f"第{int_to_cn(number)}部分")
     return "".join(parents) + own
+
+
+def restates(text: str, other: str, share: float = 0.8) -> bool:
+    """Does `other` only repeat `text` (nearly all of its character pairs are in `text`)? A city's rule
+    often repeats the regional one word for word: the summary says it once."""
+    a, b = bigrams(text), bigrams(other)
+    return bool(a and b) and len(a & b) / len(b) >= share
 
 
 def document_label(meta: DocumentMeta) -> str:
@@ -286,7 +294,10 @@ class Composer:
         budget = SUMMARY_CHARS
         for n, (a, sents) in enumerate(picks[:2], start=1):
             best = self._best_clauses(q, r, a, sents, budget)
-            if not best or (parts and (best in parts[0] or a.doc_id == picks[0][0].doc_id)):
+            if parts and best:
+                # another level's rule adds only what it says beyond the first (cities often restate)
+                best = "，".join(c for c in _CLAUSE.split(best) if c and not restates(parts[0], c))
+            if not best or (parts and a.doc_id == picks[0][0].doc_id):
                 continue
             parts.append(f"{best}。[{n}]")
             budget -= len(best)
