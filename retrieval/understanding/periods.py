@@ -20,9 +20,12 @@ _NEWEST = ("最新", "新出台", "新出的")
 # recent years, which date the rules only when said of them ("这两年效益不行" is the person's story)
 _RECENT = {"最近": (-1, 0), "近两年": (-1, 0), "这两年": (-1, 0), "近几年": (-2, 0), "近年来": (-2, 0)}
 # a year is the question's period when it dates the rules asked about, not the person's own story:
-# a rule word right after it, or a question about issuing or changing rules
-_ABOUT_RULES = re.compile(r"^.{0,6}?(出台|新出|出的|发布|印发|颁布|实施|政策|规定|文件|细则|意见|办法|条例|标准|一期|那期|"
-                          r"这期|期间|版|新规|补贴|扶持|有什么|有啥)")
+# a rule word right after it in the same clause, or a question about issuing or changing rules.
+# "2023年的创业补贴" dates a benefit; "今年刚毕业，有啥补贴" and "我最近失业了，有补贴吗" are stories,
+# so benefit words count after a year said in digits only
+_RULE_WORDS = r"出台|新出|出的|发布|印发|颁布|实施|政策|规定|文件|细则|意见|办法|条例|标准|一期|那期|这期|期间|版|新规"
+_ABOUT_RULES = re.compile(rf"^[^，。；？！,;?!]{{0,6}}?({_RULE_WORDS}|补贴|扶持|有什么|有啥)")
+_ABOUT_RULES_NEAR = re.compile(rf"^[^，。；？！,;?!]{{0,6}}?({_RULE_WORDS})")
 _ISSUED = re.compile(r"出台|新出|出的|发布|印发|颁布|下发|发的|出了|新政|新规|通知")
 _RULES_CHANGE = re.compile(_ISSUED.pattern + r"|调整|变化|修改|修订|文件")
 
@@ -70,14 +73,14 @@ def period_of(question: str, today: dt.date) -> Period | None:
     for word, delta in _RELATIVE.items():
         i = question.find(word)
         if i >= 0:
-            dated = changes or _ABOUT_RULES.match(question[i + len(word):])
+            dated = changes or _ABOUT_RULES_NEAR.match(question[i + len(word):])
             (rules if dated else story).append(today.year + delta)
     if not rules:  # "2023年新出的": the year said is the one meant
         if any(word in question for word in _NEWEST):
             rules.append(today.year)
         for word, (back, ahead) in _RECENT.items():
             i = question.find(word)
-            if i >= 0 and (changes or _ABOUT_RULES.match(question[i + len(word):])):
+            if i >= 0 and (changes or _ABOUT_RULES_NEAR.match(question[i + len(word):])):
                 rules.extend((today.year + back, today.year + ahead))
     if rules:
         return Period(min(rules), max(rules), True, bool(_ISSUED.search(question)))
