@@ -116,7 +116,7 @@ class Composer:
         self.t = thresholds
         self.max_articles = max_articles
         self.max_sentences = max_sentences
-        self._spans: dict[str, tuple[int, int] | None] = {}
+        self._spans_by_doc: dict[str, tuple[int, int] | None] = {}
 
     # ------------------------------------------------------------ choosing
     def _confident(self, r: Retrieval) -> bool:
@@ -370,7 +370,7 @@ class Composer:
         """What to know first: the rules are older than the year in the person's story; only higher
         levels speak for the place ('包头市本地的政策文件未收录，以下是内蒙古自治区的规定。')."""
         notes = []
-        spans = [s for d in q.scope if (s := self._years(d))]
+        spans = self._spans(q)
         if q.period and spans and q.period.end > max(hi for _, hi in spans):
             notes.append("以下规定出自早于您所说年份的文件，此后可能已有新规定，请以当地人社部门公布的为准。")
         return notes + self._whose_rules(q)
@@ -387,16 +387,20 @@ class Composer:
     def _years(self, doc_id: str) -> tuple[int, int] | None:
         """The years a document speaks for: from its issue to the last year its text plans for
         (a 2018 document with targets "到2020年" covers 2018-2020)."""
-        if doc_id not in self._spans:
+        if doc_id not in self._spans_by_doc:
             issued = self.corpus.document(doc_id).year
             planned = [int(y) for a in self.corpus.articles if a.doc_id == doc_id
                        for y in _YEAR_IN_TEXT.findall(a.body)] if issued else []
-            self._spans[doc_id] = (issued, max([issued] + [y for y in planned if y <= issued + 15])) if issued else None
-        return self._spans[doc_id]
+            self._spans_by_doc[doc_id] = (issued, max([issued] + [y for y in planned if y <= issued + 15])) if issued else None
+        return self._spans_by_doc[doc_id]
+
+    def _spans(self, q: Query) -> list[tuple[int, int]]:
+        """The years each document in the question's scope speaks for (documents without a date left out)."""
+        return [s for d in q.scope if (s := self._years(d))]
 
     def _period_covered(self, q: Query) -> bool:
         """Rules dated to a year after the documents' span, or before them, are not in the documents."""
-        spans = [s for d in q.scope if (s := self._years(d))]
+        spans = self._spans(q)
         if not q.period or not q.period.rules or not spans:
             return True
         if q.period.issued:  # rules issued in those years: a document issued then
