@@ -52,10 +52,11 @@ def test_a_question_naming_no_place_gets_the_home_regions_rules_only(assistant):
     assert "直辖市" not in a.answer and "层面" not in a.answer
 
 
-def test_beijing_gets_only_rules_that_apply_there(assistant):
+def test_beijing_is_declined_with_only_the_national_rules_beside_it(assistant):
     a = assistant.ask("北京对大学生自主创业有啥补贴")
-    assert cited_docs(a) <= {"prc-employment-law-2015"}
-    assert "北京市本地的政策文件未收录" in a.answer or a.refused
+    assert a.refused and a.refusal_reason == "place_not_covered" and "北京市本地" in a.answer
+    assert not a.citations and a.related
+    assert {c.id.split(":")[0] for c in a.related} == {"prc-employment-law-2015"}
 
 
 def test_beijing_with_only_local_documents_is_declined_with_the_areas_covered(assistant):

@@ -210,6 +210,10 @@ class Composer:
             return self._decline(q, r, "no_such_article", text=f"{q.missing}请核对条款序号，或直接描述您想了解的内容。")
         if not q.scope:
             return self._decline(q, r, "place_not_covered", text=self._not_covered(q))
+        if q.own_rules_missing:
+            nationwide = self._articles(q, r)[:2] if r.hits and self._confident(r) else []
+            return self._decline(q, r, "place_not_covered", text=self._not_covered(q, bool(nationwide)),
+                                 articles=nationwide)
         if q.period and not self._period_covered(q):
             # the older provisions on the topic, when there are clearly relevant ones, marked as such
             older = self._articles(q, r)[:2] if r.hits and self._confident(r) else []
@@ -407,11 +411,15 @@ class Composer:
             return any(q.period.start <= lo <= q.period.end for lo, _ in spans)
         return min(lo for lo, _ in spans) <= q.period.end <= max(hi for _, hi in spans)
 
-    def _not_covered(self, q: Query) -> str:
+    def _not_covered(self, q: Query, nationwide: bool = False) -> str:
         areas = "、".join(dict.fromkeys("全国" if self.reader.label(d) == "国家" else self.reader.label(d)
                                         for d in self.reader.order))
         asked = "、".join(self.corpus.document(d).short_name for d in q.not_applicable)
         what = f"{q.place.name}的{asked}" if asked else f"适用于{q.place.name}的政策文件"
+        if q.own_rules_missing:
+            return (f"抱歉，{q.place.name}本地的政策文件没有收录，无法回答当地的具体规定。"
+                    + ("下面列出全国适用的国家规定，仅供参考。" if nationwide else "")
+                    + f"当地的具体政策请咨询当地人社部门，或拨打{HOTLINE}人社服务热线。")
         return (f"抱歉，目前收录的政策文件只适用于{areas}，{what}没有收录，无法回答。"
                 f"请咨询当地人社部门，或拨打{HOTLINE}人社服务热线。")
 
@@ -426,7 +434,7 @@ class Composer:
     def _decline(self, q: Query, r: Retrieval, reason: str, text: str | None = None,
                  articles: Sequence[Article] = (), topics: Sequence[str] = ()) -> Answer:
         related: list[Citation] = []
-        if reason == "period_not_covered":
+        if reason in ("period_not_covered", "place_not_covered"):
             related = [citation_for(a, self.corpus, self.quote(a, self._sentences(r, a, Asked()))) for a in articles]
         if reason == "figure_missing":
             what = _FIGURE_WORDS.get(q.asked.figure or "", "具体数字")

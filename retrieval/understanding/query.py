@@ -45,6 +45,7 @@ class Query:
     missing: str | None = None         # an article named that does not exist, as a message
     follow_up: bool = False
     not_applicable: tuple[str, ...] = ()   # named documents that do not apply at the place
+    own_rules_missing: bool = False    # a place named outside every loaded local rule: only nationwide ones apply
 
     @property
     def is_lookup(self) -> bool:
@@ -169,6 +170,10 @@ class Reader:
                            key=lambda d: (-LEVELS.index(self.region[d].level), self.order[d]))
         else:
             scope = applying
+        # a place outside every area with loaded local rules (北京, where only a national law applies) asks
+        # for rules that are not here; the nationwide ones are shown beside the decline, not as its answer
+        own_rules_missing = bool(places) and not doc_ids and not named and self.home not in (None, EVERYWHERE) \
+            and bool(scope) and all(self.region[d] == EVERYWHERE for d in scope)
         focus = focus_of(text)
         articles, unknown = self.lookup.references(text, scope or None)
         chapter, no_chapter = ([], []) if articles else self.lookup.chapter(text, scope or None)
@@ -181,7 +186,8 @@ class Reader:
             asked=asked_of(focus), place=place, place_named=bool(places),
             period=period_of(text, self.today or dt.date.today()),
             documents=tuple(named), scope=tuple(scope), articles=tuple(articles), chapter=tuple(chapter),
-            missing=missing, follow_up=follow_up, not_applicable=tuple(not_applicable))
+            missing=missing, follow_up=follow_up, not_applicable=tuple(not_applicable),
+            own_rules_missing=own_rules_missing)
 
     def _topic(self, text: str) -> str:
         """What the text is about: without the names of documents and places, which say which and where."""
