@@ -139,13 +139,14 @@ class Composer:
         chosen = [first.article_id]
         # the most local rules for the place speak first: the best article of the most local document
         # that has a relevant one, even when a broader rule (a national law) matches the words better
-        # (a document that implements the best one restates it: there relevance decides, as below)
+        # (a document that implements the best one restates it: there relevance decides, as below, unless
+        # the question names the place whose rules it is)
         rank = {d: i for i, d in enumerate(q.scope)}
         top_doc = first.article_id.split(":")[0]
         # a place named outright asks for its own rules: its most local document's best article leads
         floor = float("-inf") if q.place_named else first.score - self.t.local_reach
         reach = [h for h in r.hits if h.score >= floor
-                 and not self._implements(h.article_id.split(":")[0], top_doc)]
+                 and (q.place_named or not self._implements(h.article_id.split(":")[0], top_doc))]
         local = min(reach, key=lambda h: rank.get(h.article_id.split(":")[0], len(rank)))
         if local.article_id != first.article_id:
             chosen.insert(0, local.article_id)
