@@ -188,3 +188,12 @@ def test_a_period_decline_lists_the_older_provisions_marked_as_older(assistant):
     ans = assistant.ask("2023年新出台的创业担保贷款政策是什么？")
     assert ans.refused and ans.refusal_reason == "period_not_covered" and not ans.citations
     assert ans.related and "较早年份" in plain_text(ans)
+
+
+def test_the_quote_keeps_the_other_sentences_that_answer(assistant):
+    # the direct answer rests on one sentence; the quote under it also carries the article's sentence about
+    # those without a contract, which is what a delivery rider needs
+    ans = assistant.ask("干滴滴、送外卖的能交社保吗")
+    first = ans.citations[0]
+    assert "灵活就业人员" in first.quote
+    assert all(s in assistant.corpus.article(first.id).body for s in first.quote.split("……"))

@@ -27,6 +27,7 @@ LIST_CHARS = 600       # a list article up to this length is quoted whole when a
 _ITEMS = re.compile(r"[（(][一二三四五六七八九十]+[）)]|[；;].*[；;]")
 SUMMARY_CHARS = 100     # the direct answer's length at most (characters, without markers)
 OWN_WORDS, ADDED_WORDS = 0.4, 0.2  # weights of word overlap in choosing sentences
+QUOTE_SENTENCES, QUOTE_SLACK = 3, 0.25   # quoted: up to this many sentences, within this of the best
 SUMMARY_WANTED = 80     # a clause group is extended with its neighbours up to this length
 _YEAR_IN_TEXT = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
 _CLAUSE = re.compile(r"[，,；;：:。]")
@@ -195,6 +196,20 @@ class Composer:
         keep = [i for score, i in scored[:self.max_sentences] if score >= best - 0.05]
         return [article.sentences[i] for i in sorted(keep)]
 
+    def _quoted(self, r: Retrieval, article: Article, sentences: Sequence[str]) -> list[str]:
+        """What is quoted under the direct answer: the sentences it was built from, and the article's
+        other sentences nearly as relevant (a second condition or what else is given), in their order."""
+        if len(sentences) >= QUOTE_SENTENCES or len(sentences) == len(article.sentences):
+            return list(sentences)
+        scored = self._scored_sentences(r, article)
+        best = scored[0][0]
+        chosen = {article.sentences.index(s) for s in sentences if s in article.sentences}
+        for score, i in scored:
+            if len(chosen) >= QUOTE_SENTENCES or score < best - QUOTE_SLACK:
+                break
+            chosen.add(i)
+        return [article.sentences[i] for i in sorted(chosen)]
+
     @staticmethod
     def quote(article: Article, sentences: Sequence[str]) -> str:
         """Sentences as they stand in the article; a gap between them is shown as ……"""
@@ -250,7 +265,8 @@ class Composer:
         return sorted(close, key=lambda p: rank.get(p[0].doc_id, len(rank))) + [p for p in picks if p not in close]
 
     def _answer(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> Answer:
-        citations = [citation_for(a, self.corpus, self.quote(a, sents)) for a, sents in picks]
+        citations = [citation_for(a, self.corpus, self.quote(a, sents if a.id in r.referenced else self._quoted(r, a, sents)))
+                     for a, sents in picks]
         notes = self._notes(q)
         summary = self._summary(q, r, picks)
         lines: list[str] = ([summary] if summary else []) + list(notes)

@@ -100,8 +100,9 @@ def _paragraph_articles(doc_id: str, lines: list[str]) -> list[Article]:
     articles = []
     for i, para in enumerate(lines, start=1):
         body, depts = split_departments(para)
+        sentences = tuple(split_sentences(body))
         articles.append(Article(doc_id=doc_id, path=(i,), labels=(f"第{i}段",), title="",
-                                body=body, sentences=tuple(split_sentences(body)), departments=depts))
+                                body="".join(sentences), sentences=sentences, departments=depts))
     return articles
 
 
@@ -158,13 +159,14 @@ def parse_document(doc_id: str, text: str) -> list[Article]:
             title, first = split_title(head.rest)
         body = "".join([first, *head.lines]) if first else "".join(head.lines)
         body, depts = split_departments(body)
+        sentences = tuple(split_sentences(body))  # the body is its sentences: spaces between them dropped
         out.append(Article(
             doc_id=doc_id,
             path=tuple(h.number for h in parents) + (head.number,),
             labels=tuple(h.label for h in parents) + (head.label,),
             title=title,
-            body=body,
-            sentences=tuple(split_sentences(body)),
+            body="".join(sentences),
+            sentences=sentences,
             departments=depts,
             section_titles=tuple(split_title(h.rest)[0] or h.rest for h in parents),
         ))
