@@ -50,7 +50,6 @@ class Thresholds:
     related_margin: float = 1.0      # cite further articles scoring within this of the first (z units)
     figure_slack: float = 0.15       # how much less relevant a sentence giving the asked figure may be
     local_reach: float = 1.5         # the most local document's best article within this of the best leads
-    local_share: float = 0.9         # ... or holding this share of the best article's coverage of the question
     local_margin: float = 0.3        # a more local rule within this of the best (z units) is cited first
 
 
@@ -147,9 +146,7 @@ class Composer:
         top_doc = first.article_id.split(":")[0]
         # a place named outright asks for its own rules: its most local document's best article leads
         floor = float("-inf") if q.place_named else first.score - self.t.local_reach
-        # a rule holding as much of the question's words as the best match speaks too, however far its score
-        held = self.t.local_share * r.coverage.get(first.article_id, 0.0)
-        reach = [h for h in r.hits if (h.score >= floor or (held > 0 and r.coverage.get(h.article_id, 0.0) >= held))
+        reach = [h for h in r.hits if h.score >= floor
                  and (q.place_named or not self._implements(h.article_id.split(":")[0], top_doc))]
         local = min(reach, key=lambda h: rank.get(h.article_id.split(":")[0], len(rank)))
         if local.article_id != first.article_id:
