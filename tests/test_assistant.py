@@ -59,6 +59,19 @@ def test_off_topic_is_declined(assistant, question):
     assert ans.refused and "12333" in ans.answer and not ans.citations
 
 
+def test_a_topic_named_in_the_context_counts_when_the_asking_clause_says_nothing_the_documents_hold(assistant):
+    ans = assistant.ask("社保卡丢了，怎么挂失补办？")
+    assert ans.refused and ans.refusal_reason == "out_of_scope" and "社保卡" in ans.answer
+    # the asking clause is about unemployment registration, which the documents cover: 户口 is context
+    ans = assistant.ask("我是农村户口，在城里租房子住了好几年了，现在没活干，能在城里这边做失业登记吗？")
+    assert not ans.refused
+
+
+def test_a_figure_asked_before_a_how_clause_is_still_the_question(assistant):
+    ans = assistant.ask("我从单位辞职了，失业保险金每个月能领多少钱？怎么算的？")
+    assert ans.refused and ans.refusal_reason == "figure_missing"
+
+
 def test_lead_department_question(assistant):
     ans = assistant.ask("巴彦淖尔拓宽融资渠道由哪个部门牵头？")
     assert ids(ans)[0] == "byn-2018-49:3.10"

@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 
 from retrieval.documents.corpus import load_corpus
-from retrieval.understanding.asking import asked_of, focus_of, has_figure
+from retrieval.understanding.asking import asked_in, asked_of, asking_clauses, has_figure
 from retrieval.understanding.lexicon import Synonym, expand, uncovered_topics
 from retrieval.understanding.periods import period_of
 from retrieval.understanding.query import Reader
@@ -73,7 +73,7 @@ def test_expand_adds_document_words():
     ("退伍兵找工作有啥政策", None),
 ])
 def test_asked_figure(question, kind):
-    asked = asked_of(focus_of(question))
+    asked = asked_in(asking_clauses(question))
     assert (asked.figure if asked.kind == "figure" else None) == kind
 
 
@@ -82,15 +82,17 @@ def test_asked_figure(question, kind):
     ("我家三口人，两个都没工作，政府管不管？", None),
     ("退役后多长时间能给安排上工作？", "duration"),
     ("创业担保贷款，最多能贷多少？", "money"),
+    ("失业保险金每个月能领多少钱？怎么算的？", "money"),     # the last clause only asks how
+    ("在城里住了好几年了，能不能办失业登记？", None),         # 好几年 asks nothing
 ])
-def test_a_figure_is_asked_only_by_the_clause_that_asks(question, kind):
-    asked = asked_of(focus_of(question))
+def test_a_figure_is_asked_only_by_the_clauses_that_ask(question, kind):
+    asked = asked_in(asking_clauses(question))
     assert (asked.figure if asked.kind == "figure" else None) == kind
 
 
 def test_focus_is_the_clause_that_asks():
-    assert focus_of("我是退伍军人，户口在巴彦淖尔，想创业有补贴吗") == "想创业有补贴吗"
-    assert focus_of("我户口在巴彦淖尔，想办护照") == "想办护照"
+    assert asking_clauses("我是退伍军人，户口在巴彦淖尔，想创业有补贴吗") == ["想创业有补贴吗"]
+    assert asking_clauses("我户口在巴彦淖尔，想办护照") == ["想办护照"]
     assert asked_of("哪个部门牵头").kind == "lead"
     assert asked_of("公共就业服务机构免费提供哪些服务").kind == "list"
 

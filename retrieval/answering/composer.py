@@ -47,6 +47,8 @@ class Thresholds:
     min_dense: float = 0.80          # best sentence cosine below this: nothing relevant
     min_coverage: float = 0.34       # share of the question's information found in the best article
     confident_dense: float = 0.86    # above this cosine, low word overlap is tolerated
+    asking_held: float = 0.2         # the asking clauses' own words this scarce in the best article: the
+                                     # topics named in the context count too
     related_margin: float = 1.0      # cite further articles scoring within this of the first (z units)
     figure_slack: float = 0.15       # how much less relevant a sentence giving the asked figure may be
     local_reach: float = 1.5         # the most local document's best article within this of the best leads
@@ -158,6 +160,12 @@ class Composer:
                 chosen.append(hit.article_id)
         return [self.corpus.article(a) for a in chosen]
 
+    def _holds(self, text: str, article_id: str) -> float:
+        """Share of the text's information (idf mass) that an article contains."""
+        tokens = self.retriever.tokenize(text)
+        bm25 = self.retriever.bm25
+        return idf_coverage(tokens, bm25.terms_in(self.retriever.position[article_id], tokens), bm25)
+
     def _implements(self, doc_id: str, other: str) -> bool:
         """Does doc_id implement `other`, directly or through documents in between?"""
         seen = set()
@@ -240,8 +248,12 @@ class Composer:
         if not self._confident(r):
             return self._decline(q, r, "no_match")
         articles = self._articles(q, r)
-        outside = [] if r.referenced else uncovered_topics(
-            q.asking, [a.title + a.body for a in articles], self.out_of_scope, self.retriever.synonyms)
+        texts = [a.title + a.body for a in articles]
+        outside = [] if r.referenced else uncovered_topics(q.asking, texts, self.out_of_scope, self.retriever.synonyms)
+        if not outside and not r.referenced and self._holds(q.asking, articles[0].id) < self.t.asking_held:
+            # the asking clause's own words are not in the provisions ("社保卡丢了，怎么挂失补办？"): what it
+            # asks about is then named in the context, whose topics count too
+            outside = uncovered_topics(q.text, texts, self.out_of_scope, self.retriever.synonyms)
         if outside:
             return self._decline(q, r, "out_of_scope", topics=outside)
         # an article asked for by number is shown whole; a chapter by its first sentences; else the most relevant

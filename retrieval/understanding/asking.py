@@ -18,7 +18,7 @@ class Asked:
 
 # ---------------------------------------------------------------- the clause that asks
 
-_ASKING = re.compile(r"吗|么|呢|？|\?|什么|啥|怎么|怎样|如何|哪|谁|多少|几|多久|多长|是否|能否|可否|有没有|"
+_ASKING = re.compile(r"吗|么|呢|？|\?|什么|啥|怎么|怎样|如何|哪|谁|多少|(?<![好没])几(?!乎)|多久|多长|是否|能否|可否|有没有|"
                      r"能不能|可不可以|是不是|会不会|行不行|给不给|管不管|有无|不[？?。！!]?$")
 _CLAUSES = re.compile(r"[，,。；;！!？?\s]+")
 _BARE = re.compile(r"怎么办|咋办|怎么弄|怎么整|怎么样|可以|行|能|吗|么|呢|啊|吧|呀|请问|那|该|我")
@@ -37,11 +37,6 @@ def asking_clauses(question: str) -> list[str]:
                 out.append(clauses[i - 1])
             out.append(c)
     return out or clauses[-1:]
-
-
-def focus_of(question: str) -> str:
-    """The last clause that asks something: what a figure or a department is asked by."""
-    return asking_clauses(question)[-1]
 
 
 # ---------------------------------------------------------------- what is asked
@@ -88,6 +83,15 @@ def asked_of(focus: str) -> Asked:
     if _YES_NO.search(focus):
         return Asked("yes_no")
     return Asked()
+
+
+def asked_in(clauses: list[str]) -> Asked:
+    """What the asking clauses ask: the last one's, unless it only asks how or what after an earlier
+    clause asked for a figure ("失业保险金每月能领多少钱？怎么算的？" wants an amount)."""
+    asked = asked_of(clauses[-1]) if clauses else Asked()
+    if asked.kind == "what":
+        asked = next((a for a in map(asked_of, reversed(clauses[:-1])) if a.kind == "figure"), asked)
+    return asked
 
 
 _FIGURE_IN_TEXT = {

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from retrieval.documents.text import longest_matches
 from retrieval.types import Article, DocumentMeta
-from retrieval.understanding.asking import Asked, asked_of, asking_clauses, focus_of
+from retrieval.understanding.asking import Asked, asked_in, asking_clauses
 from retrieval.understanding.periods import Period, period_of
 from retrieval.understanding.places import (
     EVERYWHERE,
@@ -174,7 +174,7 @@ class Reader:
         # for rules that are not here; the nationwide ones are shown beside the decline, not as its answer
         own_rules_missing = bool(places) and not doc_ids and not named and self.home not in (None, EVERYWHERE) \
             and bool(scope) and all(self.region[d] == EVERYWHERE for d in scope)
-        focus = focus_of(text)
+        asking = asking_clauses(text)
         articles, unknown = self.lookup.references(text, scope or None)
         chapter, no_chapter = ([], []) if articles else self.lookup.chapter(text, scope or None)
         missing = None
@@ -182,8 +182,8 @@ class Reader:
             names = {d: m.short_name for d, m in self.docs_by_id.items()}
             missing = self.lookup.missing((unknown or no_chapter)[0], named or scope, names)
         return Query(
-            text=text, topic=topic, context_topic=context_topic, focus=focus, asking=" ".join(asking_clauses(text)),
-            asked=asked_of(focus), place=place, place_named=bool(places),
+            text=text, topic=topic, context_topic=context_topic, focus=asking[-1], asking=" ".join(asking),
+            asked=asked_in(asking), place=place, place_named=bool(places),
             period=period_of(text, self.today or dt.date.today()),
             documents=tuple(named), scope=tuple(scope), articles=tuple(articles), chapter=tuple(chapter),
             missing=missing, follow_up=follow_up, not_applicable=tuple(not_applicable),
