@@ -196,3 +196,14 @@ def test_uncovered_topics_uses_synonyms():
     texts = ["由安置地民政部门为其缴纳基本医疗保险费"]
     assert uncovered_topics("等待安排工作期间医保谁交", texts, table, syns) == []
     assert uncovered_topics("护照过期了怎么办", texts, table, syns) == ["护照"]
+
+
+@pytest.mark.parametrize("question,dated", [
+    ("2022年巴彦淖尔对招用应届高校毕业生的企业，有没有一次性扩岗补助？", True),
+    ("今年巴彦淖尔的春风行动招聘会什么时候办？", True),
+    ("2023年在临河区开了个小店，能申请创业担保贷款吗？", False),   # the place follows 在: the person's story
+    ("2023年巴彦淖尔我开了个小店，能贷款吗？", False),             # the person acts in that year
+])
+def test_a_year_said_of_a_place_dates_what_it_did(question, dated):
+    p = period_of(question, dt.date(2026, 11, 29), authorities=["巴彦淖尔", "临河区"])
+    assert p is not None and p.rules == dated

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from retrieval.documents.text import CN_NUMERAL, to_arabic
@@ -26,7 +27,8 @@ _RECENT = {"最近": (-1, 0), "近两年": (-1, 0), "这两年": (-1, 0), "近�
 _RULE_WORDS = r"出台|新出|出的|发布|印发|颁布|实施|政策|规定|文件|细则|意见|办法|条例|标准|一期|那期|这期|期间|版|新规"
 _ABOUT_RULES = re.compile(rf"^[^，。；？！,;?!]{{0,6}}?({_RULE_WORDS}|补贴|扶持|有什么|有啥)")
 _ABOUT_RULES_NEAR = re.compile(rf"^[^，。；？！,;?!]{{0,6}}?({_RULE_WORDS})")
-_ISSUED = re.compile(r"出台|新出|出的|发布|印发|颁布|下发|发的|出了|新政|新规|通知")
+_ISSUED = re.compile(r"出台|新出|出的|发布|印发|颁布|下发|发的|发了|出了|新政|新规|通知")
+_PERSON = re.compile(r"我|俺|咱|本人|自己|家里|孩子|娃")
 _RULES_CHANGE = re.compile(_ISSUED.pattern + r"|调整|变化|修改|修订|文件")
 
 
@@ -48,9 +50,14 @@ def five_year_plan(n: int) -> tuple[int, int] | None:
     return start, start + 4
 
 
-def period_of(question: str, today: dt.date) -> Period | None:
+def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) -> Period | None:
     """The years a question names — explicit years and ranges, 2020年以后, 十四五, 今年/去年, 最新 —
-    and whether they date the rules asked about."""
+    and whether they date the rules asked about. `authorities` are the places the question names:
+    a year said of one ("2022年巴彦淖尔对…企业有没有补助") dates what it did, not the person's story."""
+    def of_authority(after: str) -> bool:
+        clause = re.split(r"[，。；？！,;?!]", after, maxsplit=1)[0]
+        return any(clause.lstrip("底初中末的 ").startswith(a) for a in authorities) and not _PERSON.search(clause)
+
     rules: list[int] = []
     story: list[int] = []
     changes = bool(_RULES_CHANGE.search(question))
@@ -64,7 +71,7 @@ def period_of(question: str, today: dt.date) -> Period | None:
         year = int(raw) if raw.isdigit() else int(to_arabic(raw + "年")[:-1])
         after = question[m.end():]
         years = [year, today.year] if _ONWARD.match(after) else [year]
-        dated = changes or _ABOUT_RULES.match(after) or YEAR_RANGE.match(question[m.start():])
+        dated = changes or _ABOUT_RULES.match(after) or YEAR_RANGE.match(question[m.start():]) or of_authority(after)
         (rules if dated else story).extend(years)
     for m in _SHORT_YEAR.finditer(question):
         year = 2000 + int(m.group(1))
@@ -73,7 +80,8 @@ def period_of(question: str, today: dt.date) -> Period | None:
     for word, delta in _RELATIVE.items():
         i = question.find(word)
         if i >= 0:
-            dated = changes or _ABOUT_RULES_NEAR.match(question[i + len(word):])
+            after = question[i + len(word):]
+            dated = changes or _ABOUT_RULES_NEAR.match(after) or of_authority(after)
             (rules if dated else story).append(today.year + delta)
     if not rules:  # "2023年新出的": the year said is the one meant
         if any(word in question for word in _NEWEST):

@@ -184,7 +184,7 @@ class Reader:
         return Query(
             text=text, topic=topic, context_topic=context_topic, focus=asking[-1], asking=" ".join(asking),
             asked=asked_in(asking), place=place, place_named=bool(places),
-            period=period_of(text, self.today or dt.date.today()),
+            period=period_of(text, self.today or dt.date.today(), sorted(self._place_names(text) | set(self.relative))),
             documents=tuple(named), scope=tuple(scope), articles=tuple(articles), chapter=tuple(chapter),
             missing=missing, follow_up=follow_up, not_applicable=tuple(not_applicable),
             own_rules_missing=own_rules_missing)
