@@ -188,6 +188,9 @@ class Composer:
                   for i in range(len(article.sentences))]
         return sorted(scored, reverse=True)
 
+    def _sentence_relevance(self, r: Retrieval, article: Article) -> dict[str, float]:
+        return {article.sentences[i]: score for score, i in self._scored_sentences(r, article)}
+
     def _sentences(self, r: Retrieval, article: Article, asked: Asked) -> list[str]:
         if not article.sentences:
             return [article.title] if article.title else []
@@ -326,7 +329,9 @@ class Composer:
         parts: list[str] = []
         budget = SUMMARY_CHARS
         for n, (a, sents) in enumerate(picks[:2], start=1):
-            best = self._best_clauses(q, r, a, sents, budget)
+            # the most relevant of the chosen sentences: clauses of one sentence belong together
+            relevance = self._sentence_relevance(r, a)
+            best = self._best_clauses(q, r, max(sents, key=lambda s: relevance.get(s, 0.0)), budget) if sents else ""
             if parts and best:
                 # another level's rule adds only what it says beyond the first (cities often restate)
                 best = "，".join(c for c in _CLAUSE.split(best) if c and not restates(parts[0], c))
@@ -358,18 +363,10 @@ class Composer:
             cut -= 1
         return text[:cut] + "…"
 
-    def _best_clauses(self, q: Query, r: Retrieval, article: Article, sentences: Sequence[str], budget: int,
-                      prior: dict[int, float] | None = None) -> str:
-        """The clause that best answers the question, with the condition or the provision that completes it
-        ("对……的，给予……"), then its neighbours while they fit the budget (never across a gap in the
-        article). `prior` adds each sentence's relevance as a whole, by its position in the article."""
-        prior = prior or {}
-        clauses: list[str] = []
-        sentence_of: list[int] = []
-        for s in sentences:
-            parts = [c for c in _CLAUSE.split(s.rstrip("。；;")) if c]
-            clauses += parts
-            sentence_of += [article.sentences.index(s) if s in article.sentences else -9] * len(parts)
+    def _best_clauses(self, q: Query, r: Retrieval, sentence: str, budget: int) -> str:
+        """The sentence's clause that best answers the question, with the condition or the provision that
+        completes it ("对……的，给予……"), then its neighbours while they fit the budget."""
+        clauses = [c for c in _CLAUSE.split(sentence.rstrip("。；;")) if c]
         if not clauses:
             return ""
         bm25 = self.retriever.bm25
@@ -380,15 +377,12 @@ class Composer:
             value = idf_coverage(r.tokens, set(self.retriever.tokenize(c)), bm25)
             value += 0.3 if _PROVIDES.search(c) else 0.0
             value += 1.0 if figure and has_figure(figure, c, q.asked.unit) else 0.0
-            return value + prior.get(sentence_of[i], 0.0)
+            return value
         i = max(range(len(clauses)), key=score)
-
-        def joins(a: int, b: int) -> bool:  # clauses a, b next to each other in the article: text that runs on
-            return 0 <= a < b < len(clauses) and 0 <= sentence_of[b] - sentence_of[a] <= 1
         lo, hi = i, i
-        if joins(i - 1, i) and _CONDITION.search(clauses[i - 1]) and not _CONDITION.search(clauses[i]):
+        if i > 0 and _CONDITION.search(clauses[i - 1]) and not _CONDITION.search(clauses[i]):
             lo = i - 1
-        elif (_CONDITION.search(clauses[i]) or not _PROVIDES.search(clauses[i])) and joins(i, i + 1) \
+        elif (_CONDITION.search(clauses[i]) or not _PROVIDES.search(clauses[i])) and i + 1 < len(clauses) \
                 and _PROVIDES.search(clauses[i + 1]):
             hi = i + 1
         text = "，".join(clauses[lo:hi + 1])
@@ -396,14 +390,14 @@ class Composer:
             part = next((c for c in clauses[lo:hi + 1] if _PROVIDES.search(c)), clauses[i])
             return part if len(part) <= budget else ""
         # more of the same provision while it fits: the next clauses first, they usually say what is given
-        while joins(hi, hi + 1) and len(text) + 1 + len(clauses[hi + 1]) <= min(budget, SUMMARY_WANTED):
+        while hi + 1 < len(clauses) and len(text) + 1 + len(clauses[hi + 1]) <= min(budget, SUMMARY_WANTED):
             hi += 1
             text = "，".join(clauses[lo:hi + 1])
         while hi > i and clauses[hi].endswith("的"):  # never end on a condition without what it gets
             hi -= 1
             text = "，".join(clauses[lo:hi + 1])
         # then the clauses before it, which say to whom or on what condition
-        while joins(lo - 1, lo) and len(text) + 1 + len(clauses[lo - 1]) <= min(budget, SUMMARY_WANTED):
+        while lo > 0 and len(text) + 1 + len(clauses[lo - 1]) <= min(budget, SUMMARY_WANTED):
             lo -= 1
             text = "，".join(clauses[lo:hi + 1])
         return text
