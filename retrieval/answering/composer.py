@@ -326,16 +326,29 @@ class Composer:
         if q.articles:  # what the article is about, then how it begins
             head = f"这一条是“{article.title}”：" if article.title else "这一条规定："
             return f"{head}{self._opening(article, SUMMARY_CHARS - len(head))}。[1]"
+        # the most relevant chosen sentence of each level's rule; then the first rule's next sentence
+        # quoted beside it, while there is room (clauses of one sentence belong together)
+        spans: list[tuple[int, str, bool]] = []   # (marker, sentence, only to fill the wanted length)
+        for n, (a, sents) in enumerate(picks[:2], start=1):
+            if sents and not (spans and a.doc_id == picks[0][0].doc_id):
+                relevance = self._sentence_relevance(r, a)
+                spans.append((n, max(sents, key=lambda s: relevance.get(s, 0.0)), False))
+        if spans and article.id not in r.referenced:
+            relevance = self._sentence_relevance(r, article)
+            more = [s for s in self._quoted(r, article, sentences) if s != spans[0][1]]
+            if more:
+                spans.append((1, max(more, key=lambda s: relevance.get(s, 0.0)), True))
         parts: list[str] = []
         budget = SUMMARY_CHARS
-        for n, (a, sents) in enumerate(picks[:2], start=1):
-            # the most relevant of the chosen sentences: clauses of one sentence belong together
-            relevance = self._sentence_relevance(r, a)
-            best = self._best_clauses(q, r, max(sents, key=lambda s: relevance.get(s, 0.0)), budget) if sents else ""
+        for n, sentence, filler in spans:
+            room = budget - (SUMMARY_CHARS - SUMMARY_WANTED) if filler else budget
+            if room < 20:
+                break
+            best = self._best_clauses(q, r, sentence, room)
             if parts and best:
-                # another level's rule adds only what it says beyond the first (cities often restate)
-                best = "，".join(c for c in _CLAUSE.split(best) if c and not restates(parts[0], c))
-            if not best or (parts and a.doc_id == picks[0][0].doc_id):
+                # a part adds only what was not said (a city often restates the region word for word)
+                best = "，".join(c for c in _CLAUSE.split(best) if c and not any(restates(p, c) for p in parts))
+            if not best:
                 continue
             parts.append(f"{best}。[{n}]")
             budget -= len(best)
