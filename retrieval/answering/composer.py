@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from retrieval.documents.corpus import Corpus
 from retrieval.documents.links import bigrams
-from retrieval.documents.text import int_to_cn
+from retrieval.documents.text import int_to_cn, numbers_in
 from retrieval.search.lexical import idf_coverage
 from retrieval.search.retriever import HybridRetriever, Retrieval
 from retrieval.types import Article, Citation, DocumentMeta
@@ -94,6 +94,8 @@ def article_label(article: Article, corpus: Corpus) -> str:
 def restates(text: str, other: str, share: float = 0.8) -> bool:
     """Does `other` only repeat `text` (nearly all of its character pairs are in `text`)? A city's rule
     often repeats the regional one word for word: the summary says it once."""
+    if not numbers_in(other) <= numbers_in(text):  # 培育20家 does not repeat 培育2-5家
+        return False
     a, b = bigrams(text), bigrams(other)
     return bool(a and b) and len(a & b) / len(b) >= share
 
