@@ -127,6 +127,7 @@ def test_a_chapter_is_listed(assistant):
     ids = [c.id for c in a.citations]
     assert ids == [f"prc-employment-law-2015:3.{n}" for n in range(25, 32)]
     assert "第三章" in a.answer
+    assert a.summary.startswith("《就业促进法》第三章“公平就业”共七条") and a.answer.startswith(a.summary)
 
 
 def test_an_article_that_does_not_exist_says_so(assistant):

@@ -291,11 +291,8 @@ class Composer:
         for n, (a, _) in enumerate(picks, start=1):
             by_doc.setdefault(a.doc_id, []).append(n)
         several = len(by_doc) > 1
-        if q.chapter:
-            a0 = picks[0][0]
-            title = a0.section_titles[0] if a0.section_titles else ""
-            lines.append(f"{document_label(self.corpus.document(a0.doc_id))}{a0.labels[0]}"
-                         + (f"“{title}”" if title else "") + f"共{int_to_cn(len(picks))}条：")
+        if q.chapter and not summary:
+            lines.append(self._chapter_head(picks))
         for doc_id, numbers in by_doc.items():
             meta = self.corpus.document(doc_id)
             if several:
@@ -318,9 +315,12 @@ class Composer:
     def _summary(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> str:
         """One or two sentences built from clauses of the cited articles that answer the question, with
         their markers. Only connecting words of our own are added, so every figure is in the article."""
-        if not picks or q.chapter:
+        if not picks:
             return ""
         article, sentences = picks[0]
+        if q.chapter:  # what the chapter is, then how its first article begins
+            head = f"{self._chapter_head(picks)}{article_label(article, self.corpus)}规定："
+            return f"{head}{self._opening(article, max(SUMMARY_CHARS - len(head), 20))}。[1]"
         if q.asked.kind == "where":
             return f"{WHERE_TO_GO}[1]"
         if q.asked.kind == "lead" and article.lead_department:
@@ -361,6 +361,12 @@ class Composer:
         lead = {"yes_no": "可以。根据规定，" if not _NEGATED.search(parts[0]) else "根据规定，",
                 "list": "包括：", "figure": "根据规定，"}.get(q.asked.kind, "根据规定，")
         return lead + "".join(parts)
+
+    def _chapter_head(self, picks: list[tuple[Article, list[str]]]) -> str:
+        a0 = picks[0][0]
+        title = a0.section_titles[0] if a0.section_titles else ""
+        return (f"{document_label(self.corpus.document(a0.doc_id))}{a0.labels[0]}" + (f"“{title}”" if title else "")
+                + f"共{int_to_cn(len(picks))}条：")
 
     @staticmethod
     def _opening(article: Article, budget: int) -> str:
