@@ -364,7 +364,7 @@ def test_accessibility_and_screenshots(browser, server, width, height):
     page.wait_for_selector("#pa-results details.pa-card mark")
     page.locator("#pa-results details.pa-card > summary").first.click()
     page.locator("#pa-results details.pa-card[open] .pa-actions a.pa-open").first.click()
-    page.wait_for_selector("#pa-viewer h3")
+    page.wait_for_selector("#pa-viewer h2")
     page.get_by_text("代答：为来电者生成可复制的答复").click()  # and a drafted reply on screen
     page.locator("#pa-draft-q textarea").fill("稳岗补贴有什么规定？")
     page.locator("#pa-draft-q textarea").press("Enter")

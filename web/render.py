@@ -290,7 +290,7 @@ def article_view_html(corpus: Corpus, article_id: str | None, links: dict[str, l
         section = f'<div class="pa-section">{esc(a.labels[0])}{esc(" / ".join(a.section_titles))}</div>'
     text = "".join(f'<p class="pa-text">{esc(s)}</p>' for s in a.sentences) or f'<p class="pa-text">{esc(a.body)}</p>'
     return (f'<article class="pa-article">{section}'
-            f'<h3>{doc_tag(corpus, a.doc_id)} {esc(article_label(a, corpus))} {esc(a.title)}</h3>'
+            f'<h2>{doc_tag(corpus, a.doc_id)} {esc(article_label(a, corpus))} {esc(a.title)}</h2>'
             f'{text}{departments_html(a)}{counterpart_block(corpus, a, links)}{source_line(corpus, a)}</article>')
 
 
