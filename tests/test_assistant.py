@@ -218,3 +218,12 @@ def test_a_clause_with_other_figures_is_not_a_restatement():
     city = "重点培育2-5家有核心产品、技术含量高、具有示范引领作用的人力资源服务骨干企业"
     assert restates(region, region[2:]) and not restates(region, city)
 
+
+
+def test_a_follow_up_asking_for_the_counterpart_gets_the_linked_article(assistant):
+    history = [{"role": "user", "content": "自治区文件五（二）讲什么？"}, {"role": "assistant", "content": "……"}]
+    ans = assistant.ask("对应的巴彦淖尔条款是哪条？", history=history)
+    assert [c.id for c in ans.citations] == ["byn-2018-49:5.21"]
+    history = [{"role": "user", "content": "细则第二十一条讲什么？"}, {"role": "assistant", "content": "……"}]
+    ans = assistant.ask("自治区文件里对应的是哪条？", history=history)
+    assert [c.id for c in ans.citations] == ["nmg-2017-132:5.2"]

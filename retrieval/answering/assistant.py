@@ -12,6 +12,7 @@ from typing import Protocol
 from retrieval.answering.composer import Answer, Composer
 from retrieval.config import AnsweringSettings, Settings
 from retrieval.documents.corpus import Corpus, load_corpus
+from retrieval.documents.links import counterpart_lookup
 from retrieval.documents.text import clean_control
 from retrieval.generation import LLMGenerator
 from retrieval.privacy import redact, without_personal_mentions
@@ -116,7 +117,8 @@ class Assistant:
         tokenizer = Tokenizer(lexicon / "terms.txt")
         retriever = HybridRetriever(corpus, index, embedder, tokenizer, load_synonyms(lexicon / "synonyms.tsv"),
                                     bm25=lexical_index(settings, corpus, tokenizer))
-        reader = Reader(corpus.documents, corpus.articles, settings.corpus.home_region or corpus.home_region)
+        reader = Reader(corpus.documents, corpus.articles, settings.corpus.home_region or corpus.home_region,
+                        counterparts=counterpart_lookup(corpus, index))
         composer = Composer(retriever, reader, max_articles=settings.answering.top_k,
                             out_of_scope=load_out_of_scope(lexicon / "out_of_scope.tsv"))
         # None when LLM_* are unset

@@ -17,6 +17,7 @@ Similarity has two parts:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,3 +119,14 @@ def counterparts(corpus: Corpus, index: Any = None, min_overlap: float = MIN_OVE
     for c in sorted(kept, key=lambda c: -c.score):
         out.setdefault(c.implements_id, []).append(c.article_id)
     return out
+
+
+def counterpart_lookup(corpus: Corpus, index: Any = None) -> Callable[[str], list[str]]:
+    """`counterparts` as a function of one article id, computed on first use."""
+    found: list[dict[str, list[str]]] = []
+
+    def lookup(article_id: str) -> list[str]:
+        if not found:
+            found.append(counterparts(corpus, index))
+        return found[0].get(article_id, [])
+    return lookup

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from retrieval.documents.text import longest_matches
@@ -101,6 +101,8 @@ class Reader:
     home_region: str | None = None
     today: dt.date | None = None
     places: Gazetteer = field(default_factory=gazetteer)
+    # article id -> the articles that carry it out in another document, or that it carries out
+    counterparts: Callable[[str], Sequence[str]] | None = None
 
     def __post_init__(self) -> None:
         self.names = DocumentNames(self.documents)
@@ -150,6 +152,7 @@ class Reader:
         previous = previous_user_turn(history)
         follow_up = bool(previous) and is_follow_up(topic, text)
         context_topic = topic
+        said = (named, places)  # what this turn names itself
         if follow_up and previous:
             context_topic = f"{self._topic(previous)[-200:]} {topic}"
             if not named and not places:
@@ -176,6 +179,8 @@ class Reader:
             and bool(scope) and all(self.region[d] == EVERYWHERE for d in scope)
         asking = asking_clauses(text)
         articles, unknown = self.lookup.references(text, scope or None)
+        if follow_up and previous and not articles and any(said):
+            articles = self._counterparts(previous, scope)
         chapter, no_chapter = ([], []) if articles else self.lookup.chapter(text, scope or None)
         missing = None
         if not articles and not chapter and (unknown or no_chapter):
@@ -188,6 +193,15 @@ class Reader:
             documents=tuple(named), scope=tuple(scope), articles=tuple(articles), chapter=tuple(chapter),
             missing=missing, follow_up=follow_up, not_applicable=tuple(not_applicable),
             own_rules_missing=own_rules_missing)
+
+    def _counterparts(self, previous: str, scope: Sequence[str]) -> list[str]:
+        """"对应的巴彦淖尔条款是哪条？" after an article asked for by number: its counterparts in the
+        documents this turn names, other than the article's own."""
+        if not self.counterparts:
+            return []
+        before, _ = self.lookup.references(previous, None)
+        own = {a.split(":")[0] for a in before}
+        return [c for a in before for c in self.counterparts(a) if c.split(":")[0] in scope and c.split(":")[0] not in own]
 
     def _topic(self, text: str) -> str:
         """What the text is about: without the names of documents and places, which say which and where."""
