@@ -34,6 +34,7 @@ _CLAUSE = re.compile(r"[，,；;：:。]")
 _PROVIDES = re.compile(r"给予|享受|纳入|提供|补贴|补助|支持|奖补|可按规定|按规定|免费|优先")
 _CONDITION = re.compile(r"^(对|凡|符合|为|对于)|的$")
 _NEGATED = re.compile(r"不得|不予|不再|禁止|取消")
+_CONTINUES = re.compile(r"^(并|但|且|或|及|而|同时|其中|[（(][一二三四五六七八九十\d]+[）)])")
 # a question with no word of Chinese or of the documents in it: told apart from one they do not answer
 NOT_UNDERSTOOD = "没看懂您的问题，可以换个说法吗？请用中文说说您想了解哪方面的就业创业政策，比如“返乡创业有什么扶持？”"
 WHERE_TO_GO = f"具体办理或咨询，可拨打{HOTLINE}人社服务热线，或到当地人社局、就业服务中心。"
@@ -350,7 +351,7 @@ class Composer:
             if parts and best:
                 # a part adds only what was not said (a city often restates the region word for word)
                 best = "，".join(c for c in _CLAUSE.split(best) if c and not any(restates(p, c) for p in parts))
-            if not best:
+            if not best or filler and not self._adds_a_rule(r, best):
                 continue
             parts.append(f"{best}。[{n}]")
             budget -= len(best)
@@ -361,6 +362,14 @@ class Composer:
         lead = {"yes_no": "可以。根据规定，" if not _NEGATED.search(parts[0]) else "根据规定，",
                 "list": "包括：", "figure": "根据规定，"}.get(q.asked.kind, "根据规定，")
         return lead + "".join(parts)
+
+    def _adds_a_rule(self, r: Retrieval, text: str) -> bool:
+        """Is a clause group worth adding to the direct answer: a whole provision (it gives or forbids
+        something, and does not continue a sentence left out) about the question's own words?"""
+        own = r.asked_tokens or r.tokens
+        return bool((_PROVIDES.search(text) or _NEGATED.search(text) or "不得" in text)
+                    and not _CONTINUES.match(text)
+                    and idf_coverage(own, set(self.retriever.tokenize(text)), self.retriever.bm25) > 0)
 
     def _chapter_head(self, picks: list[tuple[Article, list[str]]]) -> str:
         a0 = picks[0][0]
