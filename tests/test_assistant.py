@@ -227,3 +227,13 @@ def test_a_follow_up_asking_for_the_counterpart_gets_the_linked_article(assistan
     history = [{"role": "user", "content": "细则第二十一条讲什么？"}, {"role": "assistant", "content": "……"}]
     ans = assistant.ask("自治区文件里对应的是哪条？", history=history)
     assert [c.id for c in ans.citations] == ["nmg-2017-132:5.2"]
+
+
+@pytest.mark.parametrize("question", ["我是农村妇女，想去城里当月嫂，能参加免费培训吗？", "干滴滴、送外卖的能交社保吗",
+                                      "大学生创业能申请创业担保贷款吗？", "去产能分流的职工想创业，能进创业园吗？"])
+def test_no_part_of_the_direct_answer_is_a_fragment(assistant, question):
+    parts = [p for p in re.split(r"\[\d+\]", assistant.ask(question).summary) if p]
+    assert parts
+    for part in parts[1:]:
+        assert not re.match(r"^(并|但|且|或|及|而|同时|其中|[（(][一二三四五六七八九十]+[）)])", part), part
+        assert not part.rstrip("。").endswith("的"), part
