@@ -213,16 +213,16 @@ def test_console_desktop(browser, server):
     # open it in the viewer, then jump to its counterpart and back
     first.locator(".pa-actions a.pa-open").click()
     viewer = page.locator("#pa-viewer")
-    page.wait_for_function("document.querySelector('#pa-viewer h3')?.textContent.includes('拓宽投融资渠道')")
+    page.wait_for_function("document.querySelector('#pa-viewer h2')?.textContent.includes('拓宽投融资渠道')")
     assert "政策牵头部门：自治区财政厅" in viewer.inner_text()
     viewer.locator("details.pa-cp-item summary").first.click()
     viewer.locator('a.pa-open[data-article="byn-2018-49:3.10"]').click()
-    page.wait_for_function("document.querySelector('#pa-viewer h3')?.textContent.includes('拓宽融资渠道')")
+    page.wait_for_function("document.querySelector('#pa-viewer h2')?.textContent.includes('拓宽融资渠道')")
     assert "本条落实的上级条款" in viewer.inner_text() and "政策牵头部门：市财政局" in viewer.inner_text()
 
     # the table of contents opens any article
     page.locator('#pa-toc-acc a[data-article="nmg-2017-132:4.3"]').click()
-    page.wait_for_function("document.querySelector('#pa-viewer h3')?.textContent.includes('推动农牧民转移就业')")
+    page.wait_for_function("document.querySelector('#pa-viewer h2')?.textContent.includes('推动农牧民转移就业')")
     assert "第（十三）条" in viewer.inner_text()  # its city counterpart, found by the system
 
     # the article list filters as you type; opening one brings the viewer into view
@@ -231,7 +231,7 @@ def test_console_desktop(browser, server):
     assert visible.count() >= 1 and all("十二" in t for t in visible.all_inner_texts())
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     visible.first.locator("a").click()
-    page.wait_for_function("document.querySelector('#pa-viewer h3')?.textContent.includes('（十二）')")
+    page.wait_for_function("document.querySelector('#pa-viewer h2')?.textContent.includes('（十二）')")
     page.wait_for_timeout(800)  # the smooth scroll
     assert -2 <= page.locator("#pa-viewer-box").bounding_box()["y"] < 900 / 2
 

@@ -153,7 +153,7 @@
       if (!v) return;
       var r = v.getBoundingClientRect();
       if (r.top < 0 || r.top > window.innerHeight * 0.5) v.scrollIntoView({ behavior: "smooth", block: "start" });
-      var h = $("#pa-viewer h3");
+      var h = $("#pa-viewer h2");
       if (h) { h.setAttribute("tabindex", "-1"); h.focus({ preventScroll: true }); }
     }, 350);
   };
