@@ -145,3 +145,10 @@ def test_an_article_that_does_not_exist_says_so(assistant):
 def test_a_level_word_or_title_ending_names_no_document(assistant):
     a = assistant.ask("国家规定对就业困难人员有什么援助？")
     assert len(cited_docs(a) - {"sh-demo"}) >= 1 and "sh-demo" not in cited_docs(a)
+
+
+def test_a_list_question_is_answered_with_the_items_not_the_first_one(assistant):
+    a = assistant.ask("职业中介机构不得有哪些行为？")
+    assert a.citations[0].id == "prc-employment-law-2015:4.41"
+    assert a.summary.startswith("包括：提供虚假就业信息；") and "扣押劳动者的居民身份证" in a.summary
+    assert "（一）" not in a.summary

@@ -24,6 +24,7 @@ from retrieval.understanding.query import Query, Reader
 
 HOTLINE = "12333"
 LIST_CHARS = 600       # a list article up to this length is quoted whole when a question asks 哪些
+_ITEM = re.compile(r"[（(][一二三四五六七八九十]+[）)]")
 _ITEMS = re.compile(r"[（(][一二三四五六七八九十]+[）)]|[；;].*[；;]")
 SUMMARY_CHARS = 100     # the direct answer's length at most (characters, without markers)
 OWN_WORDS, ADDED_WORDS = 0.4, 0.2  # weights of word overlap in choosing sentences
@@ -329,6 +330,8 @@ class Composer:
         if q.articles:  # what the article is about, then how it begins
             head = f"这一条是“{article.title}”：" if article.title else "这一条规定："
             return f"{head}{self._opening(article, SUMMARY_CHARS - len(head))}。[1]"
+        if q.asked.kind == "list" and (items := self._items(article, SUMMARY_CHARS - 3)):
+            return f"包括：{items}。[1]"
         # the most relevant chosen sentence of each level's rule; then the first rule's next sentence
         # quoted beside it, while there is room (clauses of one sentence belong together)
         spans: list[tuple[int, str, bool]] = []   # (marker, sentence, only to fill the wanted length)
@@ -362,6 +365,20 @@ class Composer:
         lead = {"yes_no": "可以。根据规定，" if not _NEGATED.search(parts[0]) else "根据规定，",
                 "list": "包括：", "figure": "根据规定，"}.get(q.asked.kind, "根据规定，")
         return lead + "".join(parts)
+
+    @staticmethod
+    def _items(article: Article, budget: int) -> str:
+        """A list article's items ((一)…(六)), without their numbers, as many as fit; 等 when some do not."""
+        items = [i.strip().rstrip("。；;，,:：") for i in _ITEM.split(article.body)[1:]]
+        if len(items) < 2:
+            return ""
+        text = ""
+        for n, item in enumerate(items):
+            more = ("；" if text else "") + item
+            if len(text) + len(more) > budget - (0 if n == len(items) - 1 else 1):
+                return text + "等" if text else ""
+            text += more
+        return text
 
     def _adds_a_rule(self, r: Retrieval, text: str) -> bool:
         """Is a clause group worth adding to the direct answer: a whole provision (it gives or forbids
