@@ -354,7 +354,7 @@ class Composer:
             if parts and best:
                 # a part adds only what was not said (a city often restates the region word for word)
                 best = "，".join(c for c in _CLAUSE.split(best) if c and not any(restates(p, c) for p in parts))
-            if not best or filler and not self._adds_a_rule(r, best):
+            if not best or filler and not self._adds_a_rule(r, best, parts[0]):
                 continue
             parts.append(f"{best}。[{n}]")
             budget -= len(best)
@@ -380,13 +380,16 @@ class Composer:
             text += more
         return text
 
-    def _adds_a_rule(self, r: Retrieval, text: str) -> bool:
-        """Is a clause group worth adding to the direct answer: a whole provision (it gives or forbids
-        something, and does not continue a sentence left out) about the question's own words?"""
+    def _adds_a_rule(self, r: Retrieval, text: str, first: str) -> bool:
+        """Is a clause group worth adding after the `first` part of the direct answer: a whole provision
+        (it gives or forbids something, and does not continue a sentence left out) holding at least half
+        as much of the question's own words?"""
         own = r.asked_tokens or r.tokens
+
+        def held(t: str) -> float:
+            return idf_coverage(own, set(self.retriever.tokenize(t)), self.retriever.bm25)
         return bool((_PROVIDES.search(text) or _NEGATED.search(text) or "不得" in text)
-                    and not _CONTINUES.match(text)
-                    and idf_coverage(own, set(self.retriever.tokenize(text)), self.retriever.bm25) > 0)
+                    and not _CONTINUES.match(text) and held(text) > 0 and held(text) >= 0.5 * held(first))
 
     def _chapter_head(self, picks: list[tuple[Article, list[str]]]) -> str:
         a0 = picks[0][0]
