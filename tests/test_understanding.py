@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 
 from retrieval.documents.corpus import load_corpus
-from retrieval.understanding.asking import asked_in, asked_of, asking_clauses, has_figure
+from retrieval.understanding.asking import asked_in, asked_of, asking_clauses, has_figure, setting_clauses
 from retrieval.understanding.lexicon import Synonym, expand, uncovered_topics
 from retrieval.understanding.periods import period_of
 from retrieval.understanding.query import Reader
@@ -207,3 +207,9 @@ def test_uncovered_topics_uses_synonyms():
 def test_a_year_said_of_a_place_dates_what_it_did(question, dated):
     p = period_of(question, dt.date(2026, 11, 29), authorities=["巴彦淖尔", "临河区"])
     assert p is not None and p.rules == dated
+
+
+def test_the_setting_leaves_out_the_persons_circumstances_but_not_what_they_want():
+    assert setting_clauses("社保卡丢了，怎么挂失补办？") == ["社保卡丢了"]
+    assert setting_clauses("我户口在外地，在巴彦淖尔能领创业补贴吗？") == []
+    assert setting_clauses("我想考教师资格证，报名时间是什么时候？") == ["我想考教师资格证"]

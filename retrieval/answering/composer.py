@@ -257,10 +257,11 @@ class Composer:
         articles = self._articles(q, r)
         texts = [a.title + a.body for a in articles]
         outside = [] if r.referenced else uncovered_topics(q.asking, texts, self.out_of_scope, self.retriever.synonyms)
-        if not outside and not r.referenced and self._holds(q.asking, articles[0].id) < self.t.asking_held:
+        if not outside and not r.referenced and q.setting and self._holds(q.asking, articles[0].id) < self.t.asking_held:
             # the asking clause's own words are not in the provisions ("社保卡丢了，怎么挂失补办？"): what it
-            # asks about is then named in the context, whose topics count too
-            outside = uncovered_topics(q.text, texts, self.out_of_scope, self.retriever.synonyms)
+            # asks about is then named in the setting, whose topics count too (the person's story does not:
+            # "我户口在外地，…能领创业补贴吗")
+            outside = uncovered_topics(q.setting, texts, self.out_of_scope, self.retriever.synonyms)
         if outside:
             return self._decline(q, r, "out_of_scope", topics=outside)
         # an article asked for by number is shown whole; a chapter by its first sentences; else the most relevant

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 
 from retrieval.documents.text import to_arabic
-from retrieval.understanding.periods import YEAR_RANGE
+from retrieval.understanding.periods import PERSON, YEAR_RANGE
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,18 @@ def asking_clauses(question: str) -> list[str]:
                 out.append(clauses[i - 1])
             out.append(c)
     return out or clauses[-1:]
+
+
+_INTENT = re.compile(r"想|要|打算|准备|希望|需要")
+
+
+def setting_clauses(question: str) -> list[str]:
+    """The clauses that do not ask, where the question may name what it is about when its asking clause
+    does not ("社保卡丢了，怎么挂失补办？", "我想考教师资格证，报名时间是什么时候？"). The person's own
+    circumstances are left out ("我户口在外地，…能领创业补贴吗"), what they want to do is not."""
+    asking = set(asking_clauses(question))
+    return [c for c in _CLAUSES.split(question)
+            if c and c not in asking and (not PERSON.search(c) or _INTENT.search(c))]
 
 
 # ---------------------------------------------------------------- what is asked

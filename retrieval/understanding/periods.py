@@ -28,7 +28,7 @@ _RULE_WORDS = r"出台|新出|出的|发布|印发|颁布|实施|政策|规定|�
 _ABOUT_RULES = re.compile(rf"^[^，。；？！,;?!]{{0,6}}?({_RULE_WORDS}|补贴|扶持|有什么|有啥)")
 _ABOUT_RULES_NEAR = re.compile(rf"^[^，。；？！,;?!]{{0,6}}?({_RULE_WORDS})")
 _ISSUED = re.compile(r"出台|新出|出的|发布|印发|颁布|下发|发的|发了|出了|新政|新规|通知")
-_PERSON = re.compile(r"我|俺|咱|本人|自己|家里|孩子|娃")
+PERSON = re.compile(r"我|俺|咱|本人|自己|家里|孩子|娃")  # a clause about the person: their story
 _RULES_CHANGE = re.compile(_ISSUED.pattern + r"|调整|变化|修改|修订|文件")
 
 
@@ -56,7 +56,7 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
     a year said of one ("2022年巴彦淖尔对…企业有没有补助") dates what it did, not the person's story."""
     def of_authority(after: str) -> bool:
         clause = re.split(r"[，。；？！,;?!]", after, maxsplit=1)[0]
-        return any(clause.lstrip("底初中末的 ").startswith(a) for a in authorities) and not _PERSON.search(clause)
+        return any(clause.lstrip("底初中末的 ").startswith(a) for a in authorities) and not PERSON.search(clause)
 
     rules: list[int] = []
     story: list[int] = []

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from retrieval.documents.text import longest_matches
 from retrieval.types import Article, DocumentMeta
-from retrieval.understanding.asking import Asked, asked_in, asking_clauses
+from retrieval.understanding.asking import Asked, asked_in, asking_clauses, setting_clauses
 from retrieval.understanding.periods import Period, period_of
 from retrieval.understanding.places import (
     EVERYWHERE,
@@ -33,7 +33,8 @@ class Query:
     topic: str                         # what to search for: the latest turn without names of documents or places
     context_topic: str                 # the same with the earlier turn folded in, for a follow-up
     focus: str                         # the (last) clause that asks
-    asking: str = ""                   # every clause that asks, for topics: context clauses are left out
+    asking: str = ""                   # every clause that asks, without names of places or documents:
+                                       # what is asked about (context clauses are left out)
     asked: Asked = Asked()
     place: Place = EVERYWHERE          # where the rules must apply (named, or the home region)
     place_named: bool = False
@@ -45,6 +46,7 @@ class Query:
     missing: str | None = None         # an article named that does not exist, as a message
     follow_up: bool = False
     not_applicable: tuple[str, ...] = ()   # named documents that do not apply at the place
+    setting: str = ""                  # clauses that neither ask nor tell about the person ("社保卡丢了")
     own_rules_missing: bool = False    # a place named outside every loaded local rule: only nationwide ones apply
 
     @property
@@ -187,12 +189,12 @@ class Reader:
             names = {d: m.short_name for d, m in self.docs_by_id.items()}
             missing = self.lookup.missing((unknown or no_chapter)[0], named or scope, names)
         return Query(
-            text=text, topic=topic, context_topic=context_topic, focus=asking[-1], asking=" ".join(asking),
+            text=text, topic=topic, context_topic=context_topic, focus=asking[-1], asking=self._topic(" ".join(asking)),
             asked=asked_in(asking), place=place, place_named=bool(places),
             period=period_of(text, self.today or dt.date.today(), sorted(self._place_names(text) | set(self.relative))),
             documents=tuple(named), scope=tuple(scope), articles=tuple(articles), chapter=tuple(chapter),
             missing=missing, follow_up=follow_up, not_applicable=tuple(not_applicable),
-            own_rules_missing=own_rules_missing)
+            setting=" ".join(setting_clauses(text)), own_rules_missing=own_rules_missing)
 
     def _counterparts(self, previous: str, scope: Sequence[str]) -> list[str]:
         """"对应的巴彦淖尔条款是哪条？" after an article asked for by number: its counterparts in the
