@@ -50,7 +50,7 @@ class Thresholds:
     min_coverage: float = 0.34       # share of the question's information found in the best article
     confident_dense: float = 0.86    # above this cosine, low word overlap is tolerated
     asking_held: float = 0.2         # the asking clauses' own words this scarce in the best article: the
-                                     # topics named in the context count too
+                                     # topics named in the question's setting count too
     related_margin: float = 1.0      # cite further articles scoring within this of the first (z units)
     figure_slack: float = 0.15       # how much less relevant a sentence giving the asked figure may be
     local_reach: float = 1.5         # the most local document's best article within this of the best leads
@@ -389,7 +389,7 @@ class Composer:
 
         def held(t: str) -> float:
             return idf_coverage(own, set(self.retriever.tokenize(t)), self.retriever.bm25)
-        return bool((_PROVIDES.search(text) or _NEGATED.search(text) or "不得" in text)
+        return bool((_PROVIDES.search(text) or _NEGATED.search(text))
                     and not _CONTINUES.match(text) and held(text) > 0 and held(text) >= 0.5 * held(first))
 
     def _chapter_head(self, picks: list[tuple[Article, list[str]]]) -> str:
