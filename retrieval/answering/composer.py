@@ -164,12 +164,6 @@ class Composer:
                 chosen.append(hit.article_id)
         return [self.corpus.article(a) for a in chosen]
 
-    def _holds(self, text: str, article_id: str) -> float:
-        """Share of the text's information (idf mass) that an article contains."""
-        tokens = self.retriever.tokenize(text)
-        bm25 = self.retriever.bm25
-        return idf_coverage(tokens, bm25.terms_in(self.retriever.position[article_id], tokens), bm25)
-
     def _implements(self, doc_id: str, other: str) -> bool:
         """Does doc_id implement `other`, directly or through documents in between?"""
         seen = set()
@@ -257,7 +251,8 @@ class Composer:
         articles = self._articles(q, r)
         texts = [a.title + a.body for a in articles]
         outside = [] if r.referenced else uncovered_topics(q.asking, texts, self.out_of_scope, self.retriever.synonyms)
-        if not outside and not r.referenced and q.setting and self._holds(q.asking, articles[0].id) < self.t.asking_held:
+        if not outside and not r.referenced and q.setting and self.retriever.holds(self.retriever.tokenize(q.asking), articles[0].id) \
+                < self.t.asking_held:
             # the asking clause's own words are not in the provisions ("社保卡丢了，怎么挂失补办？"): what it
             # asks about is then named in the setting, whose topics count too (the person's story does not:
             # "我户口在外地，…能领创业补贴吗")
@@ -285,10 +280,10 @@ class Composer:
         return sorted(close, key=lambda p: rank.get(p[0].doc_id, len(rank))) + [p for p in picks if p not in close]
 
     def _answer(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> Answer:
-        citations = [citation_for(a, self.corpus, self.quote(a, sents if a.id in r.referenced else self._quoted(r, a, sents)))
-                     for a, sents in picks]
+        shown = [sents if a.id in r.referenced else self._quoted(r, a, sents) for a, sents in picks]
+        citations = [citation_for(a, self.corpus, self.quote(a, sents)) for (a, _), sents in zip(picks, shown, strict=True)]
         notes = self._notes(q)
-        summary = self._summary(q, r, picks)
+        summary = self._summary(q, r, picks, shown[0] if shown else [])
         lines: list[str] = ([summary] if summary else []) + list(notes)
         by_doc: dict[str, list[int]] = {}
         for n, (a, _) in enumerate(picks, start=1):
@@ -315,9 +310,10 @@ class Composer:
                       summary=summary)
 
     # ------------------------------------------------------------ the direct answer
-    def _summary(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> str:
+    def _summary(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]], quoted: Sequence[str]) -> str:
         """One or two sentences built from clauses of the cited articles that answer the question, with
-        their markers. Only connecting words of our own are added, so every figure is in the article."""
+        their markers (`quoted`: the first article's sentences its citation quotes). Only connecting words
+        of our own are added, so every figure is in the article."""
         if not picks:
             return ""
         article, sentences = picks[0]
@@ -336,15 +332,15 @@ class Composer:
         # the most relevant chosen sentence of each level's rule; then the first rule's next sentence
         # quoted beside it, while there is room (clauses of one sentence belong together)
         spans: list[tuple[int, str, bool]] = []   # (marker, sentence, only to fill the wanted length)
+        first = self._sentence_relevance(r, article)
         for n, (a, sents) in enumerate(picks[:2], start=1):
             if sents and not (spans and a.doc_id == picks[0][0].doc_id):
-                relevance = self._sentence_relevance(r, a)
+                relevance = first if n == 1 else self._sentence_relevance(r, a)
                 spans.append((n, max(sents, key=lambda s: relevance.get(s, 0.0)), False))
         if spans and article.id not in r.referenced:
-            relevance = self._sentence_relevance(r, article)
-            more = [s for s in self._quoted(r, article, sentences) if s != spans[0][1]]
+            more = [s for s in quoted if s != spans[0][1]]
             if more:
-                spans.append((1, max(more, key=lambda s: relevance.get(s, 0.0)), True))
+                spans.append((1, max(more, key=lambda s: first.get(s, 0.0)), True))
         parts: list[str] = []
         budget = SUMMARY_CHARS
         for n, sentence, filler in spans:

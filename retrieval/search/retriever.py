@@ -148,10 +148,12 @@ class HybridRetriever:
             best_dense=float(finite.max()) if finite.size else 0.0,
             dense={h.article_id: float(dense[self.position[h.article_id]]) for h in hits},
             lexical={h.article_id: float(lexical[self.position[h.article_id]]) for h in hits},
-            coverage={h.article_id: idf_coverage(
-                coverage_tokens, self.bm25.terms_in(self.position[h.article_id], coverage_tokens), self.bm25)
-                for h in hits},
+            coverage={h.article_id: self.holds(coverage_tokens, h.article_id) for h in hits},
             asked_tokens=self.tokenize(q.topic))
+
+    def holds(self, tokens: Sequence[str], article_id: str) -> float:
+        """Share of the tokens' information (idf mass) that an article contains; 0..1."""
+        return idf_coverage(tokens, self.bm25.terms_in(self.position[article_id], tokens), self.bm25)
 
     def sentence_scores(self, retrieval: Retrieval, article_id: str) -> dict[int, float]:
         """Cosine of the question with each sentence of an article, by sentence position."""
