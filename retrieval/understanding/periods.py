@@ -27,6 +27,9 @@ _RECENT = {"最近": (-1, 0), "近两年": (-1, 0), "这两年": (-1, 0), "近�
 _RULE_WORDS = r"出台|新出|出的|发布|印发|颁布|实施|政策|规定|文件|细则|意见|办法|条例|标准|一期|那期|这期|期间|版|新规"
 _ABOUT_RULES = re.compile(rf"^[^，。；？！,;?!]{{0,6}}?({_RULE_WORDS}|补贴|扶持|有什么|有啥)")
 _ABOUT_RULES_NEAR = re.compile(rf"^[^，。；？！,;?!]{{0,6}}?({_RULE_WORDS})")
+# the rules themselves named later in the year's clause ("2023年农牧民工参加技能培训的补贴标准是怎么规定的"),
+# when the clause is not the person's story ("2022年毕业的大学生，补贴标准是多少" names the year of graduation)
+_RULES_IN_CLAUSE = re.compile(r"标准|规定|文件|细则|办法|条例|新规|出台|发布|印发|行动计划|规划|新一轮")
 _ISSUED = re.compile(r"出台|新出|出的|发布|印发|颁布|下发|发的|发了|出了|新政|新规|通知")
 PERSON = re.compile(r"我|俺|咱|本人|自己|家里|孩子|娃")  # a clause about the person: their story
 _RULES_CHANGE = re.compile(_ISSUED.pattern + r"|调整|变化|修改|修订|文件")
@@ -71,7 +74,9 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
         year = int(raw) if raw.isdigit() else int(to_arabic(raw + "年")[:-1])
         after = question[m.end():]
         years = [year, today.year] if _ONWARD.match(after) else [year]
-        dated = changes or _ABOUT_RULES.match(after) or YEAR_RANGE.match(question[m.start():]) or of_authority(after)
+        clause = re.split(r"[，。；？！,;?!]", after, maxsplit=1)[0]
+        dated = (changes or _ABOUT_RULES.match(after) or YEAR_RANGE.match(question[m.start():]) or of_authority(after)
+                 or (_RULES_IN_CLAUSE.search(clause) and not PERSON.search(question[:m.start()] + clause)))
         (rules if dated else story).extend(years)
     for m in _SHORT_YEAR.finditer(question):
         year = 2000 + int(m.group(1))
