@@ -1,6 +1,7 @@
 """Whose rules, which years, what is asked — on a corpus with a national law and another province's
 rules added the way the README says (text file + metadata), with the real index and embedder."""
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -152,3 +153,24 @@ def test_a_list_question_is_answered_with_the_items_not_the_first_one(assistant)
     assert a.citations[0].id == "prc-employment-law-2015:4.41"
     assert a.summary.startswith("包括：提供虚假就业信息；") and "扣押劳动者的居民身份证" in a.summary
     assert "（一）" not in a.summary
+
+
+def test_whether_someone_elses_act_is_allowed_is_never_answered_yes(assistant):
+    a = assistant.ask("我去中介找工作，中介要扣下我的身份证，还让我交押金，这允许吗？")
+    assert a.citations[0].id.startswith("prc-employment-law-2015:")
+    assert not a.summary.startswith("可以") and "扣押" in a.summary
+
+
+def test_where_to_apply_is_the_office_a_document_names(assistant):
+    a = assistant.ask("我和老婆都下岗了，家里没一个人上班，住在临河城区，该去哪儿申请帮助？")
+    n = next(i for i, c in enumerate(a.citations, start=1) if c.id == "prc-employment-law-2015:6.56")
+    assert "社区公共就业服务机构申请就业援助" in a.summary and a.summary.endswith(f"[{n}]")
+    assert "牵头" not in a.summary
+
+
+def test_the_summary_says_no_bare_condition(assistant):
+    from retrieval.answering.composer import _fragment
+    a = assistant.ask("我是去产能分流下来的，想自己开个修车铺，政府能帮着进创业园吗？")
+    parts = [p for p in re.split(r"\[\d+\]", a.summary) if p]
+    assert "优先安排入驻" in a.summary
+    assert not any(_fragment(p.rstrip("。").removeprefix("可以。").removeprefix("根据规定，")) for p in parts), a.summary

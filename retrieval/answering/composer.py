@@ -35,6 +35,13 @@ _CLAUSE = re.compile(r"[，,；;：:。]")
 _PROVIDES = re.compile(r"给予|享受|纳入|提供|补贴|补助|支持|奖补|可按规定|按规定|免费|优先")
 _CONDITION = re.compile(r"^(对|凡|符合|为|对于)|的$")
 _NEGATED = re.compile(r"不得|不予|不再|禁止|取消")
+# "可以。" answers whether the person can have something; never whether someone else's act is allowed
+# ("中介扣我身份证，这允许吗"), and never above a sanction
+_NOT_A_YES = re.compile(r"合法|违法|允许|准许|能这样|可以这样|能收|该收|对吗|算不算|处罚|罚款|责令|吊销|追究")
+# where a document itself names the office to go to ("向住所地街道、社区公共就业服务机构申请")
+_OFFICE = re.compile(r"(?:向|到)[^，。；;]{2,30}?(?:申请|办理|登记|咨询|求助|举报|投诉)")
+# a clause group that cannot stand alone: a condition without what it gets, or a list's lead-in alone
+_FRAGMENT = re.compile(r"(的|下列[^，。；;]{0,6}|如下|以下[^，。；;]{0,4})$")
 _CONTINUES = re.compile(r"^(并|但|且|或|及|而|同时|其中|[（(][一二三四五六七八九十\d]+[）)])")
 # a question with no word of Chinese or of the documents in it: told apart from one they do not answer
 NOT_UNDERSTOOD = "没看懂您的问题，可以换个说法吗？请用中文说说您想了解哪方面的就业创业政策，比如“返乡创业有什么扶持？”"
@@ -100,6 +107,13 @@ def restates(text: str, other: str, share: float = 0.8) -> bool:
         return False
     a, b = bigrams(text), bigrams(other)
     return bool(a and b) and len(a & b) / len(b) >= share
+
+
+def _fragment(text: str) -> bool:
+    """A clause group that cannot stand alone: it only states a condition ("对自主创业的分流人员"), or it
+    ends on one or on a list's lead-in ("为劳动者免费提供下列服务")."""
+    clauses = [c for c in _CLAUSE.split(text) if c]
+    return bool(_FRAGMENT.search(text)) or (not _PROVIDES.search(text) and all(_CONDITION.search(c) for c in clauses))
 
 
 def document_label(meta: DocumentMeta) -> str:
@@ -321,7 +335,7 @@ class Composer:
             head = f"{self._chapter_head(picks)}{article_label(article, self.corpus)}规定："
             return f"{head}{self._opening(article, max(SUMMARY_CHARS - len(head), 20))}。[1]"
         if q.asked.kind == "where":
-            return f"{WHERE_TO_GO}[1]"
+            return self._office(q, r, picks) or f"{WHERE_TO_GO}[1]"
         if q.asked.kind == "lead" and article.lead_department:
             return f"这项政策的牵头部门是{article.lead_department}（负责推动落实，不是办理窗口）。[1]"
         if q.articles:  # what the article is about, then how it begins
@@ -351,17 +365,34 @@ class Composer:
             if parts and best:
                 # a part adds only what was not said (a city often restates the region word for word)
                 best = "，".join(c for c in _CLAUSE.split(best) if c and not any(restates(p, c) for p in parts))
-            if not best or filler and not self._adds_a_rule(r, best, parts[0]):
+            if not best or _fragment(best) or filler and not self._adds_a_rule(r, best, parts[0]):
                 continue
             parts.append(f"{best}。[{n}]")
             budget -= len(best)
             if budget < 20:
                 break
+        if not parts and spans:  # only fragments: the best clauses of the anchor sentence, as they are
+            best = self._best_clauses(q, r, spans[0][1], SUMMARY_CHARS)
+            parts = [f"{best}。[{spans[0][0]}]"] if best else []
         if not parts:
             return ""
-        lead = {"yes_no": "可以。根据规定，" if not _NEGATED.search(parts[0]) else "根据规定，",
+        yes = (_PROVIDES.search(parts[0]) and not _NEGATED.search(parts[0])
+               and not _NOT_A_YES.search(parts[0] + q.asking))
+        lead = {"yes_no": "可以。根据规定，" if yes else "根据规定，",
                 "list": "包括：", "figure": "根据规定，"}.get(q.asked.kind, "根据规定，")
         return lead + "".join(parts)
+
+    def _office(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> str:
+        """Where to apply, in the words of a cited article that names the office; "" when none does."""
+        for n, (article, _) in enumerate(picks, start=1):
+            relevance = self._sentence_relevance(r, article)
+            named = [s for s in article.sentences if _OFFICE.search(s)]
+            if named:
+                sentence = max(named, key=lambda s: relevance.get(s, 0.0))
+                clauses = self._best_clauses(q, r, sentence, SUMMARY_CHARS - 5)
+                if clauses and _OFFICE.search(clauses):
+                    return f"根据规定，{clauses}。[{n}]"
+        return ""
 
     @staticmethod
     def _items(article: Article, budget: int) -> str:
