@@ -184,6 +184,15 @@ def test_has_figure_respects_the_asked_unit():
     assert has_figure("duration", "应当提前三十日向工会说明情况。", "日")
 
 
+def test_a_thing_counted_is_the_unit_and_its_count_may_be_said_in_words():
+    asked = asked_of("个体户和开公司分别是几个证合成一个")
+    assert (asked.kind, asked.figure, asked.unit) == ("figure", "count", "证")
+    assert has_figure("count", "全面实施企业“五证合一、一照一码”", "证")
+    assert has_figure("count", "力争打造100个以上创业园", "创")
+    assert not has_figure("count", "到2020年，统一办证", "证")   # a year is not a count of 证
+    assert asked_of("能雇几个人").unit == "人" and asked_of("培训几个课时").unit == "课时"
+
+
 def test_follow_ups_fold_in_the_earlier_turn(reader):
     history = [{"role": "user", "content": "返乡农民工创业有什么扶持？"}, {"role": "assistant", "content": "……"}]
     assert reader.read("那贷款呢？", history).context_topic == "返乡农民工创业有什么扶持？ 那贷款呢？"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from retrieval.documents.text import to_arabic
+from retrieval.documents.text import CN_NUMERAL, to_arabic
 from retrieval.understanding.periods import PERSON, YEAR_RANGE
 
 
@@ -75,6 +75,8 @@ _WHERE = re.compile(r"(哪个部门|哪个单位|哪里|哪儿|去哪|找谁|什
                     r"(办理|申请|报名)[^，。？?]{0,4}(去哪|找谁|哪里|哪个部门)")
 _MEASURE = "户家人岁次名项条位座所间期批个"
 _ASKED_UNIT = re.compile(rf"(?:多少|几)个?(学时|课时|[{_MEASURE}])")
+# "几个证": the thing counted is the unit, so "五证合一" gives the figure asked for
+_COUNTED = re.compile(r"(?:多少|几)个([\u4e00-\u9fff])")
 _ASKED_PERIOD = re.compile(r"(?:多少|几)个?(年|月|天|日|周|工作日)")
 
 
@@ -89,6 +91,9 @@ def asked_of(focus: str) -> Asked:
             if pattern.search(focus):
                 unit = {"count": _ASKED_UNIT, "duration": _ASKED_PERIOD}.get(kind)
                 m = unit.search(focus) if unit else None
+                counted = _COUNTED.search(focus) if kind == "count" else None
+                if counted and counted.group(1) not in _MEASURE + "年月天日周小工学课":
+                    return Asked("figure", kind, counted.group(1))
                 return Asked("figure", kind, m.group(1) if m else None)
     if _LIST.search(focus):
         return Asked("list")
@@ -123,6 +128,8 @@ def has_figure(kind: str, text: str, unit: str | None = None) -> bool:
     if unit:
         if kind == "duration" and YEAR_RANGE.search(text):
             return True
+        if kind == "count" and unit[0] not in _MEASURE:  # a thing counted ("几个证"): so many 个, or
+            return bool(re.search(rf"\d+\s*个|[{CN_NUMERAL}\d]{unit}", text))  # the count said of it ("五证合一")
         unit = "(?:天|日|工作日)" if unit in ("天", "日") else unit
         return bool(re.search(rf"(\d+|半)\s*个?{unit}", text))
     return bool(_FIGURE_IN_TEXT[kind].search(text))
