@@ -343,12 +343,13 @@ class Composer:
             return f"{head}{self._opening(article, SUMMARY_CHARS - len(head))}。[1]"
         if q.asked.kind == "list" and (items := self._items(article, SUMMARY_CHARS - 3)):
             return f"包括：{items}。[1]"
-        # the most relevant chosen sentence of each level's rule; then the first rule's next sentence
-        # quoted beside it, while there is room (clauses of one sentence belong together)
+        # the most relevant chosen sentence of the first two rules (the second article often says what
+        # the first only frames); then the first rule's next sentence quoted beside it, while there is
+        # room (clauses of one sentence belong together)
         spans: list[tuple[int, str, bool]] = []   # (marker, sentence, only to fill the wanted length)
         first = self._sentence_relevance(r, article)
         for n, (a, sents) in enumerate(picks[:2], start=1):
-            if sents and not (spans and a.doc_id == picks[0][0].doc_id):
+            if sents:
                 relevance = first if n == 1 else self._sentence_relevance(r, a)
                 spans.append((n, max(sents, key=lambda s: relevance.get(s, 0.0)), False))
         if spans and article.id not in r.referenced:
@@ -358,10 +359,7 @@ class Composer:
         parts: list[str] = []
         budget = SUMMARY_CHARS
         for n, sentence, filler in spans:
-            room = budget - (SUMMARY_CHARS - SUMMARY_WANTED) if filler else budget
-            if room < 20:
-                break
-            best = self._best_clauses(q, r, sentence, room)
+            best = self._best_clauses(q, r, sentence, budget)
             if parts and best:
                 # a part adds only what was not said (a city often restates the region word for word)
                 best = "，".join(c for c in _CLAUSE.split(best) if c and not any(restates(p, c) for p in parts))
