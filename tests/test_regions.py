@@ -121,6 +121,9 @@ def test_residence_is_context_not_the_question(assistant):
 def test_wage_arrears_are_out_of_scope(assistant):
     a = assistant.ask("老板拖了我三个月工钱，怎么办？")
     assert a.refused
+    # asked only "where to complain": the person's story says what about, and no provision covers it
+    a = assistant.ask("公司已经拖欠我三个月工资了，老板一直说再等等，我应该去哪投诉？")
+    assert a.refused and a.refusal_reason == "out_of_scope" and "劳动保障监察" in a.answer
 
 
 def test_a_chapter_is_listed(assistant):

@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 
 from retrieval.documents.corpus import load_corpus
-from retrieval.understanding.asking import asked_in, asked_of, asking_clauses, has_figure, setting_clauses
+from retrieval.understanding.asking import asked_in, asked_of, asking_clauses, has_figure, setting_clauses, story_clauses
 from retrieval.understanding.lexicon import Synonym, expand, uncovered_topics
 from retrieval.understanding.periods import period_of
 from retrieval.understanding.query import Reader
@@ -226,3 +226,5 @@ def test_the_setting_leaves_out_the_persons_circumstances_but_not_what_they_want
     assert setting_clauses("社保卡丢了，怎么挂失补办？") == ["社保卡丢了"]
     assert setting_clauses("我户口在外地，在巴彦淖尔能领创业补贴吗？") == []
     assert setting_clauses("我想考教师资格证，报名时间是什么时候？") == ["我想考教师资格证"]
+    assert story_clauses("公司已经拖欠我三个月工资了，老板一直说再等等，我应该去哪投诉？") == ["公司已经拖欠我三个月工资了"]
+    assert story_clauses("我户口在外地，在巴彦淖尔能领创业补贴吗？") == ["我户口在外地"]

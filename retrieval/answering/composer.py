@@ -265,12 +265,14 @@ class Composer:
         articles = self._articles(q, r)
         texts = [a.title + a.body for a in articles]
         outside = [] if r.referenced else uncovered_topics(q.asking, texts, self.out_of_scope, self.retriever.synonyms)
-        if not outside and not r.referenced and q.setting and self.retriever.holds(self.retriever.tokenize(q.asking), articles[0].id) \
-                < self.t.asking_held:
-            # the asking clause's own words are not in the provisions ("社保卡丢了，怎么挂失补办？"): what it
-            # asks about is then named in the setting, whose topics count too (the person's story does not:
-            # "我户口在外地，…能领创业补贴吗")
-            outside = uncovered_topics(q.setting, texts, self.out_of_scope, self.retriever.synonyms)
+        held = self.retriever.holds(self.retriever.tokenize(q.asking), articles[0].id)
+        if not outside and not r.referenced and (q.setting or q.story) and held < self.t.asking_held:
+            # the asking clause's own words are scarce in the provisions ("社保卡丢了，怎么挂失补办？"): what it
+            # asks about is then named in the setting, whose topics count too; the person's story counts
+            # only when none of them are there ("公司拖欠我三个月工资了，我应该去哪投诉？"), not beside
+            # what they ask for ("我户口在外地，…能领创业补贴吗")
+            context = q.setting if held > 0 else f"{q.setting} {q.story}"
+            outside = uncovered_topics(context, texts, self.out_of_scope, self.retriever.synonyms)
         if outside:
             return self._decline(q, r, "out_of_scope", topics=outside)
         # an article asked for by number is shown whole; a chapter by its first sentences; else the most relevant

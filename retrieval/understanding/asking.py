@@ -51,6 +51,12 @@ def setting_clauses(question: str) -> list[str]:
             if c and c not in asking and (not PERSON.search(c) or _INTENT.search(c))]
 
 
+def story_clauses(question: str) -> list[str]:
+    """The clauses that tell the person's own circumstances: left out of the setting above."""
+    asking, setting = set(asking_clauses(question)), set(setting_clauses(question))
+    return [c for c in _CLAUSES.split(question) if c and c not in asking and c not in setting]
+
+
 # ---------------------------------------------------------------- what is asked
 
 FIGURE_KINDS = {  # checked in this order

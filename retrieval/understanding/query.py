@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from retrieval.documents.text import longest_matches
 from retrieval.types import Article, DocumentMeta
-from retrieval.understanding.asking import Asked, asked_in, asking_clauses, setting_clauses
+from retrieval.understanding.asking import Asked, asked_in, asking_clauses, setting_clauses, story_clauses
 from retrieval.understanding.periods import Period, period_of
 from retrieval.understanding.places import (
     EVERYWHERE,
@@ -47,6 +47,7 @@ class Query:
     follow_up: bool = False
     not_applicable: tuple[str, ...] = ()   # named documents that do not apply at the place
     setting: str = ""                  # clauses that neither ask nor tell about the person ("社保卡丢了")
+    story: str = ""                    # the person's own circumstances ("公司已经拖欠我三个月工资了")
     own_rules_missing: bool = False    # a place named outside every loaded local rule: only nationwide ones apply
 
     @property
@@ -194,7 +195,8 @@ class Reader:
             period=period_of(text, self.today or dt.date.today(), sorted(self._place_names(text) | set(self.relative))),
             documents=tuple(named), scope=tuple(scope), articles=tuple(articles), chapter=tuple(chapter),
             missing=missing, follow_up=follow_up, not_applicable=tuple(not_applicable),
-            setting=" ".join(setting_clauses(text)), own_rules_missing=own_rules_missing)
+            setting=" ".join(setting_clauses(text)), story=" ".join(story_clauses(text)),
+            own_rules_missing=own_rules_missing)
 
     def _counterparts(self, previous: str, scope: Sequence[str]) -> list[str]:
         """"对应的巴彦淖尔条款是哪条？" after an article asked for by number: its counterparts in the
