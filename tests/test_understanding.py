@@ -3,7 +3,14 @@ import datetime as dt
 import pytest
 
 from retrieval.documents.corpus import load_corpus
-from retrieval.understanding.asking import asked_in, asked_of, asking_clauses, has_figure, setting_clauses, story_clauses
+from retrieval.understanding.asking import (
+    asked_in,
+    asked_of,
+    asking_clauses,
+    has_figure,
+    setting_clauses,
+    story_clauses,
+)
 from retrieval.understanding.lexicon import Synonym, expand, uncovered_topics
 from retrieval.understanding.periods import period_of
 from retrieval.understanding.query import Reader
