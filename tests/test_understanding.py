@@ -128,6 +128,11 @@ def test_focus_is_the_clause_that_asks():
     ("2021年开始的新一轮行动计划有啥内容", (2021, 2021)),
     ("2022年毕业的大学生，补贴标准是多少", None),   # the year of graduation: its clause names no rules
     ("我2022年毕业的，创业补贴标准是多少", None),
+    ("今年的就业见习补贴还发不发", (2026, 2026)),              # the year's own benefit
+    ("我今年的社保补贴还能领吗", None),                         # the person's year
+    ("今年高校毕业生到基层就业有什么新补贴", (2026, 2026)),      # new rules asked for
+    ("巴彦淖尔2024年稳就业的新措施有哪些", (2024, 2024)),
+    ("我想了解2023年度巴彦淖尔市就业创业补贴的申报时间", (2023, 2023)),  # asking, not a story
     ("到2020年力争打造多少个创业园", None),
     ("就业促进法第五十五条规定了什么", None),
     ("第十五条说的啥", None),

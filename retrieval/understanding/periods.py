@@ -30,9 +30,13 @@ _ABOUT_RULES_NEAR = re.compile(rf"^[^，。；？！,;?!]{{0,6}}?({_RULE_WORDS})
 # the rules themselves named later in the year's clause ("2023年农牧民工参加技能培训的补贴标准是怎么规定的"),
 # when the clause is not the person's story ("2022年毕业的大学生，补贴标准是多少" names the year of graduation)
 _RULES_IN_CLAUSE = re.compile(r"标准|规定|文件|细则|办法|条例|新规|出台|发布|印发|行动计划|规划|新一轮")
+_CLAUSE_START = re.compile(r"[，。；？！,;?!]")
+_ABOUT_BENEFITS = re.compile(_RULE_WORDS + r"|补贴|补助|扶持|贷款|奖补|优惠")
 _ISSUED = re.compile(r"出台|新出|出的|发布|印发|颁布|下发|发的|发了|出了|新政|新规|通知")
 PERSON = re.compile(r"我|俺|咱|本人|自己|家里|孩子|娃")  # a clause about the person: their story
-_RULES_CHANGE = re.compile(_ISSUED.pattern + r"|调整|变化|修改|修订|文件")
+_RULES_CHANGE = re.compile(_ISSUED.pattern + r"|调整|变化|修改|修订|文件|新(?:的)?(?:政策|规定|补贴|措施|扶持|标准)")
+# asking about something, not telling one's story: "我想了解2023年度…补贴的申报时间"
+_ASKING_VERB = re.compile(r"^.*?(?:想了解|想问问?|想咨询|想知道|请问|问一下|咨询一下)")
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,10 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
         after = question[m.end():]
         years = [year, today.year] if _ONWARD.match(after) else [year]
         clause = re.split(r"[，。；？！,;?!]", after, maxsplit=1)[0]
+        before = _ASKING_VERB.sub("", question[:m.start()])
         dated = (changes or _ABOUT_RULES.match(after) or YEAR_RANGE.match(question[m.start():]) or of_authority(after)
-                 or (_RULES_IN_CLAUSE.search(clause) and not PERSON.search(question[:m.start()] + clause)))
+                 or after.startswith("度")  # 2023年度: a budget or programme year
+                 or (_RULES_IN_CLAUSE.search(clause) and not PERSON.search(before + clause)))
         (rules if dated else story).extend(years)
     for m in _SHORT_YEAR.finditer(question):
         year = 2000 + int(m.group(1))
@@ -86,7 +92,11 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
         i = question.find(word)
         if i >= 0:
             after = question[i + len(word):]
-            dated = changes or _ABOUT_RULES_NEAR.match(after) or of_authority(after)
+            clause = re.split(r"[，。；？！,;?!]", after, maxsplit=1)[0]
+            # "今年的就业见习补贴": the year's own benefit, not the person's year ("今年刚毕业")
+            dated = (changes or _ABOUT_RULES_NEAR.match(after) or of_authority(after)
+                     or (after.startswith("的") and _ABOUT_BENEFITS.search(clause)
+                         and not PERSON.search(_ASKING_VERB.sub("", _CLAUSE_START.split(question[:i])[-1]) + clause)))
             (rules if dated else story).append(today.year + delta)
     if not rules:  # "2023年新出的": the year said is the one meant
         if any(word in question for word in _NEWEST):
