@@ -196,6 +196,15 @@ def test_has_figure_respects_the_asked_unit():
     assert has_figure("duration", "应当提前三十日向工会说明情况。", "日")
 
 
+def test_a_date_is_a_figure_and_a_year_is_not_a_duration():
+    assert asked_of("求职创业补贴一般什么时候发放").figure == "date"
+    assert asked_of("就业促进法是从哪天开始施行的").figure == "date"
+    assert asked_of("什么时候能申请创业贷款").kind != "figure"    # when eligible: the conditions answer
+    assert has_figure("date", "本法自2008年1月1日起施行。") and not has_figure("date", "到2020年，力争打造8个以上创业园")
+    assert not has_figure("duration", "到2020年，力争打造8个以上创业园", "年")
+    assert has_figure("duration", "孵化期最长可延长2年", "年")
+
+
 def test_a_thing_counted_is_the_unit_and_its_count_may_be_said_in_words():
     asked = asked_of("个体户和开公司分别是几个证合成一个")
     assert (asked.kind, asked.figure, asked.unit) == ("figure", "count", "证")

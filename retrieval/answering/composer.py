@@ -47,7 +47,8 @@ _CONTINUES = re.compile(r"^(并|但|且|或|及|而|同时|其中|[（(][一二�
 NOT_UNDERSTOOD = "没看懂您的问题，可以换个说法吗？请用中文说说您想了解哪方面的就业创业政策，比如“返乡创业有什么扶持？”"
 WHERE_TO_GO = f"具体办理或咨询，可拨打{HOTLINE}人社服务热线，或到当地人社局、就业服务中心。"
 _FIGURE_WORDS = {"money": "具体金额或补贴标准", "rate": "具体的利率或比例", "duration": "具体期限",
-                 "count": "具体数量", "age": "具体年龄", "address": "具体地址", "phone": "具体电话号码"}
+                 "count": "具体数量", "age": "具体年龄", "address": "具体地址", "phone": "具体电话号码",
+                 "date": "具体日期"}
 
 
 @dataclass(frozen=True)

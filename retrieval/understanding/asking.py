@@ -68,6 +68,9 @@ FIGURE_KINDS = {  # checked in this order
     "age": re.compile(r"多大岁数|多大年纪|多少岁|几岁|多大年龄|年龄[^，。？?]{0,4}(多少|多大|上限|下限|限制)|岁数"),
     "address": re.compile(r"哪条街|哪条路|门牌|地址|几号楼|几楼|具体在哪|具体位置"),
     "phone": re.compile(r"电话[^，。？?]{0,3}(多少|是什么)|号码[^，。？?]{0,3}(多少|是什么)|联系方式"),
+    # a calendar date: "哪天", or 什么时候 with the event dated ("什么时候发放", not "什么时候能申请")
+    "date": re.compile(r"哪天|哪一天|几号|几月几[日号]|截止(日期|时间)|具体日期|"
+                       r"什么时候(开始|起)?(施行|实施|生效|执行|发放|发钱|截止|举办|报名|开始)"),
     "count": re.compile(r"多少|几个|几次|几家|几户|几人|几岁|几名|几项|几条"),
 }
 # "能不能多领几个月" asks whether, not how much
@@ -120,11 +123,12 @@ def asked_in(clauses: list[str]) -> Asked:
 _FIGURE_IN_TEXT = {
     "money": re.compile(r"\d[\d,.]*\s*(?:元|万元|万|千元|亿)"),
     "rate": re.compile(r"\d[\d.]*\s*(?:%|％|‰|倍|个百分点)|百分之\d+"),
-    "duration": re.compile(r"\d+\s*(?:个)?(?:年|月|日|天|工作日|周|小时)|半年|" + YEAR_RANGE.pattern),
+    "duration": re.compile(r"(?<!\d)\d{1,3}\s*(?:个)?(?:年|月|日|天|工作日|周|小时)|半年|" + YEAR_RANGE.pattern),
     "count": re.compile(r"\d+"),
     "age": re.compile(r"\d+\s*周?岁"),
     "address": re.compile(r"[路街道巷]\s*\d+\s*号|\d+\s*号楼"),
     "phone": re.compile(r"\d{5,}"),
+    "date": re.compile(r"\d{4}年\d{1,2}月|\d{1,2}月\d{1,2}日|之日起"),
 }
 
 
@@ -137,5 +141,5 @@ def has_figure(kind: str, text: str, unit: str | None = None) -> bool:
         if kind == "count" and unit[0] not in _MEASURE:  # a thing counted ("几个证"): so many 个, or
             return bool(re.search(rf"\d+\s*个|[{CN_NUMERAL}\d]{unit}", text))  # the count said of it ("五证合一")
         unit = "(?:天|日|工作日)" if unit in ("天", "日") else unit
-        return bool(re.search(rf"(\d+|半)\s*个?{unit}", text))
+        return bool(re.search(rf"((?<!\d)\d{{1,3}}|半)\s*个?{unit}", text))  # 2020年 is a year, not 2020 years
     return bool(_FIGURE_IN_TEXT[kind].search(text))
