@@ -177,3 +177,10 @@ def test_the_summary_says_no_bare_condition(assistant):
     parts = [p for p in re.split(r"\[\d+\]", a.summary) if p]
     assert "优先安排入驻" in a.summary
     assert not any(_fragment(p.rstrip("。").removeprefix("可以。").removeprefix("根据规定，")) for p in parts), a.summary
+
+
+def test_a_certificate_asked_about_is_the_issuers_business_one_held_is_context(assistant):
+    a = assistant.ask("我是残疾人，想找工作，但还没办残疾证，残疾证去哪办、残疾等级怎么评？")
+    assert a.refused and a.refusal_reason == "out_of_scope" and "残疾证" in a.answer
+    assert not assistant.ask("我在厂里上班好几年了，今年考了个电工证，能领补贴吗？").refused
+    assert not assistant.ask("我腿有残疾，办了残疾证，打算自己开个小卖部做个体经营，国家对我这样的有啥照顾？").refused

@@ -11,7 +11,7 @@ from retrieval.understanding.asking import (
     setting_clauses,
     story_clauses,
 )
-from retrieval.understanding.lexicon import Synonym, expand, uncovered_topics
+from retrieval.understanding.lexicon import Synonym, certificates, expand, uncovered_topics
 from retrieval.understanding.periods import period_of
 from retrieval.understanding.query import Reader
 from retrieval.understanding.references import ArticleLookup, DocumentNames
@@ -249,3 +249,8 @@ def test_the_setting_leaves_out_the_persons_circumstances_but_not_what_they_want
     assert setting_clauses("我想考教师资格证，报名时间是什么时候？") == ["我想考教师资格证"]
     assert story_clauses("公司已经拖欠我三个月工资了，老板一直说再等等，我应该去哪投诉？") == ["公司已经拖欠我三个月工资了"]
     assert story_clauses("我户口在外地，在巴彦淖尔能领创业补贴吗？") == ["我户口在外地"]
+
+
+def test_certificates_named_are_found_by_their_shape_not_a_list():
+    assert certificates(["残疾证", "去", "哪办", "许可证", "社保卡", "营业执照", "保证", "认证", "资格证书"]) == [
+        "残疾证", "许可证", "社保卡", "营业执照", "资格证书"]

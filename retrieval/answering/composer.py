@@ -19,7 +19,7 @@ from retrieval.search.lexical import idf_coverage
 from retrieval.search.retriever import HybridRetriever, Retrieval
 from retrieval.types import Article, Citation, DocumentMeta
 from retrieval.understanding.asking import Asked, has_figure
-from retrieval.understanding.lexicon import uncovered_topics
+from retrieval.understanding.lexicon import certificates, uncovered_topics
 from retrieval.understanding.query import Query, Reader
 
 HOTLINE = "12333"
@@ -274,6 +274,11 @@ class Composer:
             # what they ask for ("我户口在外地，…能领创业补贴吗")
             context = q.setting if held > 0 else f"{q.setting} {q.story}"
             outside = uncovered_topics(context, texts, self.out_of_scope, self.retriever.synonyms)
+        if not outside and not r.referenced:
+            # a certificate asked about (not one named as context: "今年考了个电工证，能领补贴吗") that no
+            # cited provision names
+            named = certificates(self.retriever.tokenize(q.asking))
+            outside = [c for c in named if not any(c in t for t in texts)]
         if outside:
             return self._decline(q, r, "out_of_scope", topics=outside)
         # an article asked for by number is shown whole; a chapter by its first sentences; else the most relevant

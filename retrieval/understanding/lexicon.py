@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,3 +61,12 @@ def uncovered_topics(focus: str, texts: Sequence[str], table: dict[str, str],
         if not any(w in t for w in wordings for t in texts):
             out.append(term)
     return out
+
+
+_CERTIFICATE = re.compile(r"^[\u4e00-\u9fff]{2,}(证|证书|执照|卡)$")
+
+
+def certificates(tokens: Iterable[str]) -> list[str]:
+    """Certificates and cards a question names (残疾证, 食品经营许可证's 许可证, 社保卡): getting or handling
+    one is the issuing office's business, which policy provisions that never name it do not answer."""
+    return list(dict.fromkeys(t for t in tokens if _CERTIFICATE.match(t)))
