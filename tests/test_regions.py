@@ -184,3 +184,11 @@ def test_a_certificate_asked_about_is_the_issuers_business_one_held_is_context(a
     assert a.refused and a.refusal_reason == "out_of_scope" and "残疾证" in a.answer
     assert not assistant.ask("我在厂里上班好几年了，今年考了个电工证，能领补贴吗？").refused
     assert not assistant.ask("我腿有残疾，办了残疾证，打算自己开个小卖部做个体经营，国家对我这样的有啥照顾？").refused
+
+
+def test_who_qualifies_is_answered_with_whom_the_provision_names(assistant):
+    a = assistant.ask("哪些人才能申请创业担保贷款？")
+    assert a.citations[0].id in ("nmg-2017-132:3.4", "byn-2018-49:3.10")
+    assert "符合条件的创业者" in a.summary and not a.summary.startswith("包括")
+    a = assistant.ask("什么样的人才算就业困难人员？我四十多了，地被征了，一直没找到活。")
+    assert a.citations[0].id == "prc-employment-law-2015:6.52" and "失去土地" in a.summary

@@ -254,3 +254,11 @@ def test_the_setting_leaves_out_the_persons_circumstances_but_not_what_they_want
 def test_certificates_named_are_found_by_their_shape_not_a_list():
     assert certificates(["残疾证", "去", "哪办", "许可证", "社保卡", "营业执照", "保证", "认证", "资格证书"]) == [
         "残疾证", "许可证", "社保卡", "营业执照", "资格证书"]
+
+
+def test_who_qualifies_is_asked_and_a_person_then_only_is_not_talent(reader):
+    assert asked_of("哪些人能申请创业担保贷款").who and asked_of("谁能领一次性创业补贴").who
+    assert not asked_of("哪些服务是免费的").who and asked_of("我能申请吗").kind == "yes_no"
+    # 什么样的人才算: a person (人), then 才; not 人才 (talent), which finds the articles on recruiting
+    assert "人才" not in reader.read("什么样的人才算就业困难人员？").topic
+    assert "人才" in reader.read("引进的高层次人才有哪些优惠？").topic

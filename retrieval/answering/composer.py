@@ -42,6 +42,8 @@ _NOT_A_YES = re.compile(r"合法|违法|允许|准许|能这样|可以这样|能
 _OFFICE = re.compile(r"(?:向|到)[^，。；;]{2,30}?(?:申请|办理|登记|咨询|求助|举报|投诉)")
 # a clause group that cannot stand alone: a condition without what it gets, or a list's lead-in alone
 _FRAGMENT = re.compile(r"(的|下列[^，。；;]{0,6}|如下|以下[^，。；;]{0,4})$")
+# who a provision is for: "符合条件的创业者", "对…人员"
+_WHO_QUALIFIES = re.compile(r"符合条件的|^对.*的|(者|人员|毕业生|农牧民工?|职工|劳动力|劳动者|家庭|企业)$")
 _CONTINUES = re.compile(r"^(并|但|且|或|及|而|同时|其中|[（(][一二三四五六七八九十\d]+[）)])")
 # a question with no word of Chinese or of the documents in it: told apart from one they do not answer
 NOT_UNDERSTOOD = "没看懂您的问题，可以换个说法吗？请用中文说说您想了解哪方面的就业创业政策，比如“返乡创业有什么扶持？”"
@@ -385,7 +387,7 @@ class Composer:
         yes = (_PROVIDES.search(parts[0]) and not _NEGATED.search(parts[0])
                and not _NOT_A_YES.search(parts[0] + q.asking))
         lead = {"yes_no": "可以。根据规定，" if yes else "根据规定，",
-                "list": "包括：", "figure": "根据规定，"}.get(q.asked.kind, "根据规定，")
+                "list": "根据规定，" if q.asked.who else "包括：", "figure": "根据规定，"}.get(q.asked.kind, "根据规定，")
         return lead + "".join(parts)
 
     def _office(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> str:
@@ -461,6 +463,7 @@ class Composer:
             value = idf_coverage(r.tokens, set(self.retriever.tokenize(c)), bm25)
             value += 0.3 if _PROVIDES.search(c) else 0.0
             value += 1.0 if figure and has_figure(figure, c, q.asked.unit) else 0.0
+            value += 0.3 if q.asked.who and _WHO_QUALIFIES.search(c) else 0.0
             return value
         i = max(range(len(clauses)), key=score)
         lo, hi = i, i

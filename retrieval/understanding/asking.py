@@ -14,6 +14,7 @@ class Asked:
     kind: str = "what"                 # figure | lead | where | list | yes_no | what
     figure: str | None = None          # money | rate | duration | count
     unit: str | None = None            # the measure word asked for (年, 天, 户 …)
+    who: bool = False                  # asks who qualifies ("哪些人能申请创业担保贷款")
 
 
 # ---------------------------------------------------------------- the clause that asks
@@ -77,6 +78,7 @@ FIGURE_KINDS = {  # checked in this order
 _WHETHER = re.compile(r"能不能|可不可以|是不是|是否|能否|可否|有没有|会不会|给不给|管不管|行不行|有无")
 _YES_NO = re.compile(_WHETHER.pattern + r"|吗|不[？?。！!]?$")
 _LIST = re.compile(r"哪些|包括|包含|几种|哪几")
+_WHO = re.compile(r"(哪些|什么|啥|哪种|哪类|什么样的?|啥样的?)(人|群体|对象|单位|企业)|谁(能|可以|有资格|符合)")
 LEAD_QUESTION = re.compile(r"牵头|哪个部门|哪些部门|什么部门|哪个单位|哪家单位|谁负责|谁来管|谁管|归谁|负责部门|"
                            r"主管部门|责任部门|哪个局|哪个厅")
 # where a resident applies: answered with the service offices, never the policy's lead department
@@ -104,11 +106,12 @@ def asked_of(focus: str) -> Asked:
                 if counted and counted.group(1) not in _MEASURE + "年月天日周小工学课":
                     return Asked("figure", kind, counted.group(1))
                 return Asked("figure", kind, m.group(1) if m else None)
+    who = bool(_WHO.search(focus))
     if _LIST.search(focus):
-        return Asked("list")
-    if _YES_NO.search(focus):
+        return Asked("list", who=who)
+    if _YES_NO.search(focus) and not who:
         return Asked("yes_no")
-    return Asked()
+    return Asked(who=who)
 
 
 def asked_in(clauses: list[str]) -> Asked:

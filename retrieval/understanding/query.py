@@ -56,6 +56,11 @@ class Query:
         return bool(self.articles or self.chapter)
 
 
+# "什么样的人才算…", "哪些人才能…": a person, then 才 (only then), never 人才 (talent), which the
+# segmenter reads there and which would find the articles on recruiting talent
+_ONLY_THEN = re.compile(r"(?<=什么|哪些|哪种|样的|几个|啥样|哪类)人才(?=[能算可有符])")
+
+
 # ---------------------------------------------------------------- follow-ups
 
 _ELLIPTICAL = re.compile(r"^(那|那么|还有|另外|再|它|如果是|要是|换成|对应|相应|城市|市里|牵头|哪个部门|谁)|"
@@ -209,7 +214,7 @@ class Reader:
 
     def _topic(self, text: str) -> str:
         """What the text is about: without the names of documents and places, which say which and where."""
-        stripped = self.names.strip(text)
+        stripped = self.names.strip(_ONLY_THEN.sub("人", text))
         for name in sorted(self._place_names(stripped) | {w for w in self.relative if w in stripped}, key=len, reverse=True):
             stripped = stripped.replace(name, " ")
         return re.sub(r"\s+", " ", stripped).strip()
