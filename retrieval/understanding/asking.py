@@ -10,9 +10,10 @@ from retrieval.understanding.periods import PERSON, YEAR_RANGE
 
 @dataclass(frozen=True)
 class Asked:
-    """What a question asks: a figure (and its kind), the lead department, a list, yes or no, or what."""
+    """What a question asks: a figure (and its kind), the lead department, a list, yes or no, or what;
+    and whether it asks who qualifies."""
     kind: str = "what"                 # figure | lead | where | list | yes_no | what
-    figure: str | None = None          # money | rate | duration | count
+    figure: str | None = None          # money | rate | duration | age | address | phone | date | count
     unit: str | None = None            # the measure word asked for (年, 天, 户 …)
     who: bool = False                  # asks who qualifies ("哪些人能申请创业担保贷款")
 

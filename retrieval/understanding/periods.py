@@ -30,7 +30,7 @@ _ABOUT_RULES_NEAR = re.compile(rf"^[^，。；？！,;?!]{{0,6}}?({_RULE_WORDS})
 # the rules themselves named later in the year's clause ("2023年农牧民工参加技能培训的补贴标准是怎么规定的"),
 # when the clause is not the person's story ("2022年毕业的大学生，补贴标准是多少" names the year of graduation)
 _RULES_IN_CLAUSE = re.compile(r"标准|规定|文件|细则|办法|条例|新规|出台|发布|印发|行动计划|规划|新一轮")
-_CLAUSE_START = re.compile(r"[，。；？！,;?!]")
+_CLAUSE_BREAK = re.compile(r"[，。；？！,;?!]")
 _ABOUT_BENEFITS = re.compile(_RULE_WORDS + r"|补贴|补助|扶持|贷款|奖补|优惠")
 _ISSUED = re.compile(r"出台|新出|出的|发布|印发|颁布|下发|发的|发了|出了|新政|新规|通知")
 PERSON = re.compile(r"我|俺|咱|本人|自己|家里|孩子|娃")  # a clause about the person: their story
@@ -62,7 +62,7 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
     and whether they date the rules asked about. `authorities` are the places the question names:
     a year said of one ("2022年巴彦淖尔对…企业有没有补助") dates what it did, not the person's story."""
     def of_authority(after: str) -> bool:
-        clause = re.split(r"[，。；？！,;?!]", after, maxsplit=1)[0]
+        clause = _CLAUSE_BREAK.split(after, maxsplit=1)[0]
         return any(clause.lstrip("底初中末的 ").startswith(a) for a in authorities) and not PERSON.search(clause)
 
     rules: list[int] = []
@@ -78,7 +78,7 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
         year = int(raw) if raw.isdigit() else int(to_arabic(raw + "年")[:-1])
         after = question[m.end():]
         years = [year, today.year] if _ONWARD.match(after) else [year]
-        clause = re.split(r"[，。；？！,;?!]", after, maxsplit=1)[0]
+        clause = _CLAUSE_BREAK.split(after, maxsplit=1)[0]
         before = _ASKING_VERB.sub("", question[:m.start()])
         dated = (changes or _ABOUT_RULES.match(after) or YEAR_RANGE.match(question[m.start():]) or of_authority(after)
                  or after.startswith("度")  # 2023年度: a budget or programme year
@@ -92,11 +92,11 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
         i = question.find(word)
         if i >= 0:
             after = question[i + len(word):]
-            clause = re.split(r"[，。；？！,;?!]", after, maxsplit=1)[0]
+            clause = _CLAUSE_BREAK.split(after, maxsplit=1)[0]
             # "今年的就业见习补贴": the year's own benefit, not the person's year ("今年刚毕业")
             dated = (changes or _ABOUT_RULES_NEAR.match(after) or of_authority(after)
                      or (after.startswith("的") and _ABOUT_BENEFITS.search(clause)
-                         and not PERSON.search(_ASKING_VERB.sub("", _CLAUSE_START.split(question[:i])[-1]) + clause)))
+                         and not PERSON.search(_ASKING_VERB.sub("", _CLAUSE_BREAK.split(question[:i])[-1]) + clause)))
             (rules if dated else story).append(today.year + delta)
     if not rules:  # "2023年新出的": the year said is the one meant
         if any(word in question for word in _NEWEST):
