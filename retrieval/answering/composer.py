@@ -371,8 +371,11 @@ class Composer:
         for n, sentence, filler in spans:
             best = self._best_clauses(q, r, sentence, budget)
             if parts and best:
-                # a part adds only what was not said (a city often restates the region word for word)
-                best = "，".join(c for c in _CLAUSE.split(best) if c and not any(restates(p, c) for p in parts))
+                # a part adds only what was not said (a city often restates the region word for word); what
+                # is left of a part mostly said already is its framing ("支持企业尽最大努力挖掘内部安置潜力")
+                clauses = [c for c in _CLAUSE.split(best) if c]
+                new = [c for c in clauses if not any(restates(p, c) for p in parts)]
+                best = "，".join(new) if 2 * len(new) >= len(clauses) else ""
             if not best or _fragment(best) or filler and not self._adds_a_rule(r, best, parts[0]):
                 continue
             parts.append(f"{best}。[{n}]")
