@@ -158,6 +158,12 @@ def test_a_list_question_is_answered_with_the_items_not_the_first_one(assistant)
     assert "（一）" not in a.summary
 
 
+def test_yes_is_said_only_over_a_provision_that_gives_what_was_asked(assistant):
+    assert assistant.ask("大学生毕业后开网店能有补助吗").summary.startswith("可以。")
+    a = assistant.ask("我创业开的小微企业是小规模纳税人，增值税专用发票怎么申领，能自己开吗？")
+    assert a.refused or not a.summary.startswith("可以")
+
+
 def test_whether_someone_elses_act_is_allowed_is_never_answered_yes(assistant):
     a = assistant.ask("我去中介找工作，中介要扣下我的身份证，还让我交押金，这允许吗？")
     assert a.citations[0].id.startswith("prc-employment-law-2015:")

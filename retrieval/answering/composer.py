@@ -387,8 +387,10 @@ class Composer:
             parts = [f"{best}。[{spans[0][0]}]"] if best else []
         if not parts:
             return ""
-        yes = (_PROVIDES.search(parts[0]) and not _NEGATED.search(parts[0])
-               and not _NOT_A_YES.search(parts[0] + q.asking))
+        # "可以" only where the provision gives what was asked about, in its words
+        yes = (_PROVIDES.search(parts[0]) and not _NEGATED.search(parts[0]) and not _NOT_A_YES.search(parts[0] + q.asking)
+               and idf_coverage(self.retriever.tokenize(q.asking), set(self.retriever.tokenize(parts[0])),
+                                self.retriever.bm25) > 0)
         lead = {"yes_no": "可以。根据规定，" if yes else "根据规定，",
                 "list": "根据规定，" if q.asked.who else "包括：", "figure": "根据规定，"}.get(q.asked.kind, "根据规定，")
         return lead + "".join(parts)
