@@ -566,10 +566,12 @@ class Composer:
                     f"具体标准以当地人社部门公布为准，可拨打{HOTLINE}咨询。")
             related = [citation_for(a, self.corpus, self.quote(a, self._sentences(r, a, Asked()))) for a in articles]
         elif reason == "out_of_scope":
-            where = "、".join(dict.fromkeys(self.out_of_scope[t] for t in topics if self.out_of_scope.get(t)))
+            # a certificate's own office is the one that issues it
+            offices = [self.out_of_scope.get(t) or ("发证部门" if certificates([t]) else "") for t in topics]
+            where = "、".join(dict.fromkeys(o for o in offices if o))
             text = (f"抱歉，现有的就业创业政策文件没有涉及“{'、'.join(topics)}”方面的规定。"
-                    + (f"这类问题建议咨询{where}，" if where else "建议")
-                    + f"或拨打{HOTLINE}人社服务热线。")
+                    + (f"这类问题建议咨询{where}，或" if where else "建议")
+                    + f"拨打{HOTLINE}人社服务热线。")
         elif text is None:
             text = (f"抱歉，现有的就业创业政策文件中没有找到能回答这个问题的规定。"
                     f"建议拨打{HOTLINE}人社服务热线或咨询当地人社部门。")
