@@ -198,3 +198,8 @@ def test_who_qualifies_is_answered_with_whom_the_provision_names(assistant):
     assert "符合条件的创业者" in a.summary and not a.summary.startswith("包括")
     a = assistant.ask("什么样的人才算就业困难人员？我四十多了，地被征了，一直没找到活。")
     assert a.citations[0].id == "prc-employment-law-2015:6.52" and "失去土地" in a.summary
+
+
+def test_two_levels_asked_side_by_side_both_speak_in_the_direct_answer(assistant):
+    a = assistant.ask("到2020年，自治区和巴彦淖尔分别计划打造多少个创业园和孵化基地？")
+    assert "8个以上" in a.summary and "100个以上" in a.summary
