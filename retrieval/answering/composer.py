@@ -369,7 +369,8 @@ class Composer:
         parts: list[str] = []
         budget = SUMMARY_CHARS
         # two levels' rules asked side by side: the first leaves room for the second
-        halves = q.compares and len({a.doc_id for a, _ in picks[:2]}) > 1
+        halves = (q.compares and len({a.doc_id for a, _ in picks[:2]}) > 1 and len(spans) > 1 and not spans[1][2]
+                  and not restates(spans[0][1], spans[1][1]))  # unless the second only repeats the first
         for n, sentence, filler in spans:
             best = self._best_clauses(q, r, sentence, budget // 2 if halves and not parts else budget)
             if parts and best:
