@@ -25,6 +25,7 @@ from retrieval.understanding.query import Query, Reader
 HOTLINE = "12333"
 LIST_CHARS = 600       # a list article up to this length is quoted whole when a question asks 哪些
 _ITEM = re.compile(r"[（(][一二三四五六七八九十]+[）)]")
+_LEAD_IN = re.compile(r"下列|如下|以下")
 _ITEMS = re.compile(r"[（(][一二三四五六七八九十]+[）)]|[；;].*[；;]")
 SUMMARY_CHARS = 100     # the direct answer's length at most (characters, without markers)
 OWN_WORDS, ADDED_WORDS = 0.4, 0.2  # weights of word overlap in choosing sentences
@@ -372,6 +373,15 @@ class Composer:
         halves = (q.compares and len({a.doc_id for a, _ in picks[:2]}) > 1 and len(spans) > 1 and not spans[1][2]
                   and not restates(spans[0][1], spans[1][1]))  # unless the second only repeats the first
         for n, sentence, filler in spans:
+            item = _ITEM.search(sentence)
+            if item and _LEAD_IN.search(sentence[:item.start()]) and not filler:
+                # a list's lead-in ("对下列企业、人员依法给予税收优惠"): said with the items, not with the first alone
+                head = [c for c in _CLAUSE.split(sentence[:item.start()]) if c][-1]
+                items = self._items(picks[n - 1][0], budget - len(head) - 1) if head else ""
+                if items:
+                    parts.append(f"{head}：{items}。[{n}]")
+                    budget -= len(head) + len(items) + 1
+                    continue
             best = self._best_clauses(q, r, sentence, budget // 2 if halves and not parts else budget)
             if parts and best:
                 # a part adds only what was not said (a city often restates the region word for word); what
