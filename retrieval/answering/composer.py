@@ -389,7 +389,7 @@ class Composer:
                 clauses = [c for c in _CLAUSE.split(best) if c]
                 new = [c for c in clauses if not any(restates(p, c) for p in parts)]
                 best = "，".join(new) if 2 * len(new) >= len(clauses) else ""
-            if not best or _fragment(best) or filler and not self._adds_a_rule(r, best, parts[0]):
+            if not best or _fragment(best) or filler and parts and not self._adds_a_rule(r, best, parts[0]):
                 continue
             parts.append(f"{best}。[{n}]")
             budget -= len(best)
