@@ -238,3 +238,14 @@ def test_no_part_of_the_direct_answer_is_a_fragment(assistant, question):
     for part in parts[1:]:
         assert not re.match(r"^(并|但|且|或|及|而|同时|其中|[（(][一二三四五六七八九十]+[）)])", part), part
         assert not part.rstrip("。").endswith("的"), part
+
+
+def test_every_articles_title_asked_as_a_question_is_answered_from_it_with_a_direct_answer(assistant):
+    """Each heading of the corpus, asked as a resident might ("…有什么规定？"): no path of the direct
+    answer fails, and it begins every answer that is not declined."""
+    for article in assistant.corpus.articles:
+        if not article.title:
+            continue
+        a = assistant.ask(f"{article.title}有什么规定？")
+        assert a.refused or (a.summary and a.answer.startswith(a.summary)), article.id
+        assert a.refused or article.id in [c.id for c in a.citations], (article.id, [c.id for c in a.citations])
