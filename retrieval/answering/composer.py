@@ -370,8 +370,7 @@ class Composer:
         parts: list[str] = []
         budget = SUMMARY_CHARS
         # two levels' rules asked side by side: the first leaves room for the second
-        halves = (q.compares and len({a.doc_id for a, _ in picks[:2]}) > 1 and len(spans) > 1 and not spans[1][2]
-                  and not restates(spans[0][1], spans[1][1]))  # unless the second only repeats the first
+        halves = q.compares and len({a.doc_id for a, _ in picks[:2]}) > 1
         for n, sentence, filler in spans:
             item = _ITEM.search(sentence)
             if item and _LEAD_IN.search(sentence[:item.start()]) and not filler:
