@@ -262,9 +262,3 @@ def test_who_qualifies_is_asked_and_a_person_then_only_is_not_talent(reader):
     # 什么样的人才算: a person (人), then 才; not 人才 (talent), which finds the articles on recruiting
     assert "人才" not in reader.read("什么样的人才算就业困难人员？").topic
     assert "人才" in reader.read("引进的高层次人才有哪些优惠？").topic
-
-
-def test_two_levels_asked_side_by_side(reader):
-    assert reader.read("到2020年，自治区和巴彦淖尔分别计划打造多少个创业园和孵化基地？").compares
-    assert reader.read("两份文件对就业统计监测分别有什么要求？").compares
-    assert not reader.read("返乡创业有什么扶持？").compares

@@ -369,8 +369,6 @@ class Composer:
                 spans.append((1, max(more, key=lambda s: first.get(s, 0.0)), True))
         parts: list[str] = []
         budget = SUMMARY_CHARS
-        # two levels' rules asked side by side: the first leaves room for the second
-        halves = q.compares and len({a.doc_id for a, _ in picks[:2]}) > 1
         for n, sentence, filler in spans:
             item = _ITEM.search(sentence)
             if item and _LEAD_IN.search(sentence[:item.start()]) and not filler:
@@ -381,7 +379,7 @@ class Composer:
                     parts.append(f"{head}：{items}。[{n}]")
                     budget -= len(head) + len(items) + 1
                     continue
-            best = self._best_clauses(q, r, sentence, budget // 2 if halves and not parts else budget)
+            best = self._best_clauses(q, r, sentence, budget)
             if parts and best:
                 # a part adds only what was not said (a city often restates the region word for word); what
                 # is left of a part mostly said already is its framing ("支持企业尽最大努力挖掘内部安置潜力")

@@ -48,7 +48,6 @@ class Query:
     not_applicable: tuple[str, ...] = ()   # named documents that do not apply at the place
     setting: str = ""                  # clauses that neither ask nor tell about the person ("社保卡丢了")
     story: str = ""                    # the person's own circumstances ("公司已经拖欠我三个月工资了")
-    compares: bool = False             # asks for two levels' rules side by side ("自治区和巴彦淖尔分别…")
     own_rules_missing: bool = False    # a place named outside every loaded local rule: only nationwide ones apply
 
     @property
@@ -60,9 +59,6 @@ class Query:
 # "什么样的人才算…", "哪些人才能…": a person, then 才 (only then), never 人才 (talent), which the
 # segmenter reads there and which would find the articles on recruiting talent
 _ONLY_THEN = re.compile(r"(?<=什么|哪些|哪种|样的|几个|啥样|哪类)人才(?=[能算可有符])")
-
-
-_COMPARES = re.compile(r"分别|各自|两份|两级|不同|区别|异同|相比|比较|对比")
 
 
 # ---------------------------------------------------------------- follow-ups
@@ -205,7 +201,6 @@ class Reader:
             documents=tuple(named), scope=tuple(scope), articles=tuple(articles), chapter=tuple(chapter),
             missing=missing, follow_up=follow_up, not_applicable=tuple(not_applicable),
             setting=" ".join(setting_clauses(text)), story=" ".join(story_clauses(text)),
-            compares=len(said[0]) + len(said[1]) > 1 or bool(_COMPARES.search(text)),
             own_rules_missing=own_rules_missing)
 
     def _counterparts(self, previous: str, scope: Sequence[str]) -> list[str]:
