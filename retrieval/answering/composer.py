@@ -374,7 +374,7 @@ class Composer:
             if item and _LEAD_IN.search(sentence[:item.start()]) and not filler:
                 # a list's lead-in ("对下列企业、人员依法给予税收优惠"): said with the items, not with the first alone
                 head = [c for c in _CLAUSE.split(sentence[:item.start()]) if c][-1]
-                items = self._items(picks[n - 1][0], budget - len(head) - 1) if head else ""
+                items = self._items(picks[n - 1][0], budget - len(head) - 1)
                 if items:
                     parts.append(f"{head}：{items}。[{n}]")
                     budget -= len(head) + len(items) + 1
@@ -408,9 +408,9 @@ class Composer:
     def _office(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> str:
         """Where to apply, in the words of a cited article that names the office; "" when none does."""
         for n, (article, _) in enumerate(picks, start=1):
-            relevance = self._sentence_relevance(r, article)
             named = [s for s in article.sentences if _OFFICE.search(s)]
             if named:
+                relevance = self._sentence_relevance(r, article)
                 sentence = max(named, key=lambda s: relevance.get(s, 0.0))
                 clauses = self._best_clauses(q, r, sentence, SUMMARY_CHARS - 5)
                 if clauses and _OFFICE.search(clauses):
