@@ -16,6 +16,7 @@ Similarity has two parts:
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,10 +124,5 @@ def counterparts(corpus: Corpus, index: Any = None, min_overlap: float = MIN_OVE
 
 def counterpart_lookup(corpus: Corpus, index: Any = None) -> Callable[[str], list[str]]:
     """`counterparts` as a function of one article id, computed on first use."""
-    found: list[dict[str, list[str]]] = []
-
-    def lookup(article_id: str) -> list[str]:
-        if not found:
-            found.append(counterparts(corpus, index))
-        return found[0].get(article_id, [])
-    return lookup
+    found = functools.cache(lambda: counterparts(corpus, index))
+    return lambda article_id: found().get(article_id, [])
