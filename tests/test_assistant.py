@@ -197,6 +197,12 @@ def test_the_quote_is_the_sentence_that_answers_not_the_one_the_synonyms_match(a
     assert "稳岗补贴" in ans.citations[0].quote and "稳岗补贴" in ans.summary
 
 
+def test_the_direct_answer_lists_what_the_question_asks_for_by_name(assistant):
+    # the article's first clauses say when the measures apply; the question asks for the measures
+    ans = assistant.ask("出现严重规模性失业风险时，政府可以采取哪些措施？")
+    assert "以工代赈" in ans.summary, ans.summary
+
+
 def test_a_period_decline_lists_the_older_provisions_marked_as_older(assistant):
     from retrieval.answering.render import plain_text
     ans = assistant.ask("2023年新出台的创业担保贷款政策是什么？")

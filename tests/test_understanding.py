@@ -262,3 +262,10 @@ def test_who_qualifies_is_asked_and_a_person_then_only_is_not_talent(reader):
     # 什么样的人才算: a person (人), then 才; not 人才 (talent), which finds the articles on recruiting
     assert "人才" not in reader.read("什么样的人才算就业困难人员？").topic
     assert "人才" in reader.read("引进的高层次人才有哪些优惠？").topic
+
+
+def test_what_is_asked_for_by_name_is_read_from_after_the_question_word():
+    assert asked_in(asking_clauses("出现严重规模性失业风险时，可以采取哪些措施？")).heads == ("措施",)
+    assert asked_in(asking_clauses("企业能拿到啥补贴，需要满足什么条件？")).heads == ("补贴", "条件")
+    assert asked_in(asking_clauses("这一条讲的是什么？")).heads == ()
+    assert asked_in(asking_clauses("哪些人能申请创业担保贷款")).heads == ()  # who qualifies is asked apart

@@ -31,6 +31,7 @@ SUMMARY_CHARS = 100     # the direct answer's length at most (characters, withou
 OWN_WORDS, ADDED_WORDS = 0.4, 0.2  # weights of word overlap in choosing sentences
 QUOTE_SENTENCES, QUOTE_SLACK = 4, 0.25   # quoted: up to this many sentences, within this of the best
 SUMMARY_WANTED = 80     # a clause group is extended with its neighbours up to this length
+ENUMERATES = 0.5        # weight of a clause listing what the question asks for by name
 _YEAR_IN_TEXT = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
 _CLAUSE = re.compile(r"[，,；;：:。]")
 _PROVIDES = re.compile(r"给予|享受|纳入|提供|补贴|补助|支持|奖补|可按规定|按规定|免费|优先")
@@ -118,6 +119,11 @@ def _fragment(text: str) -> bool:
     ends on one or on a list's lead-in ("为劳动者免费提供下列服务")."""
     clauses = [c for c in _CLAUSE.split(text) if c]
     return bool(_FRAGMENT.search(text)) or (not _PROVIDES.search(text) and all(_CONDITION.search(c) for c in clauses))
+
+
+def _enumerates(clause: str, named: Sequence[str]) -> bool:
+    """Does the clause list instances of what is asked for ("通过提高稳岗补贴标准、开展以工代赈…等措施")?"""
+    return any(w in clause and ("、" in clause or f"等{w}" in clause) for w in named)
 
 
 def document_label(meta: DocumentMeta) -> str:
@@ -472,6 +478,7 @@ class Composer:
             return ""
         bm25 = self.retriever.bm25
         figure = q.asked.figure if q.asked.kind == "figure" else None
+        named = self._asked_for(q)
 
         def score(i: int) -> float:
             c = clauses[i]
@@ -479,6 +486,7 @@ class Composer:
             value += 0.3 if _PROVIDES.search(c) else 0.0
             value += 1.0 if figure and has_figure(figure, c, q.asked.unit) else 0.0
             value += 0.3 if q.asked.who and _WHO_QUALIFIES.search(c) else 0.0
+            value += ENUMERATES if _enumerates(c, named) else 0.0
             return value
         i = max(range(len(clauses)), key=score)
         lo, hi = i, i
@@ -503,6 +511,11 @@ class Composer:
             lo -= 1
             text = "，".join(clauses[lo:hi + 1])
         return text
+
+    def _asked_for(self, q: Query) -> list[str]:
+        """The words naming what is asked for ("措施" in "可以采取哪些措施"): each head's first word."""
+        words = [next(iter(self.retriever.tokenize(h)), "") for h in q.asked.heads]
+        return [w for w in words if len(w) >= 2]
 
     def _notes(self, q: Query) -> list[str]:
         """What to know first: the rules are older than the year in the person's story; only higher

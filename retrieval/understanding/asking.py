@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from retrieval.documents.text import CN_NUMERAL, to_arabic
 from retrieval.understanding.periods import PERSON, YEAR_RANGE
@@ -16,6 +16,7 @@ class Asked:
     figure: str | None = None          # money | rate | duration | age | address | phone | date | count
     unit: str | None = None            # the measure word asked for (年, 天, 户 …)
     who: bool = False                  # asks who qualifies ("哪些人能申请创业担保贷款")
+    heads: tuple[str, ...] = ()        # what is asked for by name: 措施 in "可以采取哪些措施"
 
 
 # ---------------------------------------------------------------- the clause that asks
@@ -92,6 +93,22 @@ _COUNTED = re.compile(r"(?:多少|几)个([\u4e00-\u9fff])")
 _ASKED_PERIOD = re.compile(r"(?:多少|几)个?(年|月|天|日|周|工作日)")
 
 
+# the thing asked for is named right after the question word: "采取哪些措施", "需要满足什么条件"
+_HEAD = re.compile(r"(?:哪些|哪几[种类项个条]?|哪种|哪类|何种|什么样?的?|啥样?的?)([\u4e00-\u9fff]{1,6})")
+
+
+def heads_of(clauses: list[str]) -> tuple[str, ...]:
+    """What the clauses ask for by name, from the question word to the clause's end ("措施", "条件"); its
+    first word is the thing asked for."""
+    out = []
+    for c in clauses:
+        for m in _HEAD.finditer(c):
+            head = re.split(r"[吗呢啊呀了]", m.group(1))[0]
+            if len(head) >= 2:
+                out.append(head)
+    return tuple(dict.fromkeys(out))
+
+
 def asked_of(focus: str) -> Asked:
     """What the focus clause asks."""
     if _WHERE.search(focus):
@@ -121,7 +138,7 @@ def asked_in(clauses: list[str]) -> Asked:
     asked = asked_of(clauses[-1]) if clauses else Asked()
     if asked.kind == "what":
         asked = next((a for a in map(asked_of, reversed(clauses[:-1])) if a.kind == "figure"), asked)
-    return asked
+    return asked if asked.who else replace(asked, heads=heads_of(clauses))
 
 
 _FIGURE_IN_TEXT = {
