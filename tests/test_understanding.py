@@ -269,3 +269,8 @@ def test_what_is_asked_for_by_name_is_read_from_after_the_question_word():
     assert asked_in(asking_clauses("企业能拿到啥补贴，需要满足什么条件？")).heads == ("补贴", "条件")
     assert asked_in(asking_clauses("这一条讲的是什么？")).heads == ()
     assert asked_in(asking_clauses("哪些人能申请创业担保贷款")).heads == ()  # who qualifies is asked apart
+
+
+@pytest.mark.parametrize("question", ["现在统计就业失业情况用不用大数据", "去人社局咨询要不要交钱", "培训完给不给发证"])
+def test_a_verb_not_the_verb_asks_whether(question):
+    assert asking_clauses(question) == [question] and asked_in([question]).kind == "yes_no"

@@ -21,8 +21,10 @@ class Asked:
 
 # ---------------------------------------------------------------- the clause that asks
 
+# "用不用", "要不要", "能不能": a verb, 不, the same verb asks whether
+_A_NOT_A = r"([\u4e00-\u9fff])不\1"
 _ASKING = re.compile(r"吗|么|呢|？|\?|什么|啥|怎么|怎样|如何|哪|谁|多少|(?<![好没])几(?!乎)|多久|多长|是否|能否|可否|有没有|"
-                     r"能不能|可不可以|是不是|会不会|行不行|给不给|管不管|有无|不[？?。！!]?$")
+                     r"可不可以|有无|不[？?。！!]?$|" + _A_NOT_A)
 _CLAUSES = re.compile(r"[，,。；;！!？?\s]+")
 _BARE = re.compile(r"怎么办|咋办|怎么弄|怎么整|怎么样|可以|行|能|吗|么|呢|啊|吧|呀|请问|那|该|我")
 
@@ -77,7 +79,7 @@ FIGURE_KINDS = {  # checked in this order
     "count": re.compile(r"多少|几个|几次|几家|几户|几人|几岁|几名|几项|几条"),
 }
 # "能不能多领几个月" asks whether, not how much
-_WHETHER = re.compile(r"能不能|可不可以|是不是|是否|能否|可否|有没有|会不会|给不给|管不管|行不行|有无")
+_WHETHER = re.compile(r"可不可以|是否|能否|可否|有没有|有无|" + _A_NOT_A)
 _YES_NO = re.compile(_WHETHER.pattern + r"|吗|不[？?。！!]?$")
 _LIST = re.compile(r"哪些|包括|包含|几种|哪几")
 _WHO = re.compile(r"(哪些|什么|啥|哪种|哪类|什么样的?|啥样的?)(人|群体|对象|单位|企业)|谁(能|可以|有资格|符合)")
