@@ -24,14 +24,15 @@ def assistant(tmp_path_factory):
     shutil.copytree(ROOT / "corpus", corpus)
     # the law arrives as GB18030, as government files often do: converted at load, and reported
     (corpus / "prc-employment-law-2015.txt").write_bytes(LAW.read_text(encoding="utf-8").encode("gb18030"))
-    shutil.copy(Path(__file__).parent / "data" / "shanghai-demo.txt", corpus / "sh-demo.txt")
+    # three articles of the real 上海市促进就业若干规定 (2006; LawRefBook/Laws), another province's rules
+    shutil.copy(Path(__file__).parent / "data" / "shanghai-excerpt.txt", corpus / "sh-demo.txt")
     meta = json.loads((corpus / "documents.json").read_text(encoding="utf-8"))
     meta["documents"] += [
         {"doc_id": "prc-employment-law-2015", "file": "prc-employment-law-2015.txt", "title": "中华人民共和国就业促进法",
          "short_name": "就业促进法", "issuer": "全国人民代表大会常务委员会", "number": "", "date": "2015-04-24",
          "level": "国家", "region": "全国", "aliases": ["中华人民共和国就业促进法"]},
         {"doc_id": "sh-demo", "file": "sh-demo.txt", "title": "上海市促进就业若干规定", "short_name": "上海市规定",
-         "issuer": "上海市人民政府", "number": "", "date": "2020-01-01", "level": "省级", "region": "上海市"},
+         "issuer": "上海市人民代表大会常务委员会", "number": "", "date": "2006-03-01", "level": "省级", "region": "上海市"},
     ]
     (corpus / "documents.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     return Assistant.load(Settings(corpus={"dir": corpus}, index={"dir": root / "index"}), llm=False)
@@ -90,8 +91,18 @@ def test_linhe_and_hangjinhouqi_are_in_bayannur(assistant):
 
 
 def test_shanghai_gets_shanghais_rules(assistant):
-    a = assistant.ask("上海对首次创业的高校毕业生有什么补贴？")
-    assert a.citations and a.citations[0].id == "sh-demo:1"
+    a = assistant.ask("上海对自己开业的劳动者提供哪些服务？")
+    assert a.citations and a.citations[0].id == "sh-demo:15"
+    assert "开业培训" in a.summary and "开业场地" in a.summary
+    # a period written in Chinese numerals is the figure asked for
+    a = assistant.ask("我在上海，公司裁员要提前多久通知？")
+    assert not a.refused and a.citations[0].id == "sh-demo:21" and "三十日" in a.summary
+
+
+def test_another_provinces_rules_are_never_cited_for_a_bayannur_question(assistant):
+    for question in ("企业裁员要提前多久通知？", "我在临河，想自己开业，政府提供哪些服务？"):
+        a = assistant.ask(question)
+        assert "sh-demo" not in cited_docs(a) and not any(c.id.startswith("sh-demo") for c in a.related), question
 
 
 def test_a_year_the_documents_do_not_cover_is_declined(assistant):
