@@ -203,6 +203,12 @@ def test_the_direct_answer_lists_what_the_question_asks_for_by_name(assistant):
     assert "以工代赈" in ans.summary, ans.summary
 
 
+def test_a_provision_is_not_introduced_as_a_list_of_items(assistant):
+    # "包括：" reads as a list; a whole provision answering "哪些" is introduced as the rule it is
+    summary = assistant.ask("哪些双创载体可以获得奖补支持？").summary
+    assert summary.startswith("根据规定，") and "众创空间" in summary, summary
+
+
 def test_a_period_decline_lists_the_older_provisions_marked_as_older(assistant):
     from retrieval.answering.render import plain_text
     ans = assistant.ask("2023年新出台的创业担保贷款政策是什么？")

@@ -407,8 +407,8 @@ class Composer:
         yes = (_PROVIDES.search(parts[0]) and not _NEGATED.search(parts[0]) and not _NOT_A_YES.search(parts[0] + q.asking)
                and idf_coverage(self.retriever.tokenize(q.asking), set(self.retriever.tokenize(parts[0])),
                                 self.retriever.bm25) > 0)
-        lead = {"yes_no": "可以。根据规定，" if yes else "根据规定，",
-                "list": "根据规定，" if q.asked.who else "包括：", "figure": "根据规定，"}.get(q.asked.kind, "根据规定，")
+        # "包括：" introduces items only (above); a provision is introduced as one, whatever was asked
+        lead = "可以。根据规定，" if q.asked.kind == "yes_no" and yes else "根据规定，"
         return lead + "".join(parts)
 
     def _office(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> str:
