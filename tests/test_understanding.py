@@ -220,6 +220,9 @@ def test_follow_ups_fold_in_the_earlier_turn(reader):
     q = reader.read("细则里怎么说？", history)
     assert q.context_topic.startswith("返乡农民工") and q.scope == ("byn-2018-49",)
     assert reader.read("退役士兵自主就业有什么优惠政策？", history).follow_up is False
+    # once its question words are gone, nothing is left to name a topic of its own
+    assert reader.read("多长时间内能安排上？", history).follow_up is True
+    assert reader.read("创业担保贷款最多能贷多少钱？", history).follow_up is False
     assert reader.read("那贷款呢？", []).context_topic == "那贷款呢？"
     assert reader.read("那贷款呢？", [{"role": "user"}]).context_topic == "那贷款呢？"
 

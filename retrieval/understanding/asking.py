@@ -111,6 +111,14 @@ def heads_of(clauses: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+_QUESTION_PHRASES = re.compile(r"多长时间|多少钱|什么时候|多大(岁数|年纪|年龄)|几个月|多少个月")
+
+
+def without_question_words(text: str) -> str:
+    """The text without what only asks ("多长时间", "多少钱", "吗"): what is left names the topic."""
+    return _ASKING.sub("", _QUESTION_PHRASES.sub("", text))
+
+
 def asked_of(focus: str) -> Asked:
     """What the focus clause asks."""
     if _WHERE.search(focus):

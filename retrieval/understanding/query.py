@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 
 from retrieval.documents.text import longest_matches
 from retrieval.types import Article, DocumentMeta
-from retrieval.understanding.asking import Asked, asked_in, asking_clauses, setting_clauses, story_clauses
+from retrieval.understanding.asking import (
+    Asked,
+    asked_in,
+    asking_clauses,
+    setting_clauses,
+    story_clauses,
+    without_question_words,
+)
 from retrieval.understanding.periods import Period, period_of
 from retrieval.understanding.places import (
     EVERYWHERE,
@@ -76,7 +83,8 @@ def previous_user_turn(history: Sequence[dict] | None) -> str | None:
 
 def is_follow_up(topic: str, question: str) -> bool:
     """Does the question lean on the conversation ('那贷款呢？', '这块谁牵头？', '细则里怎么说？')?"""
-    short = len(re.sub(r"[\s？?。！!，,的是了吗呢啊哪条什么怎么说规定里]", "", topic)) <= 6
+    # a question with little topic of its own once its question words are gone ("多长时间内能安排上？")
+    short = len(re.sub(r"[\s？?。！!，,的是了吗呢啊哪条什么怎么说规定里]", "", without_question_words(topic))) <= 6
     return short or bool(_ELLIPTICAL.search(question))
 
 
