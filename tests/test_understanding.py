@@ -125,6 +125,7 @@ def test_focus_is_the_clause_that_asks():
     ("今年有什么新政策", (2026, 2026)),
     ("2023年的创业补贴有多少", (2023, 2023)),
     ("2023年农牧民工参加技能培训的补贴标准是怎么规定的", (2023, 2023)),  # the rules named later in its clause
+    ("我在临河，2023年农牧民工参加技能培训的补贴标准是怎么规定的", (2023, 2023)),  # an earlier clause is not its story
     ("2021年开始的新一轮行动计划有啥内容", (2021, 2021)),
     ("2022年毕业的大学生，补贴标准是多少", None),   # the year of graduation: its clause names no rules
     ("我2022年毕业的，创业补贴标准是多少", None),

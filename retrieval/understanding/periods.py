@@ -79,7 +79,7 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
         after = question[m.end():]
         years = [year, today.year] if _ONWARD.match(after) else [year]
         clause = _CLAUSE_BREAK.split(after, maxsplit=1)[0]
-        before = _ASKING_VERB.sub("", question[:m.start()])
+        before = _ASKING_VERB.sub("", _CLAUSE_BREAK.split(question[:m.start()])[-1])  # the year's own clause
         dated = (changes or _ABOUT_RULES.match(after) or YEAR_RANGE.match(question[m.start():]) or of_authority(after)
                  or after.startswith("度")  # 2023年度: a budget or programme year
                  or (_RULES_IN_CLAUSE.search(clause) and not PERSON.search(before + clause)))
