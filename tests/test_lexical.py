@@ -126,3 +126,20 @@ def test_rebuild_never_reads_the_old_file(tmp_path, corpus, monkeypatch):
     _cache(tmp_path).write_bytes(b"PK\x03\x04 broken")
     monkeypatch.setattr(BM25, "load", classmethod(lambda cls, p: pytest.fail("read during a rebuild")))
     assert corpus_bm25(corpus, tokenizer(), tmp_path, rebuild=True).n_docs == len(corpus.articles)
+
+
+def test_documents_outside_the_collection_searched_change_no_score_inside_it(corpus):
+    """Another city's rules added to the index leave the scores of the documents searched as they were:
+    idf and average length are taken over the collection searched (`within`)."""
+    tok = tokenizer()
+    docs = [tok(a.title) * 2 + tok(a.body) for a in corpus.articles]
+    # other documents that use the local documents' words a lot: rarer words would weigh more globally
+    others = [tok("本市对高校毕业生创业给予创业担保贷款和一次性创业补贴，就业困难人员享受岗位补贴。") for _ in range(40)]
+    alone, together = BM25.from_documents(docs), BM25.from_documents(docs + others)
+    mask = np.array([True] * len(docs) + [False] * len(others))
+    query = tok("高校毕业生创业担保贷款有什么补贴")
+    inside = together.within(mask)
+    assert np.allclose(inside.scores(query)[:len(docs)], alone.scores(query), atol=1e-4)
+    assert inside.idf_of("创业") == pytest.approx(alone.idf_of("创业"))
+    # searched over everything, the added documents do shift the local scores
+    assert not np.allclose(together.scores(query)[:len(docs)], alone.scores(query), atol=1e-4)

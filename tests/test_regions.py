@@ -14,28 +14,36 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow,
               pytest.mark.skipif(not LAW.is_file(), reason="shared/corpus-extra is not beside the repo")]
 
 
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
+LAW_META = {"doc_id": "prc-employment-law-2015", "file": "prc-employment-law-2015.txt", "title": "中华人民共和国就业促进法",
+            "short_name": "就业促进法", "issuer": "全国人民代表大会常务委员会", "number": "", "date": "2015-04-24",
+            "level": "国家", "region": "全国", "aliases": ["中华人民共和国就业促进法"]}
+SHANGHAI_META = {"doc_id": "sh-demo", "file": "sh-demo.txt", "title": "上海市促进就业若干规定", "short_name": "上海市规定",
+                 "issuer": "上海市人民代表大会常务委员会", "number": "", "date": "2006-03-01", "level": "省级",
+                 "region": "上海市"}
+
+
+def load_with(root: Path, shanghai: bool):
+    """The shipped corpus with the law added (as GB18030), and with Shanghai's rules when asked."""
     from retrieval.answering.assistant import Assistant
     from retrieval.config import Settings
 
-    root = tmp_path_factory.mktemp("regions")
     corpus = root / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
     # the law arrives as GB18030, as government files often do: converted at load, and reported
     (corpus / "prc-employment-law-2015.txt").write_bytes(LAW.read_text(encoding="utf-8").encode("gb18030"))
-    # three articles of the real 上海市促进就业若干规定 (2006; LawRefBook/Laws), another province's rules
-    shutil.copy(Path(__file__).parent / "data" / "shanghai-excerpt.txt", corpus / "sh-demo.txt")
     meta = json.loads((corpus / "documents.json").read_text(encoding="utf-8"))
-    meta["documents"] += [
-        {"doc_id": "prc-employment-law-2015", "file": "prc-employment-law-2015.txt", "title": "中华人民共和国就业促进法",
-         "short_name": "就业促进法", "issuer": "全国人民代表大会常务委员会", "number": "", "date": "2015-04-24",
-         "level": "国家", "region": "全国", "aliases": ["中华人民共和国就业促进法"]},
-        {"doc_id": "sh-demo", "file": "sh-demo.txt", "title": "上海市促进就业若干规定", "short_name": "上海市规定",
-         "issuer": "上海市人民代表大会常务委员会", "number": "", "date": "2006-03-01", "level": "省级", "region": "上海市"},
-    ]
+    meta["documents"].append(LAW_META)
+    if shanghai:
+        # three articles of the real 上海市促进就业若干规定 (2006; LawRefBook/Laws), another province's rules
+        shutil.copy(Path(__file__).parent / "data" / "shanghai-excerpt.txt", corpus / "sh-demo.txt")
+        meta["documents"].append(SHANGHAI_META)
     (corpus / "documents.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     return Assistant.load(Settings(corpus={"dir": corpus}, index={"dir": root / "index"}), llm=False)
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    return load_with(tmp_path_factory.mktemp("regions"), shanghai=True)
 
 
 def cited_docs(answer):
@@ -97,6 +105,17 @@ def test_shanghai_gets_shanghais_rules(assistant):
     # a period written in Chinese numerals is the figure asked for
     a = assistant.ask("我在上海，公司裁员要提前多久通知？")
     assert not a.refused and a.citations[0].id == "sh-demo:21" and "三十日" in a.summary
+
+
+def test_another_provinces_rules_loaded_change_no_answer_about_bayannur(assistant, tmp_path):
+    """Word statistics are those of the documents that apply, and each unit's vector depends on its
+    text only: loading Shanghai's rules leaves every answer for Bayannur as it was."""
+    without = load_with(tmp_path, shanghai=False)
+    questions = ["企业不裁员能拿到什么补贴？", "我是劳务经纪人，组织村里人出去打工，能有点补贴不？", "城镇新增就业、失业率被作为什么指标？",
+                 "大学生创业能申请创业担保贷款吗？", "我在临河，想自己开业，政府提供哪些服务？", "公共就业服务机构免费提供哪些服务"]
+    for question in questions:
+        a, b = assistant.ask(question), without.ask(question)
+        assert (a.answer, [c.id for c in a.citations]) == (b.answer, [c.id for c in b.citations]), question
 
 
 def test_another_provinces_rules_are_never_cited_for_a_bayannur_question(assistant):

@@ -188,6 +188,10 @@ class Composer:
                 chosen.append(hit.article_id)
         return [self.corpus.article(a) for a in chosen]
 
+    def _lexicon(self, r: Retrieval):
+        """The word statistics of the documents searched for this question."""
+        return r.lexicon or self.retriever.bm25
+
     def _implements(self, doc_id: str, other: str) -> bool:
         """Does doc_id implement `other`, directly or through documents in between?"""
         seen = set()
@@ -205,8 +209,9 @@ class Composer:
         dense = self.retriever.sentence_scores(r, article.id)
         tokens = self.retriever.sentence_tokens(article.id)
         words = r.asked_tokens or r.tokens
-        scored = [(dense.get(i, 0.0) + OWN_WORDS * idf_coverage(words, tokens[i], self.retriever.bm25)
-                   + ADDED_WORDS * idf_coverage(r.tokens, tokens[i], self.retriever.bm25), i)
+        lexicon = self._lexicon(r)
+        scored = [(dense.get(i, 0.0) + OWN_WORDS * idf_coverage(words, tokens[i], lexicon)
+                   + ADDED_WORDS * idf_coverage(r.tokens, tokens[i], lexicon), i)
                   for i in range(len(article.sentences))]
         return sorted(scored, reverse=True)
 
@@ -275,7 +280,7 @@ class Composer:
         articles = self._articles(q, r)
         texts = [a.title + a.body for a in articles]
         outside = [] if r.referenced else uncovered_topics(q.asking, texts, self.out_of_scope, self.retriever.synonyms)
-        held = self.retriever.holds(self.retriever.tokenize(q.asking), articles[0].id)
+        held = self.retriever.holds(self.retriever.tokenize(q.asking), articles[0].id, r.lexicon)
         if not outside and not r.referenced and (q.setting or q.story) and held < self.t.asking_held:
             # the asking clause's own words are scarce in the provisions ("社保卡丢了，怎么挂失补办？"): what it
             # asks about is then named in the setting, whose topics count too; the person's story counts
@@ -406,7 +411,7 @@ class Composer:
         # "可以" only where the provision gives what was asked about, in its words
         yes = (_PROVIDES.search(parts[0]) and not _NEGATED.search(parts[0]) and not _NOT_A_YES.search(parts[0] + q.asking)
                and idf_coverage(self.retriever.tokenize(q.asking), set(self.retriever.tokenize(parts[0])),
-                                self.retriever.bm25) > 0)
+                                self._lexicon(r)) > 0)
         # "包括：" introduces items only (above); a provision is introduced as one, whatever was asked
         lead = "可以。根据规定，" if q.asked.kind == "yes_no" and yes else "根据规定，"
         return lead + "".join(parts)
@@ -444,7 +449,7 @@ class Composer:
         own = r.asked_tokens or r.tokens
 
         def held(t: str) -> float:
-            return idf_coverage(own, set(self.retriever.tokenize(t)), self.retriever.bm25)
+            return idf_coverage(own, set(self.retriever.tokenize(t)), self._lexicon(r))
         return bool((_PROVIDES.search(text) or _NEGATED.search(text))
                     and not _CONTINUES.match(text) and held(text) > 0 and held(text) >= 0.5 * held(first))
 
@@ -476,7 +481,7 @@ class Composer:
         clauses = [c for c in _CLAUSE.split(sentence.rstrip("。；;")) if c]
         if not clauses:
             return ""
-        bm25 = self.retriever.bm25
+        bm25 = self._lexicon(r)
         figure = q.asked.figure if q.asked.kind == "figure" else None
         named = self._asked_for(q)
 

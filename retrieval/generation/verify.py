@@ -248,8 +248,8 @@ class Verifier:
         self._unseen = 1.0
         if corpus is not None and corpus.articles:
             bm25 = BM25.from_documents([tokenize(a.text) for a in corpus.articles])
-            self._idf = {t: float(bm25.idf[i]) for t, i in bm25.vocab.items()}
-            self._unseen = float(bm25.idf.max())  # a term no article uses weighs as much as the rarest
+            self._idf = {t: bm25.idf_of(t) for t in bm25.vocab}
+            self._unseen = bm25.max_idf()  # a term no article uses weighs as much as the rarest
 
     def weight(self, term: str) -> float:
         return self._idf.get(term, self._unseen)

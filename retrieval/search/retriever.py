@@ -32,6 +32,7 @@ class Retrieval:
     lexical: dict[str, float] = field(default_factory=dict)   # hit -> BM25
     coverage: dict[str, float] = field(default_factory=dict)  # hit -> share of the query's idf it contains
     asked_tokens: list[str] = field(default_factory=list)     # the latest turn's own words, before synonyms
+    lexicon: BM25 | None = None     # the word statistics of the documents searched (None: all of them)
 
 
 class HybridRetriever:
@@ -109,13 +110,13 @@ class HybridRetriever:
             scores[~mask] = -np.inf
         return scores
 
-    def _signals(self, topic: str, mask: np.ndarray | None):
+    def _signals(self, topic: str, mask: np.ndarray | None, lexicon: BM25):
         """(expanded query, its tokens, query vector, dense and BM25 scores per article) for one topic."""
         query = expand(topic, self.synonyms)
         tokens = self.tokenize(query)
         # the embedder reads the question as asked: it knows everyday words, and shorter is faster
         qvec = self.query_vector(topic)
-        return query, tokens, qvec, self._dense(qvec, mask), self.bm25.scores(tokens)
+        return query, tokens, qvec, self._dense(qvec, mask), lexicon.scores(tokens)
 
     def retrieve(self, q: Query, top_k: int = 10) -> Retrieval:
         """Articles for a Query, within its scope. A follow-up's whole exchange and its latest turn
@@ -127,14 +128,15 @@ class HybridRetriever:
         if not q.scope:
             return Retrieval(q.topic, [], [], [], None)
         mask = self._mask(q.scope) if len(q.scope) < len(self.doc_number) else None
+        lexicon = self.bm25.within(mask)  # how rare a word is, among the documents that apply here
         focus = q.topic if q.context_topic != q.topic else None
         if focus:
             self.prepare([q.context_topic, focus])  # one batch call embeds the two side by side, a core each
-        query, tokens, qvec, dense, lexical = self._signals(q.context_topic, mask)
+        query, tokens, qvec, dense, lexical = self._signals(q.context_topic, mask, lexicon)
         coverage_tokens = tokens  # how much of the question, with its context, an article holds
         runs, weights = [dense, lexical], list(self.weights)
         if focus:
-            _, f_tokens, qvec, f_dense, f_lexical = self._signals(focus, mask)
+            _, f_tokens, qvec, f_dense, f_lexical = self._signals(focus, mask, lexicon)
             tokens = tokens + f_tokens
             runs += [f_dense, f_lexical]
             weights += [w * self.focus_weight for w in self.weights]
@@ -148,12 +150,13 @@ class HybridRetriever:
             best_dense=float(finite.max()) if finite.size else 0.0,
             dense={h.article_id: float(dense[self.position[h.article_id]]) for h in hits},
             lexical={h.article_id: float(lexical[self.position[h.article_id]]) for h in hits},
-            coverage={h.article_id: self.holds(coverage_tokens, h.article_id) for h in hits},
-            asked_tokens=self.tokenize(q.topic))
+            coverage={h.article_id: self.holds(coverage_tokens, h.article_id, lexicon) for h in hits},
+            asked_tokens=self.tokenize(q.topic), lexicon=lexicon)
 
-    def holds(self, tokens: Sequence[str], article_id: str) -> float:
+    def holds(self, tokens: Sequence[str], article_id: str, lexicon: BM25 | None = None) -> float:
         """Share of the tokens' information (idf mass) that an article contains; 0..1."""
-        return idf_coverage(tokens, self.bm25.terms_in(self.position[article_id], tokens), self.bm25)
+        lexicon = lexicon or self.bm25
+        return idf_coverage(tokens, lexicon.terms_in(self.position[article_id], tokens), lexicon)
 
     def sentence_scores(self, retrieval: Retrieval, article_id: str) -> dict[int, float]:
         """Cosine of the question with each sentence of an article, by sentence position."""
