@@ -22,7 +22,7 @@ SHANGHAI_META = {"doc_id": "sh-demo", "file": "sh-demo.txt", "title": "上海市
                  "region": "上海市"}
 
 
-def load_with(root: Path, shanghai: bool):
+def load_with(root, shanghai):
     """The shipped corpus with the law added (as GB18030), and with Shanghai's rules when asked."""
     from retrieval.answering.assistant import Assistant
     from retrieval.config import Settings

@@ -171,8 +171,8 @@ class BM25:
         norm = self.k1 * (1 - self.b + self.b * self.doc_len / self.avg_len)
         for t in query_tokens:
             i = self.vocab.get(t)
-            idf = self.idf_of(t) if i is not None else 0.0
-            if not idf:
+            idf = self.idf_of(t)
+            if i is None or not idf:
                 continue
             start, stop = self.tf.indptr[i], self.tf.indptr[i + 1]
             rows, tf = self.tf.indices[start:stop], self.tf.data[start:stop]
