@@ -278,3 +278,10 @@ def test_what_is_asked_for_by_name_is_read_from_after_the_question_word():
 @pytest.mark.parametrize("question", ["现在统计就业失业情况用不用大数据", "去人社局咨询要不要交钱", "培训完给不给发证"])
 def test_a_verb_not_the_verb_asks_whether(question):
     assert asking_clauses(question) == [question] and asked_in([question]).kind == "yes_no"
+
+
+def test_a_comparison_naming_one_document_loosely_searches_the_others_too(reader):
+    # "自治区文件" is no declared name of the regional document: the comparison still needs it
+    q = reader.read("去产能企业职工安置，自治区文件和巴彦淖尔细则分别点名了哪些行业？")
+    assert set(q.scope) >= {"byn-2018-49", "nmg-2017-132"}
+    assert reader.read("巴彦淖尔细则对去产能企业职工安置点名了哪些行业？").scope == ("byn-2018-49",)

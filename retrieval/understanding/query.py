@@ -63,6 +63,9 @@ class Query:
         return bool(self.articles or self.chapter)
 
 
+# a comparison: of what each says ("分别", "各自"), or of how they differ
+_COMPARES = re.compile(r"分别|各自|有什么(不同|区别|差别|差异)|有何(不同|区别)|区别|差别|差异|异同|相比|一样吗|相同吗")
+
 # "什么样的人才算…", "哪些人才能…": a person, then 才 (only then), never 人才 (talent), which the
 # segmenter reads there and which would find the articles on recruiting talent
 _ONLY_THEN = re.compile(r"(?<=什么|哪些|哪种|样的|几个|啥样|哪类)人才(?=[能算可有符])")
@@ -164,6 +167,7 @@ class Reader:
         chosen by the person (the console's document selector), which wins over everything."""
         named = self.names.named(text)
         places = self.find_places(text)
+        compares = len(named) > 1 or bool(_COMPARES.search(text))
         topic = self._topic(text) or text
         previous = previous_user_turn(history)
         follow_up = bool(previous) and is_follow_up(topic, text)
@@ -185,8 +189,12 @@ class Reader:
             # (包头市的实施细则 is not Bayannur's); one for a part of the place is (自治区和巴彦淖尔的细则)
             not_applicable = [d for d in named if places and not any(
                 self.region[d].contains(p) or p.contains(self.region[d]) for p in places)]
-            scope = sorted((d for d in named if d not in not_applicable),
-                           key=lambda d: (-LEVELS.index(self.region[d].level), self.order[d]))
+            kept = [d for d in named if d not in not_applicable]
+            # a comparison naming one document in a way it does not declare ("自治区文件和巴彦淖尔细则分别…")
+            # is with the other documents that apply
+            if compares and len(kept) == 1:
+                kept += [d for d in applying if d not in kept]
+            scope = sorted(kept, key=lambda d: (-LEVELS.index(self.region[d].level), self.order[d]))
         else:
             scope = applying
         # a place outside every area with loaded local rules (北京, where only a national law applies) asks
