@@ -118,9 +118,9 @@ class BM25:
         return cls(tf, vocab, k1, b)
 
     def within(self, mask: np.ndarray | None) -> BM25:
-        """The same index with its statistics taken over the masked documents (all when None)."""
+        """This index with its statistics taken over the masked documents (all of them when None)."""
         if mask is None or mask.all():
-            return self if self.mask is None else BM25(self.tf, self.vocab, self.k1, self.b)  # pragma: no cover
+            return self
         view = BM25(self.tf, self.vocab, self.k1, self.b, np.asarray(mask, dtype=bool))
         view._shared = self._shared
         return view

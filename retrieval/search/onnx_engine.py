@@ -331,7 +331,7 @@ class OnnxE5:
         only: the int8 products take one scale per tensor, so in a batch every text would move the
         others' vectors (adding a document moved other units' cosines by up to 0.003, enough to reorder
         close articles). With more than one window, they run side by side, one a core: on the corpus
-        this is as fast as batching them by length, and about 20 % slower on 1,000 units."""
+        this is as fast as batching them by length, and about a quarter slower on 1,000 units."""
         wins = self.windows(texts, is_query)
         pooled = np.zeros((len(wins), self.dim), np.float32)
         if len(wins) > 1 and self.threads > 1:
