@@ -73,6 +73,8 @@ def test_expand_adds_document_words():
 @pytest.mark.parametrize("question,kind", [
     ("创业担保贷款最多能贷多少钱？", "money"),
     ("稳岗补贴的标准是多少？", "money"),
+    ("公益性岗位补贴标准是怎么规定的？", "money"),   # the standard itself
+    ("职业培训补贴标准如何调整？", None),            # how it is set
     ("贷款利率是多少", "rate"),
     ("孵化期最长能延长几年", "duration"),
     ("扶贫车间要带动多少户贫困户", "count"),
