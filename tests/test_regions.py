@@ -92,6 +92,15 @@ def test_baotous_own_rules_asked_by_name_are_declined(assistant):
     assert a.refused and a.refusal_reason == "place_not_covered" and "包头市" in a.answer
 
 
+def test_a_places_own_rules_asked_for_are_declined_with_the_higher_rules_beside(assistant):
+    # no name of a document, but the place's own rules are what is asked for; the region's apply there too
+    a = assistant.ask("包头市自己出台的创业补贴办法有哪些内容？")
+    assert a.refused and a.refusal_reason == "place_not_covered" and "包头市本地" in a.answer
+    assert a.related and all(c.id.split(":")[0] != "byn-2018-49" for c in a.related)
+    # Bayannur's own rules are loaded
+    assert not assistant.ask("巴彦淖尔市自己出台的创业补贴政策有哪些？").refused
+
+
 def test_linhe_and_hangjinhouqi_are_in_bayannur(assistant):
     for place in ("临河区", "杭锦后旗"):
         a = assistant.ask(f"我在{place}，退役士兵自主创业有什么优惠？")

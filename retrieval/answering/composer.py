@@ -265,9 +265,9 @@ class Composer:
         if not q.scope:
             return self._decline(q, r, "place_not_covered", text=self._not_covered(q))
         if q.own_rules_missing:
-            nationwide = self._articles(q, r)[:2] if r.hits and self._confident(r) else []
-            return self._decline(q, r, "place_not_covered", text=self._not_covered(q, bool(nationwide)),
-                                 articles=nationwide)
+            higher = self._articles(q, r)[:2] if r.hits and self._confident(r) else []
+            return self._decline(q, r, "place_not_covered", text=self._not_covered(q, bool(higher)),
+                                 articles=higher)
         if q.period and not self._period_covered(q):
             # the older provisions on the topic, when there are clearly relevant ones, marked as such
             older = self._articles(q, r)[:2] if r.hits and self._confident(r) else []
@@ -563,14 +563,14 @@ class Composer:
             return any(q.period.start <= lo <= q.period.end for lo, _ in spans)
         return min(lo for lo, _ in spans) <= q.period.end <= max(hi for _, hi in spans)
 
-    def _not_covered(self, q: Query, nationwide: bool = False) -> str:
+    def _not_covered(self, q: Query, higher: bool = False) -> str:
         areas = "、".join(dict.fromkeys("全国" if self.reader.label(d) == "国家" else self.reader.label(d)
                                         for d in self.reader.order))
         asked = "、".join(self.corpus.document(d).short_name for d in q.not_applicable)
         what = f"{q.place.name}的{asked}" if asked else f"适用于{q.place.name}的政策文件"
         if q.own_rules_missing:
             return (f"抱歉，{q.place.name}本地的政策文件没有收录，无法回答当地的具体规定。"
-                    + ("下面列出全国适用的国家规定，仅供参考。" if nationwide else "")
+                    + ("下面列出在当地同样适用的上级规定，仅供参考。" if higher else "")
                     + f"当地的具体政策请咨询当地人社部门，或拨打{HOTLINE}人社服务热线。")
         return (f"抱歉，目前收录的政策文件只适用于{areas}，{what}没有收录，无法回答。"
                 f"请咨询当地人社部门，或拨打{HOTLINE}人社服务热线。")

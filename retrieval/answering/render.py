@@ -12,7 +12,7 @@ def related_heading(answer: Answer) -> str:
     if answer.refusal_reason == "period_not_covered":
         return "收录文件中的相关规定（发布于较早年份，仅供参考，可能已有新规定）"
     if answer.refusal_reason == "place_not_covered":
-        return "全国适用的国家规定（仅供参考，不是当地的具体政策）"
+        return "在当地同样适用的上级规定（仅供参考，不是当地自己的政策）"
     return "相关条款（供参考，其中没有所问的内容）"
 
 

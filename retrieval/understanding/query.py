@@ -63,6 +63,9 @@ class Query:
         return bool(self.articles or self.chapter)
 
 
+# the place's own rules asked for ("包头市自己出台的…办法", "区里单独出台的…")
+_OWN_RULES = re.compile(r"(单独|自己|本地|当地|区里|市里|县里|旗里|盟里)[^，。？?]{0,4}(出台|制定|印发|发布|出的|发的)")
+
 # a comparison: of what each says ("分别", "各自"), or of how they differ
 _COMPARES = re.compile(r"分别|各自|有什么(不同|区别|差别|差异)|有何(不同|区别)|区别|差别|差异|异同|相比|一样吗|相同吗")
 
@@ -201,6 +204,9 @@ class Reader:
         # for rules that are not here; the nationwide ones are shown beside the decline, not as its answer
         own_rules_missing = bool(places) and not doc_ids and not named and self.home not in (None, EVERYWHERE) \
             and bool(scope) and all(self.region[d] == EVERYWHERE for d in scope)
+        # the place's own rules asked for by name, and none of the documents is the place's own
+        own_rules_missing = own_rules_missing or (bool(places) and not doc_ids and bool(_OWN_RULES.search(text))
+                                                  and not any(place.contains(self.region[d]) for d in scope))
         asking = asking_clauses(text)
         articles, unknown = self.lookup.references(text, scope or None)
         if follow_up and previous and not articles and any(said):
