@@ -67,7 +67,7 @@ class Query:
 _OWN_RULES = re.compile(r"(单独|自己|本地|当地|区里|市里|县里|旗里|盟里)[^，。？?]{0,4}(出台|制定|印发|发布|出的|发的)")
 
 # a comparison: of what each says ("分别", "各自"), or of how they differ
-_COMPARES = re.compile(r"分别|各自|有什么(不同|区别|差别|差异)|有何(不同|区别)|区别|差别|差异|异同|相比|一样吗|相同吗")
+_COMPARES = re.compile(r"分别|各自|有什么不同|有何不同|区别|差别|差异|异同|相比|一样吗|相同吗")
 
 # "什么样的人才算…", "哪些人才能…": a person, then 才 (only then), never 人才 (talent), which the
 # segmenter reads there and which would find the articles on recruiting talent
@@ -170,7 +170,7 @@ class Reader:
         chosen by the person (the console's document selector), which wins over everything."""
         named = self.names.named(text)
         places = self.find_places(text)
-        compares = len(named) > 1 or bool(_COMPARES.search(text))
+        compares = bool(_COMPARES.search(text))
         topic = self._topic(text) or text
         previous = previous_user_turn(history)
         follow_up = bool(previous) and is_follow_up(topic, text)
