@@ -96,6 +96,7 @@ class BM25:
         inside = self.doc_len if mask is None else self.doc_len[mask]
         self.n = int(inside.size)
         self.avg_len = float(inside.mean()) if inside.size and inside.mean() > 0 else 1.0
+        self._norm = k1 * (1 - b + b * self.doc_len / self.avg_len)  # each document's length term
         self._shared: dict[str, Any] = {}  # with every view: the CSR matrix, made on first use
         self._idf: dict[str, float] = {}
         self._idf_maps: dict[frozenset, dict[str, float]] = {}
@@ -167,17 +168,14 @@ class BM25:
 
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """BM25 of every document (each query token counts as often as it is given)."""
-        out = np.zeros(self.n_docs, dtype=np.float64)
-        norm = self.k1 * (1 - self.b + self.b * self.doc_len / self.avg_len)
-        for t in query_tokens:
-            i = self.vocab.get(t)
-            idf = self.idf_of(t)
-            if i is None or not idf:
-                continue
-            start, stop = self.tf.indptr[i], self.tf.indptr[i + 1]
-            rows, tf = self.tf.indices[start:stop], self.tf.data[start:stop]
-            out[rows] += tf * (self.k1 + 1) / (tf + norm[rows]) * idf
-        return out.astype(np.float32)
+        known = [t for t in query_tokens if t in self.vocab and self.idf_of(t)]
+        if not known:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        part = self.tf[:, [self.vocab[t] for t in known]]  # the query's columns, repeats kept
+        idf = np.repeat([self.idf_of(t) for t in known], np.diff(part.indptr))
+        rows, tf = part.indices, part.data
+        weights = tf * (self.k1 + 1) / (tf + self._norm[rows]) * idf
+        return np.bincount(rows, weights=weights, minlength=self.n_docs).astype(np.float32)
 
     def terms_in(self, doc: int, terms: Sequence[str]) -> set[str]:
         """Which of `terms` document number `doc` contains."""
