@@ -1,6 +1,7 @@
 """Lexical retrieval: jieba tokenisation with a domain dictionary, and BM25."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -69,13 +70,18 @@ class Tokenizer:
         return len(set(token)) > 1 and tok.FREQ.get(token, 0) >= min_count
 
     def __call__(self, text: str) -> list[str]:
+        return list(self._cut(text))
+
+    # the answer stage cuts the same clauses again and again; a process keeps one or two tokenizers
+    @functools.lru_cache(maxsize=8192)  # noqa: B019
+    def _cut(self, text: str) -> tuple[str, ...]:
         tok = self._jieba or self._load()
         out = []
         for word in tok.cut_for_search(text.lower()):
             word = word.strip()
             if word and word not in self.stopwords and _TOKEN_OK.search(word):
                 out.append(word)
-        return out
+        return tuple(out)
 
 
 class BM25:
