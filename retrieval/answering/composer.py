@@ -188,10 +188,6 @@ class Composer:
                 chosen.append(hit.article_id)
         return [self.corpus.article(a) for a in chosen]
 
-    def _lexicon(self, r: Retrieval):
-        """The word statistics of the documents searched for this question."""
-        return r.lexicon or self.retriever.bm25
-
     def _implements(self, doc_id: str, other: str) -> bool:
         """Does doc_id implement `other`, directly or through documents in between?"""
         seen = set()
@@ -209,9 +205,8 @@ class Composer:
         dense = self.retriever.sentence_scores(r, article.id)
         tokens = self.retriever.sentence_tokens(article.id)
         words = r.asked_tokens or r.tokens
-        lexicon = self._lexicon(r)
-        scored = [(dense.get(i, 0.0) + OWN_WORDS * idf_coverage(words, tokens[i], lexicon)
-                   + ADDED_WORDS * idf_coverage(r.tokens, tokens[i], lexicon), i)
+        scored = [(dense.get(i, 0.0) + OWN_WORDS * idf_coverage(words, tokens[i], r.lexicon)
+                   + ADDED_WORDS * idf_coverage(r.tokens, tokens[i], r.lexicon), i)
                   for i in range(len(article.sentences))]
         return sorted(scored, reverse=True)
 
@@ -280,14 +275,15 @@ class Composer:
         articles = self._articles(q, r)
         texts = [a.title + a.body for a in articles]
         outside = [] if r.referenced else uncovered_topics(q.asking, texts, self.out_of_scope, self.retriever.synonyms)
-        held = self.retriever.holds(self.retriever.tokenize(q.asking), articles[0].id, r.lexicon)
-        if not outside and not r.referenced and (q.setting or q.story) and held < self.t.asking_held:
-            # the asking clause's own words are scarce in the provisions ("社保卡丢了，怎么挂失补办？"): what it
-            # asks about is then named in the setting, whose topics count too; the person's story counts
-            # only when none of them are there ("公司拖欠我三个月工资了，我应该去哪投诉？"), not beside
-            # what they ask for ("我户口在外地，…能领创业补贴吗")
-            context = q.setting if held > 0 else f"{q.setting} {q.story}"
-            outside = uncovered_topics(context, texts, self.out_of_scope, self.retriever.synonyms)
+        if not outside and not r.referenced and (q.setting or q.story):
+            held = self.retriever.holds(self.retriever.tokenize(q.asking), articles[0].id, r.lexicon)
+            if held < self.t.asking_held:
+                # the asking clause's own words are scarce in the provisions ("社保卡丢了，怎么挂失补办？"): what
+                # it asks about is then named in the setting, whose topics count too; the person's story counts
+                # only when none of them are there ("公司拖欠我三个月工资了，我应该去哪投诉？"), not beside
+                # what they ask for ("我户口在外地，…能领创业补贴吗")
+                context = q.setting if held > 0 else f"{q.setting} {q.story}"
+                outside = uncovered_topics(context, texts, self.out_of_scope, self.retriever.synonyms)
         if not outside and not r.referenced:
             # a certificate asked about (not one named as context: "今年考了个电工证，能领补贴吗") that no
             # cited provision names
@@ -411,7 +407,7 @@ class Composer:
         # "可以" only where the provision gives what was asked about, in its words
         yes = (_PROVIDES.search(parts[0]) and not _NEGATED.search(parts[0]) and not _NOT_A_YES.search(parts[0] + q.asking)
                and idf_coverage(self.retriever.tokenize(q.asking), set(self.retriever.tokenize(parts[0])),
-                                self._lexicon(r)) > 0)
+                                r.lexicon) > 0)
         # "包括：" introduces items only (above); a provision is introduced as one, whatever was asked
         lead = "可以。根据规定，" if q.asked.kind == "yes_no" and yes else "根据规定，"
         return lead + "".join(parts)
@@ -449,7 +445,7 @@ class Composer:
         own = r.asked_tokens or r.tokens
 
         def held(t: str) -> float:
-            return idf_coverage(own, set(self.retriever.tokenize(t)), self._lexicon(r))
+            return idf_coverage(own, set(self.retriever.tokenize(t)), r.lexicon)
         return bool((_PROVIDES.search(text) or _NEGATED.search(text))
                     and not _CONTINUES.match(text) and held(text) > 0 and held(text) >= 0.5 * held(first))
 
@@ -481,13 +477,12 @@ class Composer:
         clauses = [c for c in _CLAUSE.split(sentence.rstrip("。；;")) if c]
         if not clauses:
             return ""
-        bm25 = self._lexicon(r)
         figure = q.asked.figure if q.asked.kind == "figure" else None
         named = self._asked_for(q)
 
         def score(i: int) -> float:
             c = clauses[i]
-            value = idf_coverage(r.tokens, set(self.retriever.tokenize(c)), bm25)
+            value = idf_coverage(r.tokens, set(self.retriever.tokenize(c)), r.lexicon)
             value += 0.3 if _PROVIDES.search(c) else 0.0
             value += 1.0 if figure and has_figure(figure, c, q.asked.unit) else 0.0
             value += 0.3 if q.asked.who and _WHO_QUALIFIES.search(c) else 0.0

@@ -27,12 +27,12 @@ class Retrieval:
     hits: list[Hit]                 # articles, best first
     referenced: list[str]           # articles the question names explicitly (or its chapter's)
     query_vector: np.ndarray | None  # None for a lookup by number, which embeds nothing
+    lexicon: BM25                   # the word statistics of the documents searched
     best_dense: float = 0.0         # best cosine of any unit in scope: is anything relevant at all?
     dense: dict[str, float] = field(default_factory=dict)     # hit -> best unit cosine
     lexical: dict[str, float] = field(default_factory=dict)   # hit -> BM25
     coverage: dict[str, float] = field(default_factory=dict)  # hit -> share of the query's idf it contains
     asked_tokens: list[str] = field(default_factory=list)     # the latest turn's own words, before synonyms
-    lexicon: BM25 | None = None     # the word statistics of the documents searched (None: all of them)
 
 
 class HybridRetriever:
@@ -124,9 +124,9 @@ class HybridRetriever:
         referenced = list(q.articles or q.chapter)
         if referenced:
             hits = [Hit(a, 1.0, "reference") for a in referenced]
-            return Retrieval(q.topic, self.tokenize(expand(q.topic, self.synonyms)), hits, referenced, None)
+            return Retrieval(q.topic, self.tokenize(expand(q.topic, self.synonyms)), hits, referenced, None, self.bm25)
         if not q.scope:
-            return Retrieval(q.topic, [], [], [], None)
+            return Retrieval(q.topic, [], [], [], None, self.bm25)
         mask = self._mask(q.scope) if len(q.scope) < len(self.doc_number) else None
         lexicon = self.bm25.within(mask)  # how rare a word is, among the documents that apply here
         focus = q.topic if q.context_topic != q.topic else None
@@ -146,16 +146,15 @@ class HybridRetriever:
         hits = [Hit(self.ids[i], float(fused[i]), "hybrid") for i in best if np.isfinite(fused[i])]
         finite = dense[np.isfinite(dense)]
         return Retrieval(
-            query, tokens, hits, [], qvec,
+            query, tokens, hits, [], qvec, lexicon,
             best_dense=float(finite.max()) if finite.size else 0.0,
             dense={h.article_id: float(dense[self.position[h.article_id]]) for h in hits},
             lexical={h.article_id: float(lexical[self.position[h.article_id]]) for h in hits},
             coverage={h.article_id: self.holds(coverage_tokens, h.article_id, lexicon) for h in hits},
-            asked_tokens=self.tokenize(q.topic), lexicon=lexicon)
+            asked_tokens=self.tokenize(q.topic))
 
-    def holds(self, tokens: Sequence[str], article_id: str, lexicon: BM25 | None = None) -> float:
-        """Share of the tokens' information (idf mass) that an article contains; 0..1."""
-        lexicon = lexicon or self.bm25
+    def holds(self, tokens: Sequence[str], article_id: str, lexicon: BM25) -> float:
+        """Share of the tokens' information (idf mass, by `lexicon`'s statistics) that an article contains; 0..1."""
         return idf_coverage(tokens, lexicon.terms_in(self.position[article_id], tokens), lexicon)
 
     def sentence_scores(self, retrieval: Retrieval, article_id: str) -> dict[int, float]:

@@ -47,19 +47,16 @@ def asking_clauses(question: str) -> list[str]:
 _INTENT = re.compile(r"想|要|打算|准备|希望|需要")
 
 
-def setting_clauses(question: str) -> list[str]:
-    """The clauses that do not ask, where the question may name what it is about when its asking clause
-    does not ("社保卡丢了，怎么挂失补办？", "我想考教师资格证，报名时间是什么时候？"). The person's own
-    circumstances are left out ("我户口在外地，…能领创业补贴吗"), what they want to do is not."""
-    asking = set(asking_clauses(question))
-    return [c for c in _CLAUSES.split(question)
-            if c and c not in asking and (not PERSON.search(c) or _INTENT.search(c))]
+def clauses_of(question: str) -> tuple[list[str], list[str], list[str]]:
+    """The question's clauses as (asking, setting, story). The setting is the clauses that do not ask, where
+    the question may name what it is about when its asking clause does not ("社保卡丢了，怎么挂失补办？",
+    "我想考教师资格证，报名时间是什么时候？"); the story is the person's own circumstances, left out of the
+    setting ("我户口在外地，…能领创业补贴吗"), though what they want to do is not."""
+    asking = asking_clauses(question)
+    rest = [c for c in _CLAUSES.split(question) if c and c not in asking]
+    setting = [c for c in rest if not PERSON.search(c) or _INTENT.search(c)]
+    return asking, setting, [c for c in rest if c not in setting]
 
-
-def story_clauses(question: str) -> list[str]:
-    """The clauses that tell the person's own circumstances: left out of the setting above."""
-    asking, setting = set(asking_clauses(question)), set(setting_clauses(question))
-    return [c for c in _CLAUSES.split(question) if c and c not in asking and c not in setting]
 
 
 # ---------------------------------------------------------------- what is asked

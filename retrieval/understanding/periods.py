@@ -57,6 +57,13 @@ def five_year_plan(n: int) -> tuple[int, int] | None:
     return start, start + 4
 
 
+def _told_of_person(question: str, start: int, clause: str) -> bool:
+    """Is the clause of a year said at `start` (its part before, asking words aside, and `clause`, its part
+    after) the person's own story?"""
+    before = _ASKING_VERB.sub("", _CLAUSE_BREAK.split(question[:start])[-1])
+    return bool(PERSON.search(before + clause))
+
+
 def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) -> Period | None:
     """The years a question names — explicit years and ranges, 2020年以后, 十四五, 今年/去年, 最新 —
     and whether they date the rules asked about. `authorities` are the places the question names:
@@ -79,10 +86,9 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
         after = question[m.end():]
         years = [year, today.year] if _ONWARD.match(after) else [year]
         clause = _CLAUSE_BREAK.split(after, maxsplit=1)[0]
-        before = _ASKING_VERB.sub("", _CLAUSE_BREAK.split(question[:m.start()])[-1])  # the year's own clause
         dated = (changes or _ABOUT_RULES.match(after) or YEAR_RANGE.match(question[m.start():]) or of_authority(after)
                  or after.startswith("度")  # 2023年度: a budget or programme year
-                 or (_RULES_IN_CLAUSE.search(clause) and not PERSON.search(before + clause)))
+                 or (_RULES_IN_CLAUSE.search(clause) and not _told_of_person(question, m.start(), clause)))
         (rules if dated else story).extend(years)
     for m in _SHORT_YEAR.finditer(question):
         year = 2000 + int(m.group(1))
@@ -96,7 +102,7 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
             # "今年的就业见习补贴": the year's own benefit, not the person's year ("今年刚毕业")
             dated = (changes or _ABOUT_RULES_NEAR.match(after) or of_authority(after)
                      or (after.startswith("的") and _ABOUT_BENEFITS.search(clause)
-                         and not PERSON.search(_ASKING_VERB.sub("", _CLAUSE_BREAK.split(question[:i])[-1]) + clause)))
+                         and not _told_of_person(question, i, clause)))
             (rules if dated else story).append(today.year + delta)
     if not rules:  # "2023年新出的": the year said is the one meant
         if any(word in question for word in _NEWEST):

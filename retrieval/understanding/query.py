@@ -17,9 +17,7 @@ from retrieval.types import Article, DocumentMeta
 from retrieval.understanding.asking import (
     Asked,
     asked_in,
-    asking_clauses,
-    setting_clauses,
-    story_clauses,
+    clauses_of,
     without_question_words,
 )
 from retrieval.understanding.periods import Period, period_of
@@ -207,7 +205,7 @@ class Reader:
         # the place's own rules asked for by name, and none of the documents is the place's own
         own_rules_missing = own_rules_missing or (bool(places) and not doc_ids and bool(_OWN_RULES.search(text))
                                                   and not any(place.contains(self.region[d]) for d in scope))
-        asking = asking_clauses(text)
+        asking, setting, story = clauses_of(text)
         articles, unknown = self.lookup.references(text, scope or None)
         if follow_up and previous and not articles and any(said):
             articles = self._counterparts(previous, scope)
@@ -222,7 +220,7 @@ class Reader:
             period=period_of(text, self.today or dt.date.today(), sorted(self._place_names(text) | set(self.relative))),
             documents=tuple(named), scope=tuple(scope), articles=tuple(articles), chapter=tuple(chapter),
             missing=missing, follow_up=follow_up, not_applicable=tuple(not_applicable),
-            setting=" ".join(setting_clauses(text)), story=" ".join(story_clauses(text)),
+            setting=" ".join(setting), story=" ".join(story),
             own_rules_missing=own_rules_missing)
 
     def _counterparts(self, previous: str, scope: Sequence[str]) -> list[str]:
