@@ -92,12 +92,12 @@ class BM25:
     only, so documents outside it (another city's rules) change no score inside it."""
 
     def __init__(self, tf, vocab: dict[str, int], k1: float = 1.2, b: float = 0.75,
-                 mask: np.ndarray | None = None):
+                 mask: np.ndarray | None = None, doc_len: np.ndarray | None = None):
         self.tf = tf
         self.vocab = vocab
         self.k1, self.b = k1, b
         self.n_docs = tf.shape[0]
-        self.doc_len = np.asarray(tf.sum(axis=1), dtype=np.float64).ravel()
+        self.doc_len = np.asarray(tf.sum(axis=1), dtype=np.float64).ravel() if doc_len is None else doc_len
         self.mask = mask
         inside = self.doc_len if mask is None else self.doc_len[mask]
         self.n = int(inside.size)
@@ -128,7 +128,7 @@ class BM25:
         """This index with its statistics taken over the masked documents (all of them when None)."""
         if mask is None or mask.all():
             return self
-        view = BM25(self.tf, self.vocab, self.k1, self.b, np.asarray(mask, dtype=bool))
+        view = BM25(self.tf, self.vocab, self.k1, self.b, np.asarray(mask, dtype=bool), self.doc_len)
         view._shared = self._shared
         return view
 
