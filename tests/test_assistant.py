@@ -172,6 +172,19 @@ def test_the_answer_begins_with_a_short_summary_built_from_the_cited_clauses(ass
     assert len(clauses) == len(set(clauses)), ans.summary  # a rule the city restates is said once
 
 
+def test_a_comparison_is_answered_for_each_document_in_turn(assistant):
+    ans = assistant.ask("培育人力资源服务骨干企业，自治区和巴彦淖尔的目标分别是多少家？")
+    assert {"nmg-2017-132:5.4", "byn-2018-49:5.23"} <= set(ids(ans))
+    # each side in its own words, with the marker of the article it comes from
+    for label, figure in (("巴彦淖尔市：", "2-5家"), ("内蒙古自治区：", "20家")):
+        part = re.search(f"{label}([^[]*)\\[(\\d)\\]", ans.summary)
+        assert part and figure in part.group(1), ans.summary
+        assert part.group(1).rstrip("。") in ans.citations[int(part.group(2)) - 1].quote
+    # the same rule in both is said once, as any answer
+    same = assistant.ask("关于科研仪器向小微企业开放，两级文件都是怎么说的？")
+    assert same.summary.startswith("根据规定，") and "内蒙古自治区：" not in same.summary, same.summary
+
+
 def test_a_lookup_summary_says_what_the_article_is_about_and_how_it_begins(assistant):
     ans = assistant.ask("实施意见第四部分第三条")
     article = assistant.corpus.article("nmg-2017-132:4.3")

@@ -286,3 +286,15 @@ def test_a_comparison_naming_one_document_loosely_searches_the_others_too(reader
     q = reader.read("去产能企业职工安置，自治区文件和巴彦淖尔细则分别点名了哪些行业？")
     assert set(q.scope) >= {"byn-2018-49", "nmg-2017-132"}
     assert reader.read("巴彦淖尔细则对去产能企业职工安置点名了哪些行业？").scope == ("byn-2018-49",)
+
+
+@pytest.mark.parametrize("question, compared", [
+    ("自治区和巴彦淖尔对干部履职中的失误是怎么规定容错的？", True),    # two areas named, each a document's
+    ("两份文件对就业统计监测分别有什么要求？", True),                  # the documents spoken of together
+    ("创业担保贷款和创业补贴有什么区别？", False),                     # two things in one document
+    ("我和老婆分别在两个厂上班，企业不裁员能拿稳岗补贴吗？", False),    # 分别 of people, not of rules
+    ("我在临河，自治区有啥创业补贴？", False),                          # 临河区 has no document of its own
+])
+def test_a_comparison_is_of_the_documents_it_names_or_speaks_of_together(reader, question, compared):
+    sides = reader.read(question).sides
+    assert (set(sides) == {"byn-2018-49", "nmg-2017-132"}) if compared else sides == ()

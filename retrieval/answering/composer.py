@@ -181,6 +181,11 @@ class Composer:
         local = min(reach, key=lambda h: rank.get(h.article_id.split(":")[0], len(rank)))
         if local.article_id != first.article_id:
             chosen.insert(0, local.article_id)
+        # a comparison hears every document it compares: each one's best article
+        for doc_id in q.sides:
+            best = next((h for h in r.hits if h.article_id.split(":")[0] == doc_id), None)
+            if best and len(chosen) < self.max_articles and not any(a.startswith(f"{doc_id}:") for a in chosen):
+                chosen.append(best.article_id)
         for hit in r.hits[1:]:
             if len(chosen) >= self.max_articles:
                 break
@@ -315,7 +320,7 @@ class Composer:
         shown = [sents if a.id in r.referenced else self._quoted(r, a, sents) for a, sents in picks]
         citations = [citation_for(a, self.corpus, self.quote(a, sents)) for (a, _), sents in zip(picks, shown, strict=True)]
         notes = self._notes(q)
-        summary = self._summary(q, r, picks, shown[0] if shown else [])
+        summary = self._summary(q, r, picks, shown)
         lines: list[str] = ([summary] if summary else []) + list(notes)
         by_doc: dict[str, list[int]] = {}
         for n, (a, _) in enumerate(picks, start=1):
@@ -342,12 +347,14 @@ class Composer:
                       summary=summary)
 
     # ------------------------------------------------------------ the direct answer
-    def _summary(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]], quoted: Sequence[str]) -> str:
+    def _summary(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]],
+                 shown: Sequence[Sequence[str]]) -> str:
         """One or two sentences built from clauses of the cited articles that answer the question, with
-        their markers (`quoted`: the first article's sentences its citation quotes). Only connecting words
-        of our own are added, so every figure is in the article."""
+        their markers (`shown`: the sentences each citation quotes). Only connecting words of our own
+        are added, so every figure is in the article."""
         if not picks:
             return ""
+        quoted = shown[0]
         article, sentences = picks[0]
         if q.chapter:  # what the chapter is, then how its first article begins
             head = f"{self._chapter_head(picks)}{article_label(article, self.corpus)}规定："
@@ -359,8 +366,10 @@ class Composer:
         if q.articles:  # what the article is about, then how it begins
             head = f"这一条是“{article.title}”：" if article.title else "这一条规定："
             return f"{head}{self._opening(article, SUMMARY_CHARS - len(head))}。[1]"
-        if q.asked.kind == "list" and (items := self._items(article, SUMMARY_CHARS - 3)):
+        if q.asked.kind == "list" and not q.sides and (items := self._items(article, SUMMARY_CHARS - 3)):
             return f"包括：{items}。[1]"
+        if compared := self._compared(q, r, picks, shown):
+            return compared
         # the most relevant chosen sentence of the first two rules (the second article often says what
         # the first only frames); then the first rule's next sentence quoted beside it, while there is
         # room (clauses of one sentence belong together)
@@ -411,6 +420,28 @@ class Composer:
         # "包括：" introduces items only (above); a provision is introduced as one, whatever was asked
         lead = "可以。根据规定，" if q.asked.kind == "yes_no" and yes else "根据规定，"
         return lead + "".join(parts)
+
+    def _compared(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]],
+                  shown: Sequence[Sequence[str]]) -> str:
+        """A comparison: what each of two documents compared says, in turn, in half the length each;
+        "" unless both are cited and say different things (the same rule twice is said once)."""
+        sides: dict[str, int] = {}
+        for n, (a, _) in enumerate(picks):
+            if a.doc_id in q.sides and a.doc_id not in sides and shown[n]:
+                sides[a.doc_id] = n
+        if len(sides) < 2:
+            return ""
+        parts: list[str] = []
+        for doc_id, n in list(sides.items())[:2]:
+            article = picks[n][0]
+            label = self.reader.label(doc_id)
+            relevance = self._sentence_relevance(r, article)
+            sentence = max(shown[n], key=lambda s: relevance.get(s, 0.0))
+            best = self._best_clauses(q, r, sentence, SUMMARY_CHARS // 2 - len(label) - 1)
+            if not best or _fragment(best) or parts and all(restates(parts[0], c) for c in _CLAUSE.split(best) if c):
+                return ""
+            parts.append(f"{label}：{best}。[{n + 1}]")
+        return "".join(parts)
 
     def _office(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> str:
         """Where to apply, in the words of a cited article that names the office; "" when none does."""

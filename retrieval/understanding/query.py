@@ -54,6 +54,7 @@ class Query:
     setting: str = ""                  # clauses that neither ask nor tell about the person ("社保卡丢了")
     story: str = ""                    # the person's own circumstances ("公司已经拖欠我三个月工资了")
     own_rules_missing: bool = False    # a place named outside every loaded local rule: only nationwide ones apply
+    sides: tuple[str, ...] = ()        # documents compared, to be answered each in turn ("自治区和巴彦淖尔分别…")
 
     @property
     def is_lookup(self) -> bool:
@@ -66,6 +67,8 @@ _OWN_RULES = re.compile(r"(单独|自己|本地|当地|区里|市里|县里|旗�
 
 # a comparison: of what each says ("分别", "各自"), or of how they differ
 _COMPARES = re.compile(r"分别|各自|有什么不同|有何不同|区别|差别|差异|异同|相比|一样吗|相同吗")
+# the documents taken together ("两份文件", "两级文件都是怎么说的")
+_BOTH = re.compile(r"两(份|个|级|部)(文件|规定|政策|细则|意见)|两级|两者|二者")
 
 # "什么样的人才算…", "哪些人才能…": a person, then 才 (only then), never 人才 (talent), which the
 # segmenter reads there and which would find the articles on recruiting talent
@@ -205,6 +208,13 @@ class Reader:
         # the place's own rules asked for by name, and none of the documents is the place's own
         own_rules_missing = own_rules_missing or (bool(places) and not doc_ids and bool(_OWN_RULES.search(text))
                                                   and not any(place.contains(self.region[d]) for d in scope))
+        # what a comparison compares: the documents it names, or whose areas it names, when two or more
+        # ("自治区和巴彦淖尔对……怎么规定的"); every document searched when it speaks of them together
+        # ("两份文件分别…") or compares one it names with the rest; never two things in one document
+        # ("创业担保贷款和创业补贴有什么区别")
+        mentioned = list(dict.fromkeys([d for d in scope if d in named]
+                                       + [d for d in scope if any(self.region[d] == p for p in said[1])]))
+        sides = mentioned if len(mentioned) >= 2 else list(scope) if _BOTH.search(text) or compares and mentioned else []
         asking, setting, story = clauses_of(text)
         articles, unknown = self.lookup.references(text, scope or None)
         if follow_up and previous and not articles and any(said):
@@ -221,7 +231,7 @@ class Reader:
             documents=tuple(named), scope=tuple(scope), articles=tuple(articles), chapter=tuple(chapter),
             missing=missing, follow_up=follow_up, not_applicable=tuple(not_applicable),
             setting=" ".join(setting), story=" ".join(story),
-            own_rules_missing=own_rules_missing)
+            own_rules_missing=own_rules_missing, sides=tuple(sides) if len(sides) >= 2 else ())
 
     def _counterparts(self, previous: str, scope: Sequence[str]) -> list[str]:
         """"对应的巴彦淖尔条款是哪条？" after an article asked for by number: its counterparts in the
