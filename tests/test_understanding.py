@@ -92,6 +92,9 @@ def test_asked_figure(question, kind):
     ("创业担保贷款，最多能贷多少？", "money"),
     ("失业保险金每个月能领多少钱？怎么算的？", "money"),     # the last clause only asks how
     ("在城里住了好几年了，能不能办失业登记？", None),         # 好几年 asks nothing
+    ("最近招了几个贫困家庭的劳动力，企业能拿到啥补贴？", None),   # 招了几个: done, counted loosely
+    ("招了几个贫困户能拿补贴吗", None),
+    ("厂里干了十几年，下岗了能领多久失业金？", "duration"),
 ])
 def test_a_figure_is_asked_only_by_the_clauses_that_ask(question, kind):
     asked = asked_in(asking_clauses(question))

@@ -23,7 +23,7 @@ class Asked:
 
 # "用不用", "要不要", "能不能": a verb, 不, the same verb asks whether
 _A_NOT_A = r"([\u4e00-\u9fff])不\1"
-_ASKING = re.compile(r"吗|么|呢|？|\?|什么|啥|怎么|怎样|如何|哪|谁|多少|(?<![好没])几(?!乎)|多久|多长|是否|能否|可否|有没有|"
+_ASKING = re.compile(r"吗|么|呢|？|\?|什么|啥|怎么|怎样|如何|哪|谁|多少|(?<![好没了过十])几(?!乎)|多久|多长|是否|能否|可否|有没有|"
                      r"可不可以|有无|不[？?。！!]?$|" + _A_NOT_A)
 _CLAUSES = re.compile(r"[，,。；;！!？?\s]+")
 _BARE = re.compile(r"怎么办|咋办|怎么弄|怎么整|怎么样|可以|行|能|吗|么|呢|啊|吧|呀|请问|那|该|我")
@@ -118,8 +118,13 @@ def without_question_words(text: str) -> str:
     return _ASKING.sub("", _QUESTION_PHRASES.sub("", text))
 
 
+# 几 after what was done ("招了几个", "干过几年") or in "十几", "好几" counts loosely: it asks nothing
+_LOOSE_COUNT = re.compile(r"(?<=[了过十好])几")
+
+
 def asked_of(focus: str) -> Asked:
     """What the focus clause asks."""
+    focus = _LOOSE_COUNT.sub("数", focus)
     if _WHERE.search(focus):
         return Asked("where")
     if LEAD_QUESTION.search(focus):
