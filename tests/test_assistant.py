@@ -246,6 +246,26 @@ def test_a_clause_with_other_figures_is_not_a_restatement():
 
 
 
+@pytest.mark.parametrize("text, alone", [
+    ("根据就业失业重点指标、人力资源市场供求、宏观经济运行等变化", False),   # only says by what
+    ("按照《内蒙古自治区就业困难人员认定办法》", False),
+    ("在制定财税、金融、产业、贸易、投资等重大政策时", False),              # only says when
+    ("对自主创业的分流人员", False),                                          # a condition without what it gets
+    ("整合现有平台资源，打造巴彦淖尔市“智慧就业”综合服务平台", True),
+    ("对确有需要的创业企业，可适当延长孵化周期，延期最长不超过3年", True),
+])
+def test_a_part_of_the_direct_answer_must_stand_alone(text, alone):
+    from retrieval.answering.composer import _fragment
+    assert _fragment(text) is not alone
+
+
+def test_the_direct_answer_adds_a_short_second_point_the_question_asks_about(assistant):
+    ans = assistant.ask("巴彦淖尔有没有网上的就业服务平台？能不能在网上办就业创业的业务？")
+    parts = [p for p in re.split(r"\[\d+\]", ans.summary) if p]
+    assert len(parts) == 2 and "智慧就业" in parts[1] and len(parts[1].rstrip("。")) <= 30, ans.summary
+    assert parts[1].rstrip("。") in ans.citations[0].quote
+
+
 def test_a_follow_up_asking_for_the_counterpart_gets_the_linked_article(assistant):
     history = [{"role": "user", "content": "自治区文件五（二）讲什么？"}, {"role": "assistant", "content": "……"}]
     ans = assistant.ask("对应的巴彦淖尔条款是哪条？", history=history)

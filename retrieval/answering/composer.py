@@ -31,11 +31,14 @@ SUMMARY_CHARS = 100     # the direct answer's length at most (characters, withou
 OWN_WORDS, ADDED_WORDS = 0.4, 0.2  # weights of word overlap in choosing sentences
 QUOTE_SENTENCES, QUOTE_SLACK = 4, 0.25   # quoted: up to this many sentences, within this of the best
 SUMMARY_WANTED = 80     # a clause group is extended with its neighbours up to this length
+FILLER_CHARS = 30       # what else the first rule says, added while there is room: at most this long
 ENUMERATES = 0.5        # weight of a clause listing what the question asks for by name
 _YEAR_IN_TEXT = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
 _CLAUSE = re.compile(r"[，,；;：:。]")
 _PROVIDES = re.compile(r"给予|享受|纳入|提供|补贴|补助|支持|奖补|可按规定|按规定|免费|优先")
 _CONDITION = re.compile(r"^(对|凡|符合|为|对于)|的$")
+# a phrase that only says by what or where ("根据……变化", "按照《……办法》", "与……契合的创业园")
+_PHRASE = re.compile(r"^(根据|按照|依照|依据|与|在|通过|经)")
 _NEGATED = re.compile(r"不得|不予|不再|禁止|取消")
 # "可以。" answers whether the person can have something; never whether someone else's act is allowed
 # ("中介扣我身份证，这允许吗"), and never above a sanction
@@ -43,7 +46,7 @@ _NOT_A_YES = re.compile(r"合法|违法|允许|准许|能这样|可以这样|能
 # where a document itself names the office to go to ("向住所地街道、社区公共就业服务机构申请")
 _OFFICE = re.compile(r"(?:向|到)[^，。；;]{2,30}?(?:申请|办理|登记|咨询|求助|举报|投诉)")
 # a clause group that cannot stand alone: a condition without what it gets, or a list's lead-in alone
-_FRAGMENT = re.compile(r"(的|下列[^，。；;]{0,6}|如下|以下[^，。；;]{0,4})$")
+_FRAGMENT = re.compile(r"(的|时|下列[^，。；;]{0,6}|如下|以下[^，。；;]{0,4})$")
 # who a provision is for: "符合条件的创业者", "对…人员"
 _WHO_QUALIFIES = re.compile(r"符合条件的|^对.*的|(者|人员|毕业生|农牧民工?|职工|劳动力|劳动者|家庭|企业)$")
 _CONTINUES = re.compile(r"^(并|但|且|或|及|而|同时|其中|[（(][一二三四五六七八九十\d]+[）)])")
@@ -118,7 +121,8 @@ def _fragment(text: str) -> bool:
     """A clause group that cannot stand alone: it only states a condition ("对自主创业的分流人员"), or it
     ends on one or on a list's lead-in ("为劳动者免费提供下列服务")."""
     clauses = [c for c in _CLAUSE.split(text) if c]
-    return bool(_FRAGMENT.search(text)) or (not _PROVIDES.search(text) and all(_CONDITION.search(c) for c in clauses))
+    return bool(_FRAGMENT.search(text)) or (not _PROVIDES.search(text)
+                                            and all(_CONDITION.search(c) or _PHRASE.match(c) for c in clauses))
 
 
 def _enumerates(clause: str, named: Sequence[str]) -> bool:
@@ -395,14 +399,14 @@ class Composer:
                     parts.append(f"{head}：{items}。[{n}]")
                     budget -= len(head) + len(items) + 1
                     continue
-            best = self._best_clauses(q, r, sentence, budget)
+            best = self._best_clauses(q, r, sentence, min(budget, FILLER_CHARS) if filler else budget)
             if parts and best:
                 # a part adds only what was not said (a city often restates the region word for word); what
                 # is left of a part mostly said already is its framing ("支持企业尽最大努力挖掘内部安置潜力")
                 clauses = [c for c in _CLAUSE.split(best) if c]
                 new = [c for c in clauses if not any(restates(p, c) for p in parts)]
                 best = "，".join(new) if 2 * len(new) >= len(clauses) else ""
-            if not best or _fragment(best) or filler and parts and not self._adds_a_rule(r, best, parts[0]):
+            if not best or _fragment(best) or filler and parts and not self._adds_more(r, best, parts[0]):
                 continue
             parts.append(f"{best}。[{n}]")
             budget -= len(best)
@@ -469,16 +473,15 @@ class Composer:
             text += more
         return text
 
-    def _adds_a_rule(self, r: Retrieval, text: str, first: str) -> bool:
-        """Is a clause group worth adding after the `first` part of the direct answer: a whole provision
-        (it gives or forbids something, and does not continue a sentence left out) holding at least half
-        as much of the question's own words?"""
+    def _adds_more(self, r: Retrieval, text: str, first: str) -> bool:
+        """Is a short clause group worth adding after the `first` part of the direct answer: it stands
+        alone (it does not continue a sentence left out; fragments are left out before) and holds at
+        least a quarter as much of the question's own words?"""
         own = r.asked_tokens or r.tokens
 
         def held(t: str) -> float:
             return idf_coverage(own, set(self.retriever.tokenize(t)), r.lexicon)
-        return bool((_PROVIDES.search(text) or _NEGATED.search(text))
-                    and not _CONTINUES.match(text) and held(text) > 0 and held(text) >= 0.5 * held(first))
+        return bool(not _CONTINUES.match(text) and held(text) > 0 and held(text) >= 0.25 * held(first))
 
     def _chapter_head(self, picks: list[tuple[Article, list[str]]]) -> str:
         a0 = picks[0][0]
