@@ -223,12 +223,14 @@ def test_check_reports_what_contradicts_the_corpus(tmp_path):
                                          "doc-b": "一、总则\n（一）其他。就业优先。"},
                         meta_extra={"doc-b": {"region": ""}})
     (root / "lexicon").mkdir()
-    (root / "lexicon" / "out_of_scope.tsv").write_text("term\trefer_to\tnote\n失业保险金\t社保\tx\n护照\t公安\tx\n",
+    (root / "lexicon" / "out_of_scope.tsv").write_text("term\trefer_to\tnote\n失业保险金\t社保\tx\n护照\t公安\tx\n"
+                                                       "失业 发放\t社保\tx\n失业 护照\t公安\tx\n",
                                                        encoding="utf-8")
     (root / "lexicon" / "synonyms.tsv").write_text("resident_words\tdocument_words\n下岗\t失业人员\n退伍兵\t退役士兵\n",
                                                    encoding="utf-8")
     report = "\n".join(corpus_report(load_corpus(root), root / "lexicon"))
     assert "'失业保险金'" in report and "护照" not in report
+    assert "'失业 发放'" in report  # words said together, all in one article
     assert "退役士兵" in report and "失业人员" not in report
     assert "doc-b: no 'region'" in report
     assert "home_region" in report

@@ -240,6 +240,15 @@ def test_uncovered_topics_uses_synonyms():
     assert uncovered_topics("护照过期了怎么办", texts, table, syns) == ["护照"]
 
 
+def test_a_topic_of_words_said_together_is_covered_only_by_a_provision_holding_them_all():
+    table = {"公积金 提取": "住房公积金管理中心"}
+    texts = ["其他从业者可按灵活就业人员身份参加养老、医疗保险和缴纳住房公积金",
+             "确保企业职工教育经费足额提取并合理使用"]
+    assert uncovered_topics("公积金怎么提取出来付首付", texts, table) == ["公积金 提取"]
+    assert uncovered_topics("灵活就业能不能交公积金", texts, table) == []          # one word alone asks nothing listed
+    assert uncovered_topics("公积金怎么提取", texts + ["缴存职工可按规定提取住房公积金"], table) == []
+
+
 @pytest.mark.parametrize("question,dated", [
     ("2022年巴彦淖尔对招用应届高校毕业生的企业，有没有一次性扩岗补助？", True),
     ("今年巴彦淖尔的春风行动招聘会什么时候办？", True),

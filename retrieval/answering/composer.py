@@ -19,7 +19,7 @@ from retrieval.search.lexical import idf_coverage
 from retrieval.search.retriever import HybridRetriever, Retrieval
 from retrieval.types import Article, Citation, DocumentMeta
 from retrieval.understanding.asking import Asked, has_figure
-from retrieval.understanding.lexicon import certificates, uncovered_topics
+from retrieval.understanding.lexicon import certificates, topic_label, uncovered_topics
 from retrieval.understanding.query import Query, Reader
 
 HOTLINE = "12333"
@@ -626,7 +626,7 @@ class Composer:
             # a certificate's own office is the one that issues it
             offices = [self.out_of_scope.get(t) or ("发证部门" if certificates([t]) else "") for t in topics]
             where = "、".join(dict.fromkeys(o for o in offices if o))
-            text = (f"抱歉，现有的就业创业政策文件没有涉及“{'、'.join(topics)}”方面的规定。"
+            text = (f"抱歉，现有的就业创业政策文件没有涉及“{'、'.join(map(topic_label, topics))}”方面的规定。"
                     + (f"这类问题建议咨询{where}，或" if where else "建议")
                     + f"拨打{HOTLINE}人社服务热线。")
         elif text is None:

@@ -25,7 +25,7 @@ def corpus_report(corpus: Corpus, lexicon: Path, home_region: str | None = None)
             out.append(f"{d.doc_id}: region {d.region!r} is not an official area name (全国, 内蒙古自治区, 巴彦淖尔市 …)")
     texts = [a.title + a.body for a in corpus.articles]
     for term, refer in load_out_of_scope(lexicon / "out_of_scope.tsv").items():
-        hits = sum(term in t for t in texts)
+        hits = sum(all(w in t for w in term.split()) for t in texts)
         if hits:
             out.append(f"out_of_scope.tsv: {term!r} (→ {refer or '—'}) appears in {hits} article(s); "
                        f"questions asking about it are answered from them, not referred")

@@ -49,18 +49,26 @@ def load_out_of_scope(path: Path) -> dict[str, str]:
 
 def uncovered_topics(focus: str, texts: Sequence[str], table: dict[str, str],
                      synonyms: Iterable[Synonym] = ()) -> list[str]:
-    """Listed topic words in the question's focus that the given provisions never mention, in any wording."""
+    """Listed topics in the question's focus that the given provisions never mention, in any wording.
+    A topic is a word, or words said together ("公积金 提取": taking money out of the housing fund, which
+    provisions that mention the fund only as something paid into do not cover): all must be in the
+    focus, and a provision covers it when it holds them all."""
+    synonyms = list(synonyms)
     out = []
     for term in table:
-        if term not in focus:
+        words = term.split()
+        if not words or not all(w in focus for w in words):
             continue
-        wordings = {term}
-        for syn in synonyms:
-            if term in syn.resident_words:
-                wordings.update(syn.document_words)
-        if not any(w in t for w in wordings for t in texts):
+        wordings = [{w, *(d for syn in synonyms if w in syn.resident_words for d in syn.document_words)}
+                    for w in words]
+        if not any(all(any(x in t for x in ws) for ws in wordings) for t in texts):
             out.append(term)
     return out
+
+
+def topic_label(term: str) -> str:
+    """How a listed topic reads in a sentence: "公积金 提取" -> "公积金提取"."""
+    return "".join(term.split())
 
 
 _CERTIFICATE = re.compile(r"^[\u4e00-\u9fff]{2,}(证|证书|执照|卡)$")
