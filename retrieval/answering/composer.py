@@ -445,7 +445,7 @@ class Composer:
             if not best or _fragment(best) or parts and all(restates(parts[0], c) for c in _CLAUSE.split(best) if c):
                 return ""
             parts.append(f"{label}：{best}。[{n + 1}]")
-        return "".join(parts)
+        return "\n".join(parts)  # each side on its own line
 
     def _office(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> str:
         """Where to apply, in the words of a cited article that names the office; "" when none does."""
