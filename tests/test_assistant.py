@@ -63,7 +63,8 @@ def test_a_covered_word_does_not_make_a_covered_question(assistant):
     # the documents speak of paying into the housing fund and of 低保 families finding work, not of
     # taking the fund out or of applying for 低保
     for question, topic in (("我租房子住，住房公积金能不能取出来交房租？", "公积金取出"),
-                            ("我领失业保险金期间，家里生活困难，能不能同时申请低保？", "低保申请")):
+                            ("我领失业保险金期间，家里生活困难，能不能同时申请低保？", "低保申请"),
+                            ("我的营业执照不小心丢了，怎么补办？", "营业执照补办")):  # said across two clauses
         ans = assistant.ask(question)
         assert ans.refused and ans.refusal_reason == "out_of_scope" and topic in ans.answer, ans.answer
     for question in ("在外地打工交的公积金，回老家上班了能转回来吗？", "吃低保的人找到工作了，低保会不会马上被取消？"):

@@ -292,7 +292,8 @@ class Composer:
                 # only when none of them are there ("公司拖欠我三个月工资了，我应该去哪投诉？"), not beside
                 # what they ask for ("我户口在外地，…能领创业补贴吗")
                 context = q.setting if held > 0 else f"{q.setting} {q.story}"
-                outside = uncovered_topics(context, texts, self.out_of_scope, self.retriever.synonyms)
+                # (a topic's words may be said across both: "营业执照丢了，怎么补办？")
+                outside = uncovered_topics(f"{context} {q.asking}", texts, self.out_of_scope, self.retriever.synonyms)
         if not outside and not r.referenced:
             # a certificate asked about (not one named as context: "今年考了个电工证，能领补贴吗") that no
             # cited provision names
