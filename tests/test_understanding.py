@@ -10,7 +10,7 @@ from retrieval.understanding.asking import (
     clauses_of,
     has_figure,
 )
-from retrieval.understanding.lexicon import Synonym, certificates, expand, uncovered_topics
+from retrieval.understanding.lexicon import Synonym, certificate_named, certificates, expand, uncovered_topics
 from retrieval.understanding.periods import period_of
 from retrieval.understanding.query import Reader
 from retrieval.understanding.references import ArticleLookup, DocumentNames
@@ -238,6 +238,16 @@ def test_uncovered_topics_uses_synonyms():
     texts = ["由安置地民政部门为其缴纳基本医疗保险费"]
     assert uncovered_topics("等待安排工作期间医保谁交", texts, table, syns) == []
     assert uncovered_topics("护照过期了怎么办", texts, table, syns) == ["护照"]
+
+
+@pytest.mark.parametrize("certificate, text, named", [
+    ("资格证", "在职业教育中推行职业资格与职业教育学历“双证书”制度", True),   # what it certifies, then 证
+    ("资格证", "当年取得职业资格证书的企业职工", True),
+    ("残疾证", "对残疾人就业给予扶持，核发证明", False),                      # 证 in another clause
+    ("电工证", "当年取得职业资格证书的企业职工", False),
+])
+def test_a_certificate_is_named_in_full_or_by_what_it_certifies(certificate, text, named):
+    assert certificate_named(certificate, text) is named
 
 
 def test_a_topic_of_words_said_together_is_covered_only_by_a_provision_holding_them_all():

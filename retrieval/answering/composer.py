@@ -19,7 +19,7 @@ from retrieval.search.lexical import idf_coverage
 from retrieval.search.retriever import HybridRetriever, Retrieval
 from retrieval.types import Article, Citation, DocumentMeta
 from retrieval.understanding.asking import Asked, has_figure
-from retrieval.understanding.lexicon import certificates, topic_label, uncovered_topics
+from retrieval.understanding.lexicon import certificate_named, certificates, topic_label, uncovered_topics
 from retrieval.understanding.query import Query, Reader
 
 HOTLINE = "12333"
@@ -298,7 +298,7 @@ class Composer:
             # a certificate asked about (not one named as context: "今年考了个电工证，能领补贴吗") that no
             # cited provision names
             named = certificates(self.retriever.tokenize(q.asking))
-            outside = [c for c in named if not any(c in t for t in texts)]
+            outside = [c for c in named if not any(certificate_named(c, t) for t in texts)]
         if outside:
             return self._decline(q, r, "out_of_scope", topics=outside)
         # an article asked for by number is shown whole; a chapter by its first sentences; else the most relevant

@@ -72,9 +72,20 @@ def topic_label(term: str) -> str:
 
 
 _CERTIFICATE = re.compile(r"^[\u4e00-\u9fff]{2,}(证|证书|执照|卡)$")
+_ENDING = re.compile(r"(证书|证|执照|卡)$")
 
 
 def certificates(tokens: Iterable[str]) -> list[str]:
     """Certificates and cards a question names (残疾证, 食品经营许可证's 许可证, 社保卡): getting or handling
     one is the issuing office's business, which policy provisions that never name it do not answer."""
     return list(dict.fromkeys(t for t in tokens if _CERTIFICATE.match(t)))
+
+
+def certificate_named(certificate: str, text: str) -> bool:
+    """Does a provision name the certificate, in full or as what it certifies with a certificate word
+    after it ("资格证" in "职业资格证书", in "职业资格与职业教育学历“双证书”")?"""
+    if certificate in text:
+        return True
+    stem, ending = _ENDING.sub("", certificate), _ENDING.search(certificate)
+    return len(stem) >= 2 and ending is not None and bool(
+        re.search(re.escape(stem) + r"[^，。；;,]{0,20}?" + ending.group(1)[0], text))  # within one clause
