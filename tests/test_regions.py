@@ -107,6 +107,27 @@ def test_linhe_and_hangjinhouqi_are_in_bayannur(assistant):
         assert not a.refused and a.citations[0].id.startswith("byn-2018-49:"), place
 
 
+def test_a_county_said_without_its_suffix_is_the_county(assistant):
+    # residents say 临河 and 五原; 回民 is a people, though 回民区 is a district of Hohhot
+    for question, county in (("临河有没有专门给农民工办事的一站式地方？", "临河区"),
+                             ("我是回民，在五原开个清真饭馆有扶持吗？", "五原县")):
+        q = assistant.plan(question, None, None)
+        assert q.place_named and q.place.name == county, question
+
+
+def test_a_named_places_own_rules_lead_unless_they_say_nothing_on_the_matter(assistant):
+    # hiring discrimination: the law speaks, the city's rules hardly; 五原 names the place all the same
+    a = assistant.ask("我在五原去面试，人家说这个岗位只要男的不要女的，可这活女的完全能干，这合法吗？")
+    assert a.citations[0].id.startswith("prc-employment-law-2015:"), [c.id for c in a.citations]
+    b = assistant.ask("我在临河开了个小加工厂，想试制新产品但买不起检测设备，政府的大型科研仪器能给我们用吗？")
+    assert b.citations[0].id.startswith("byn-2018-49:"), [c.id for c in b.citations]
+
+
+def test_the_hotline_is_not_the_number_of_an_office_asked_for(assistant):
+    a = assistant.ask("巴彦淖尔市公共就业服务中心在临河哪条街？咨询电话是多少？")
+    assert a.refused and a.refusal_reason == "figure_missing" and "12333" in a.answer
+
+
 def test_shanghai_gets_shanghais_rules(assistant):
     a = assistant.ask("上海对自己开业的劳动者提供哪些服务？")
     assert a.citations and a.citations[0].id == "sh-demo:15"

@@ -22,6 +22,7 @@ from retrieval.search.lexical import Tokenizer, corpus_bm25
 from retrieval.search.retriever import HybridRetriever
 from retrieval.types import QuestionError
 from retrieval.understanding.lexicon import load_out_of_scope, load_synonyms
+from retrieval.understanding.places import RARE_WORD
 from retrieval.understanding.query import Query, Reader
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,8 @@ class Assistant:
         retriever = HybridRetriever(corpus, index, embedder, tokenizer, load_synonyms(lexicon / "synonyms.tsv"),
                                     bm25=lexical_index(settings, corpus, tokenizer))
         reader = Reader(corpus.documents, corpus.articles, settings.corpus.home_region or corpus.home_region,
-                        counterparts=counterpart_lookup(corpus, index))
+                        counterparts=counterpart_lookup(corpus, index),
+                        everyday_word=lambda w: tokenizer.is_word(w, RARE_WORD))
         composer = Composer(retriever, reader, max_articles=settings.answering.top_k,
                             out_of_scope=load_out_of_scope(lexicon / "out_of_scope.tsv"))
         # None when LLM_* are unset

@@ -69,6 +69,8 @@ class Thresholds:
     related_margin: float = 1.0      # cite further articles scoring within this of the first (z units)
     figure_slack: float = 0.15       # how much less relevant a sentence giving the asked figure may be
     local_reach: float = 1.5         # the most local document's best article within this of the best leads
+    place_reach: float = 3.0         # the same for a place named outright, whose own rules are asked for
+                                     # unless they say nothing on the matter (a hiring-law question from 五原)
     local_margin: float = 0.3        # a more local rule within this of the best (z units) is cited first
 
 
@@ -178,8 +180,9 @@ class Composer:
         # the question names the place whose rules it is)
         rank = {d: i for i, d in enumerate(q.scope)}
         top_doc = first.article_id.split(":")[0]
-        # a place named outright asks for its own rules: its most local document's best article leads
-        floor = float("-inf") if q.place_named else first.score - self.t.local_reach
+        # a place named outright asks for its own rules: its most local document's best article leads, from
+        # further down
+        floor = first.score - (self.t.place_reach if q.place_named else self.t.local_reach)
         reach = [h for h in r.hits if h.score >= floor
                  and (q.place_named or not self._implements(h.article_id.split(":")[0], top_doc))]
         local = min(reach, key=lambda h: rank.get(h.article_id.split(":")[0], len(rank)))
@@ -305,7 +308,9 @@ class Composer:
         picks = [(a, list(a.sentences[:1] if q.chapter else a.sentences) if a.id in r.referenced
                   else self._sentences(r, a, q.asked)) for a in articles]
         figure = q.asked.figure if q.asked.kind == "figure" else None
-        if figure and not r.referenced and not any(has_figure(figure, s, q.asked.unit) for _, sents in picks for s in sents):
+        # (the hotline, which every answer gives anyway, is not the number of an office asked for)
+        if figure and not r.referenced and not any(has_figure(figure, s.replace(HOTLINE, "") if figure == "phone" else s,
+                                                              q.asked.unit) for _, sents in picks for s in sents):
             return self._decline(q, r, "figure_missing", articles=articles)
         return self._answer(q, r, self._local_first(q, r, picks))
 

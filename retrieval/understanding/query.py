@@ -126,6 +126,8 @@ class Reader:
     places: Gazetteer = field(default_factory=gazetteer)
     # article id -> the articles that carry it out in another document, or that it carries out
     counterparts: Callable[[str], Sequence[str]] | None = None
+    # is a word an everyday one (then no short county name: 回民 is a people, 回民区 a district)
+    everyday_word: Callable[[str], bool] | None = None
 
     def __post_init__(self) -> None:
         self.names = DocumentNames(self.documents)
@@ -142,12 +144,21 @@ class Reader:
             self.region[d.doc_id] = place or self.home or EVERYWHERE
         self.order = {d.doc_id: i for i, d in enumerate(self.documents)}
         self.relative = relative_place_words(self.home, self.places) if self.home else {}
+        self._names: tuple[dict[str, list[Place]], list[int]] | None = None
+
+    @property
+    def place_names(self) -> tuple[dict[str, list[Place]], list[int]]:
+        """The names of places looked for, with the short names of the home province's counties."""
+        if self._names is None:
+            self._names = (self.places.names_near(self.home, self.everyday_word)
+                           if self.home and self.everyday_word else (self.places.by_name, self.places.lengths))
+        return self._names
 
     def find_places(self, text: str) -> list[Place]:
         """Places a text names: official and short names, and words that point at the home region's
         own province or city (自治区, 本省, 市里), which are resolved against the home region."""
         text = self.names.strip(text)
-        found = self.places.find(text, self.home)
+        found = self.places.find(text, self.home, self.place_names)
         for name in self._place_names(text):
             text = text.replace(name, " ")
         for word, place in self.relative.items():
@@ -250,4 +261,4 @@ class Reader:
         return re.sub(r"\s+", " ", stripped).strip()
 
     def _place_names(self, text: str) -> set[str]:
-        return {name for _, name in longest_matches(text, self.places.by_name, self.places.lengths)}
+        return {name for _, name in longest_matches(text, *self.place_names)}
