@@ -94,6 +94,7 @@ def test_asked_figure(question, kind):
     ("在城里住了好几年了，能不能办失业登记？", None),         # 好几年 asks nothing
     ("最近招了几个贫困家庭的劳动力，企业能拿到啥补贴？", None),   # 招了几个: done, counted loosely
     ("招了几个贫困户能拿补贴吗", None),
+    ("想招几个贫困户来干活，厂里能得啥补贴不？", None),        # the last clause names what it wants
     ("厂里干了十几年，下岗了能领多久失业金？", "duration"),
 ])
 def test_a_figure_is_asked_only_by_the_clauses_that_ask(question, kind):

@@ -147,10 +147,11 @@ def asked_of(focus: str) -> Asked:
 
 
 def asked_in(clauses: list[str]) -> Asked:
-    """What the asking clauses ask: the last one's, unless it only asks how or what after an earlier
-    clause asked for a figure ("失业保险金每月能领多少钱？怎么算的？" wants an amount)."""
+    """What the asking clauses ask: the last one's, unless it only asks how or what, naming nothing, after
+    an earlier clause asked for a figure ("失业保险金每月能领多少钱？怎么算的？" wants an amount; "想招几个
+    贫困户来干活，厂里能得啥补贴" wants the subsidies)."""
     asked = asked_of(clauses[-1]) if clauses else Asked()
-    if asked.kind == "what":
+    if asked.kind == "what" and not heads_of(clauses[-1:]):
         asked = next((a for a in map(asked_of, reversed(clauses[:-1])) if a.kind == "figure"), asked)
     return asked if asked.who else replace(asked, heads=heads_of(clauses))
 
