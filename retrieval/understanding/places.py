@@ -119,11 +119,11 @@ class Gazetteer:
         return found[0] if len(found) == 1 else None
 
     def find(self, text: str, prefer: Place | None = None,
-             names: tuple[dict[str, list[Place]], list[int]] | None = None) -> list[Place]:
-        """Places named in the text (by `names`, from `names_near`, or the official and usual names),
-        in order of appearance; the longest name wins where names overlap. A name shared by several
-        areas resolves to the one inside `prefer` if there is one."""
-        names, lengths = names or (self.by_name, self.lengths)
+             known: tuple[dict[str, list[Place]], list[int]] | None = None) -> list[Place]:
+        """Places named in the text (by the `known` names, from `names_near`, or the official and usual
+        names), in order of appearance; the longest name wins where names overlap. A name shared by
+        several areas resolves to the one inside `prefer` if there is one."""
+        names, lengths = known or (self.by_name, self.lengths)
         found = []
         for _, name in sorted(longest_matches(text, names, lengths)):
             candidates = names[name]
