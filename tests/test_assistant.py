@@ -71,6 +71,15 @@ def test_a_covered_word_does_not_make_a_covered_question(assistant):
         assert not assistant.ask(question).refused, question
 
 
+def test_a_circumstance_beside_what_the_provisions_hold_is_not_the_topic(assistant):
+    # 上学 is the child's, beside a household with no one in work, which the provisions speak of
+    ans = assistant.ask("我和老伴都下岗了，孩子还在上学，家里一个上班的都没有，政府能帮帮吗？")
+    assert not ans.refused and "零就业家庭" in ans.answer, ans.answer
+    # said as what the question is about, it is the topic
+    ans = assistant.ask("孩子上学的事，学校不给报名，政府管不管？")
+    assert ans.refused and ans.refusal_reason == "out_of_scope"
+
+
 def test_a_topic_named_in_the_context_counts_when_the_asking_clause_says_nothing_the_documents_hold(assistant):
     ans = assistant.ask("社保卡丢了，怎么挂失补办？")
     assert ans.refused and ans.refusal_reason == "out_of_scope" and "社保卡" in ans.answer

@@ -19,7 +19,7 @@ from retrieval.search.lexical import idf_coverage
 from retrieval.search.retriever import HybridRetriever, Retrieval
 from retrieval.types import Article, Citation, DocumentMeta
 from retrieval.understanding.asking import Asked, has_figure
-from retrieval.understanding.lexicon import certificate_named, certificates, topic_label, uncovered_topics
+from retrieval.understanding.lexicon import certificate_named, certificates, expand, topic_label, uncovered_topics
 from retrieval.understanding.query import Query, Reader
 
 HOTLINE = "12333"
@@ -40,6 +40,7 @@ _CONDITION = re.compile(r"^(对|凡|符合|为|对于)|的$")
 # a phrase that only says by what or where ("根据……变化", "按照《……办法》", "与……契合的创业园")
 _PHRASE = re.compile(r"^(根据|按照|依照|依据|与|在|通过|经)")
 _NEGATED = re.compile(r"不得|不予|不再|禁止|取消")
+_IDENTITY = re.compile(r"^(我|我们|俺|咱|本人)[^，。]{0,3}是")
 # "可以。" answers whether the person can have something; never whether someone else's act is allowed
 # ("中介扣我身份证，这允许吗"), and never above a sanction
 _NOT_A_YES = re.compile(r"合法|违法|允许|准许|能这样|可以这样|能收|该收|对吗|算不算|处罚|罚款|责令|吊销|追究")
@@ -294,9 +295,17 @@ class Composer:
                 # it asks about is then named in the setting, whose topics count too; the person's story counts
                 # only when none of them are there ("公司拖欠我三个月工资了，我应该去哪投诉？"), not beside
                 # what they ask for ("我户口在外地，…能领创业补贴吗")
-                context = q.setting if held > 0 else f"{q.setting} {q.story}"
-                # (a topic's words may be said across both: "营业执照丢了，怎么补办？")
-                outside = uncovered_topics(f"{context} {q.asking}", texts, self.out_of_scope, self.retriever.synonyms)
+                story = [] if held > 0 else q.story.split()
+                # of the person's circumstances, those the provisions do not hold are incidental beside one
+                # they hold as well as an asking clause should ("…孩子还在上学，家里一个上班的都没有，政府
+                # 管不管"); who the person is ("我是个体工商户") does not make them so
+                holding = {c: self.retriever.holds(self.retriever.tokenize(expand(c, self.retriever.synonyms)),
+                                                   articles[0].id, r.lexicon) for c in story}
+                if any(h >= self.t.asking_held and not _IDENTITY.match(c) for c, h in holding.items()):
+                    story = [c for c in story if holding[c] >= self.t.asking_held]
+                # (a topic's words may be said across the context and the asking clause: "营业执照丢了，怎么补办？")
+                outside = uncovered_topics(" ".join([q.setting, *story, q.asking]), texts, self.out_of_scope,
+                                           self.retriever.synonyms)
         if not outside and not r.referenced:
             # a certificate asked about (not one named as context: "今年考了个电工证，能领补贴吗") that no
             # cited provision names
