@@ -121,8 +121,9 @@ def restates(text: str, other: str, share: float = 0.8) -> bool:
 
 
 def _fragment(text: str) -> bool:
-    """A clause group that cannot stand alone: it only states a condition ("对自主创业的分流人员"), or it
-    ends on one or on a list's lead-in ("为劳动者免费提供下列服务")."""
+    """A clause group that cannot stand alone: it only states a condition ("对自主创业的分流人员") or by
+    what or where ("根据……变化"), or it ends on a condition, a time ("……时") or a list's lead-in
+    ("为劳动者免费提供下列服务")."""
     clauses = [c for c in _CLAUSE.split(text) if c]
     return bool(_FRAGMENT.search(text)) or (not _PROVIDES.search(text)
                                             and all(_CONDITION.search(c) or _PHRASE.match(c) for c in clauses))

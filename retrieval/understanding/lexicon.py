@@ -71,8 +71,8 @@ def topic_label(term: str) -> str:
     return "".join(term.split())
 
 
-_CERTIFICATE = re.compile(r"^[\u4e00-\u9fff]{2,}(证|证书|执照|卡)$")
 _ENDING = re.compile(r"(证书|证|执照|卡)$")
+_CERTIFICATE = re.compile(r"^[\u4e00-\u9fff]{2,}" + _ENDING.pattern)
 
 
 def certificates(tokens: Iterable[str]) -> list[str]:
