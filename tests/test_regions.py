@@ -123,6 +123,15 @@ def test_a_named_places_own_rules_lead_unless_they_say_nothing_on_the_matter(ass
     assert b.citations[0].id.startswith("byn-2018-49:"), [c.id for c in b.citations]
 
 
+def test_the_local_rule_leads_only_when_about_as_relevant_as_the_law(assistant):
+    # equal treatment of minorities in hiring is the law's; the city's article is on minority areas' jobs
+    a = assistant.ask("招工对少数民族有照顾不")
+    assert a.citations[0].id.startswith("prc-employment-law-2015:"), [c.id for c in a.citations]
+    # a household with no one in work: the city's rule leads, though the law speaks of it too
+    b = assistant.ask("家里两口子都下岗了，一个上班的都没有，政府能帮忙不？")
+    assert b.citations[0].id.startswith("byn-2018-49:"), [c.id for c in b.citations]
+
+
 def test_the_hotline_is_not_the_number_of_an_office_asked_for(assistant):
     a = assistant.ask("巴彦淖尔市公共就业服务中心在临河哪条街？咨询电话是多少？")
     assert a.refused and a.refusal_reason == "figure_missing" and "12333" in a.answer

@@ -139,7 +139,11 @@ def test_focus_is_the_clause_that_asks():
     ("今年高校毕业生到基层就业有什么新补贴", (2026, 2026)),      # new rules asked for
     ("巴彦淖尔2024年稳就业的新措施有哪些", (2024, 2024)),
     ("我想了解2023年度巴彦淖尔市就业创业补贴的申报时间", (2023, 2023)),  # asking, not a story
-    ("到2020年力争打造多少个创业园", None),
+    ("到2020年力争打造多少个创业园", (2020, 2020)),             # the year a plan's targets are for
+    ("到2030年，自治区就业创业工作要达到什么目标？", (2030, 2030)),
+    ("我2015年到2018年在厂里上班，现在失业了有补贴吗", None),   # a span of the person's own years
+    ("下个月起实施的新就业见习补贴政策是什么内容", (2026, 2026)),
+    ("我下个月毕业，有什么就业补贴", None),
     ("就业促进法第五十五条规定了什么", None),
     ("第十五条说的啥", None),
     ("退伍兵找工作有啥政策", None),
@@ -184,6 +188,25 @@ def test_places_are_recognised_and_resolved_against_the_home_region(reader):
     assert reader.read("返乡创业有什么扶持").scope == ("byn-2018-49", "nmg-2017-132")   # no place: home, most local first
     q = reader.read("包头市的实施细则里对创业补贴怎么规定")
     assert q.scope == () and q.not_applicable == ("byn-2018-49",)
+
+
+@pytest.mark.parametrize("question,own_rules", [
+    ("呼和浩特市出台的稳岗补贴实施办法具体是怎么规定的？", True),
+    ("准格尔旗去产能企业分流职工的安置办法，旗里是怎么规定的？", True),
+    ("通辽对高校毕业生到基层就业，市里有什么额外的补贴？", True),
+    ("达拉特旗有没有自己的就业扶持办法？", True),
+    ("临河区有没有自己的创业补贴办法？", True),       # the home city's county: only when asked for outright
+    ("我在包头，想创业有什么补贴？", False),        # support at the place: the higher rules answer
+    ("我在临河区，区里有啥创业补贴？", False),
+    ("五原县里有专门的农民工培训补贴吗？", False),
+])
+def test_a_place_s_own_rules_are_asked_for_in_many_ways_beyond_the_home_city(reader, question, own_rules):
+    assert reader.read(question).own_rules_missing == own_rules
+
+
+def test_a_word_for_the_home_city_means_the_city_named_beside_it(reader):
+    assert reader.read("石家庄市里对农民工参加技能培训有啥补贴规定？").scope == ()
+    assert reader.read("我在临河区，市里对返乡创业有啥补贴？").scope == ("byn-2018-49", "nmg-2017-132")
 
 
 def test_places_are_not_the_topic(reader):
@@ -265,6 +288,7 @@ def test_a_topic_of_words_said_together_is_covered_only_by_a_provision_holding_t
     ("今年巴彦淖尔的春风行动招聘会什么时候办？", True),
     ("2023年在临河区开了个小店，能申请创业担保贷款吗？", False),   # the place follows 在: the person's story
     ("2023年巴彦淖尔我开了个小店，能贷款吗？", False),             # the person acts in that year
+    ("2010年前后巴彦淖尔对下岗职工再就业有什么政策？", True),
 ])
 def test_a_year_said_of_a_place_dates_what_it_did(question, dated):
     p = period_of(question, dt.date(2026, 11, 29), authorities=["巴彦淖尔", "临河区"])

@@ -69,7 +69,7 @@ class Thresholds:
                                      # topics named in the question's setting count too
     related_margin: float = 1.0      # cite further articles scoring within this of the first (z units)
     figure_slack: float = 0.15       # how much less relevant a sentence giving the asked figure may be
-    local_reach: float = 1.5         # the most local document's best article within this of the best leads
+    local_reach: float = 1.0         # the most local document's best article within this of the best leads
     place_reach: float = 3.0         # the same for a place named outright, whose own rules are asked for
                                      # unless they say nothing on the matter (a hiring-law question from 五原)
     local_margin: float = 0.3        # a more local rule within this of the best (z units) is cited first

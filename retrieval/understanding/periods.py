@@ -15,7 +15,9 @@ _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)\s*年?|([〇零一二三四�
 # "23年新出台的": a year said with two digits, only when rules issued then follow (15年工龄 is a duration)
 _SHORT_YEAR = re.compile(r"(?<![\d.])(\d{2})\s*年(?=\s*(?:新出台|新出|出台|出的|发布|印发|颁布|下发|发的|的新政|的政策|的文件|的新规))")
 _ONWARD = re.compile(r"^\s*(?:年)?\s*(?:以后|之后|以来|起|后)")
-_RELATIVE = {"今年": 0, "去年": -1, "前年": -2, "明年": 1, "本年度": 0}
+_RELATIVE = {"今年": 0, "去年": -1, "前年": -2, "明年": 1, "本年度": 0, "下个月": 0, "下月": 0, "本月": 0, "这个月": 0}
+# "到2030年": the year a plan's targets are set for
+_TARGET = re.compile(r"(?<![\d年])\s*(?:到|至)\s*$")
 # words that ask for the newest rules: the present is the period asked about
 _NEWEST = ("最新", "新出台", "新出的")
 # recent years, which date the rules only when said of them ("这两年效益不行" is the person's story)
@@ -70,7 +72,7 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
     a year said of one ("2022年巴彦淖尔对…企业有没有补助") dates what it did, not the person's story."""
     def of_authority(after: str) -> bool:
         clause = _CLAUSE_BREAK.split(after, maxsplit=1)[0]
-        return any(clause.lstrip("底初中末的 ").startswith(a) for a in authorities) and not PERSON.search(clause)
+        return any(clause.lstrip("底初中末的前后左右 ").startswith(a) for a in authorities) and not PERSON.search(clause)
 
     rules: list[int] = []
     story: list[int] = []
@@ -88,6 +90,7 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
         clause = _CLAUSE_BREAK.split(after, maxsplit=1)[0]
         dated = (changes or _ABOUT_RULES.match(after) or YEAR_RANGE.match(question[m.start():]) or of_authority(after)
                  or after.startswith("度")  # 2023年度: a budget or programme year
+                 or (_TARGET.search(question[:m.start()]) and not _told_of_person(question, m.start(), clause))
                  or (_RULES_IN_CLAUSE.search(clause) and not _told_of_person(question, m.start(), clause)))
         (rules if dated else story).extend(years)
     for m in _SHORT_YEAR.finditer(question):

@@ -63,7 +63,16 @@ class Query:
 
 
 # the place's own rules asked for ("包头市自己出台的…办法", "区里单独出台的…")
-_OWN_RULES = re.compile(r"(单独|自己|本地|当地|区里|市里|县里|旗里|盟里)[^，。？?]{0,4}(出台|制定|印发|发布|出的|发的)")
+# or "有没有自己的就业扶持办法"
+_OWN_RULES = re.compile(r"(单独|自己|本地|当地|区里|市里|县里|旗里|盟里)[^，。？?]{0,4}(出台|制定|印发|发布|出的|发的)"
+                        r"|(单独|自己|本地|当地)的[^，。？?的]{0,6}(办法|细则|政策|文件|规定)")
+# of a place beyond the home city, whose own rules no loaded document is, more ways of asking for them: what
+# it issued ("呼和浩特市出台的…办法"), what it lays down ("赤峰市是怎么规定的", "旗里是怎么规定的"), what it
+# gives beyond the rules above ("市里有什么额外的补贴", "专门的返乡创业扶持政策")
+_OWN_RULES_AWAY = re.compile(r"(出台|制定|印发|发布|出的|发的)"
+                             r"|(是|都是)?(怎么|如何|咋)规定|(有什么|有啥|有哪些|的)(具体)?规定"
+                             r"|(区里|市里|县里|旗里|盟里|省里|本地|当地|自己|专门|额外|单独|另外)[^，。？?]{0,16}"
+                             r"(政策|办法|细则|文件|规定|补贴|扶持)")
 
 # a comparison: of what each says ("分别", "各自"), or of how they differ
 _COMPARES = re.compile(r"分别|各自|有什么不同|有何不同|区别|差别|差异|异同|相比|一样吗|相同吗")
@@ -162,7 +171,8 @@ class Reader:
         for name in self._place_names(text):
             text = text.replace(name, " ")
         for word, place in self.relative.items():
-            if word in text and place not in found:
+            # "石家庄市里" is 石家庄's city: 市里 is the home city only beside places within or around it
+            if word in text and place not in found and all(place.contains(p) or p.contains(place) for p in found):
                 found.append(place)
         return found
 
@@ -216,8 +226,12 @@ class Reader:
         # for rules that are not here; the nationwide ones are shown beside the decline, not as its answer
         own_rules_missing = bool(places) and not doc_ids and not named and self.home not in (None, EVERYWHERE) \
             and bool(scope) and all(self.region[d] == EVERYWHERE for d in scope)
-        # the place's own rules asked for by name, and none of the documents is the place's own
-        own_rules_missing = own_rules_missing or (bool(places) and not doc_ids and bool(_OWN_RULES.search(text))
+        # the place's own rules asked for by name, and none of the documents is the place's own; of a place
+        # beyond the home region (whose counties the city's rules serve), asked for in more ways
+        home = self.home
+        away = home is not None and not any(home.contains(p) or p.contains(home) for p in places)
+        asks_own = _OWN_RULES.search(text) or (away and _OWN_RULES_AWAY.search(text))
+        own_rules_missing = own_rules_missing or (bool(places) and not doc_ids and bool(asks_own)
                                                   and not any(place.contains(self.region[d]) for d in scope))
         # what a comparison compares: the documents it names, or whose areas it names, when two or more
         # ("自治区和巴彦淖尔对……怎么规定的"); every document searched when it speaks of them together
