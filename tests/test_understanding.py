@@ -144,6 +144,8 @@ def test_focus_is_the_clause_that_asks():
     ("我2015年到2018年在厂里上班，现在失业了有补贴吗", None),   # a span of the person's own years
     ("下个月起实施的新就业见习补贴政策是什么内容", (2026, 2026)),
     ("我下个月毕业，有什么就业补贴", None),
+    ("疫情期间出台的阶段性减免社保费政策，现在还能享受吗？", (2020, 2022)),   # a time named by what happened
+    ("疫情期间我失业了，现在有补贴吗", None),
     ("就业促进法第五十五条规定了什么", None),
     ("第十五条说的啥", None),
     ("退伍兵找工作有啥政策", None),

@@ -16,6 +16,9 @@ _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)\s*年?|([〇零一二三四�
 _SHORT_YEAR = re.compile(r"(?<![\d.])(\d{2})\s*年(?=\s*(?:新出台|新出|出台|出的|发布|印发|颁布|下发|发的|的新政|的政策|的文件|的新规))")
 _ONWARD = re.compile(r"^\s*(?:年)?\s*(?:以后|之后|以来|起|后)")
 _RELATIVE = {"今年": 0, "去年": -1, "前年": -2, "明年": 1, "本年度": 0, "下个月": 0, "下月": 0, "本月": 0, "这个月": 0}
+# times people name by what happened then (calendar facts, not anything in the documents)
+_EPOCHS = {"新冠疫情": (2020, 2022), "疫情期间": (2020, 2022), "疫情以来": (2020, 2022), "疫情防控期间": (2020, 2022),
+           "金融危机": (2008, 2009)}
 # "到2030年": the year a plan's targets are set for
 _TARGET = re.compile(r"(?<![\d年])\s*(?:到|至)\s*$")
 # words that ask for the newest rules: the present is the period asked about
@@ -107,6 +110,12 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
                      or (after.startswith("的") and _ABOUT_BENEFITS.search(clause)
                          and not _told_of_person(question, i, clause)))
             (rules if dated else story).append(today.year + delta)
+    for word, (first, last) in _EPOCHS.items():
+        i = question.find(word)
+        # "疫情期间出台的阶段性政策": rules of those years; "疫情期间我失业了" is the person's story
+        if i >= 0 and (changes or _ABOUT_RULES.match(question[i + len(word):])) \
+                and not _told_of_person(question, i, _CLAUSE_BREAK.split(question[i + len(word):], maxsplit=1)[0]):
+            rules.extend((first, last))
     if not rules:  # "2023年新出的": the year said is the one meant
         if any(word in question for word in _NEWEST):
             rules.append(today.year)
