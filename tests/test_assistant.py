@@ -89,6 +89,20 @@ def test_a_topic_named_in_the_context_counts_when_the_asking_clause_says_nothing
         assert not assistant.ask(question).refused, question
 
 
+def test_renewing_what_was_named_before_asks_about_it(assistant):
+    # "去哪换证" acts on the driving licence said first, whatever the words beside it
+    ans = assistant.ask("我驾驶证快到期了，在巴彦淖尔去哪换证，要不要体检？")
+    assert ans.refused and ans.refusal_reason == "out_of_scope" and "驾驶证" in ans.answer, ans.answer
+
+
+def test_a_topic_said_as_the_time_of_something_else_is_context(assistant):
+    # 离婚后 dates the job search; what is asked is whether turning a woman away is lawful
+    ans = assistant.ask("我离婚后出来找工作，好几家单位一听是女的就说不要，这合法吗？")
+    assert ans.refusal_reason != "out_of_scope", ans.answer
+    # said in the asking clause itself, it is still the topic
+    assert assistant.ask("我退休以后养老金是怎么算的？").refusal_reason == "out_of_scope"
+
+
 def test_a_figure_asked_before_a_how_clause_is_still_the_question(assistant):
     ans = assistant.ask("我从单位辞职了，失业保险金每个月能领多少钱？怎么算的？")
     assert ans.refused and ans.refusal_reason == "figure_missing"

@@ -39,6 +39,8 @@ _PROVIDES = re.compile(r"给予|享受|纳入|提供|补贴|补助|支持|奖补
 _CONDITION = re.compile(r"^(对|凡|符合|为|对于)|的$")
 # a phrase that only says by what or where ("根据……变化", "按照《……办法》", "与……契合的创业园")
 _PHRASE = re.compile(r"^(根据|按照|依照|依据|与|在|通过|经)")
+# renewing, replacing or reporting lost what the question named before ("…快到期了，去哪换证")
+_ACTS_ON_BEFORE = re.compile(r"换证|补证|换领|补领|补办|挂失|续期|续签|延期换")
 _NEGATED = re.compile(r"不得|不予|不再|禁止|取消")
 _IDENTITY = re.compile(r"^(我|我们|俺|咱|本人)[^，。]{0,3}是")
 # "可以。" answers whether the person can have something; never whether someone else's act is allowed
@@ -291,12 +293,15 @@ class Composer:
         outside = [] if r.referenced else uncovered_topics(q.asking, texts, self.out_of_scope, self.retriever.synonyms)
         if not outside and not r.referenced and (q.setting or q.story):
             held = self.retriever.holds(self.retriever.tokenize(q.asking), articles[0].id, r.lexicon)
-            if held < self.t.asking_held:
+            # an asking clause that only acts on something said before it ("身份证快过期了，…能在打工的地方
+            # 换证吗？") asks about that
+            refers = bool(_ACTS_ON_BEFORE.search(q.asking))
+            if held < self.t.asking_held or refers:
                 # the asking clause's own words are scarce in the provisions ("社保卡丢了，怎么挂失补办？"): what
                 # it asks about is then named in the setting, whose topics count too; the person's story counts
                 # only when none of them are there ("公司拖欠我三个月工资了，我应该去哪投诉？"), not beside
                 # what they ask for ("我户口在外地，…能领创业补贴吗")
-                story = [] if held > 0 else q.story.split()
+                story = [] if held > 0 and not refers else q.story.split()
                 # of the person's circumstances, those the provisions do not hold are incidental beside one
                 # they hold as well as an asking clause should ("…孩子还在上学，家里一个上班的都没有，政府
                 # 管不管"); who the person is ("我是个体工商户") does not make them so
@@ -306,7 +311,7 @@ class Composer:
                     story = [c for c in story if holding[c] >= self.t.asking_held]
                 # (a topic's words may be said across the context and the asking clause: "营业执照丢了，怎么补办？")
                 outside = uncovered_topics(" ".join([q.setting, *story, q.asking]), texts, self.out_of_scope,
-                                           self.retriever.synonyms)
+                                           self.retriever.synonyms, context=True)
         if not outside and not r.referenced:
             # a certificate asked about (not one named as context: "今年考了个电工证，能领补贴吗") that no
             # cited provision names

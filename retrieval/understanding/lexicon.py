@@ -48,22 +48,29 @@ def load_out_of_scope(path: Path) -> dict[str, str]:
 
 
 def uncovered_topics(focus: str, texts: Sequence[str], table: dict[str, str],
-                     synonyms: Iterable[Synonym] = ()) -> list[str]:
+                     synonyms: Iterable[Synonym] = (), context: bool = False) -> list[str]:
     """Listed topics in the question's focus that the given provisions never mention, in any wording.
     A topic is a word, or words said together ("公积金 提取": taking money out of the housing fund, which
     provisions that mention the fund only as something paid into do not cover): all must be in the
-    focus, and a provision covers it when it holds them all."""
+    focus, and a provision covers it when it holds them all. In the question's `context`, a topic said
+    only as the time of something else ("我离婚后出来找工作") is not one."""
     synonyms = list(synonyms)
     out = []
     for term in table:
         words = term.split()
         if not words or not all(w in focus for w in words):
             continue
+        if context and len(words) == 1 and all(_WHEN.match(focus, m.end()) for m in re.finditer(re.escape(term), focus)):
+            continue  # only the time of something else ("我离婚后出来找工作")
         wordings = [{w, *(d for syn in synonyms if w in syn.resident_words for d in syn.document_words)}
                     for w in words]
         if not any(all(any(x in t for x in ws) for ws in wordings) for t in texts):
             out.append(term)
     return out
+
+
+# a topic said only as the time of something else: "离婚后", "退休以前", "结婚的时候"
+_WHEN = re.compile(r"(后|以后|之后|以前|之前|的时候|那年|那会)")
 
 
 def topic_label(term: str) -> str:

@@ -24,7 +24,8 @@ _TARGET = re.compile(r"(?<![\d年])\s*(?:到|至)\s*$")
 # words that ask for the newest rules: the present is the period asked about
 _NEWEST = ("最新", "新出台", "新出的")
 # recent years, which date the rules only when said of them ("这两年效益不行" is the person's story)
-_RECENT = {"最近": (-1, 0), "近两年": (-1, 0), "这两年": (-1, 0), "近几年": (-2, 0), "近年来": (-2, 0)}
+_RECENT = {"最近": (-1, 0), "近两年": (-1, 0), "这两年": (-1, 0), "近几年": (-2, 0), "近年来": (-2, 0),
+           "前两年": (-2, -1), "前几年": (-3, -1)}
 # a year is the question's period when it dates the rules asked about, not the person's own story:
 # a rule word right after it in the same clause, or a question about issuing or changing rules.
 # "2023年的创业补贴" dates a benefit; "今年刚毕业，有啥补贴" and "我最近失业了，有补贴吗" are stories,
@@ -91,7 +92,10 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
         after = question[m.end():]
         years = [year, today.year] if _ONWARD.match(after) else [year]
         clause = _CLAUSE_BREAK.split(after, maxsplit=1)[0]
-        dated = (changes or _ABOUT_RULES.match(after) or YEAR_RANGE.match(question[m.start():]) or of_authority(after)
+        # (a question about new rules dates its years, but not the person's own: "我2018年就办了个体户，
+        # 2023年新出的扶持政策有哪些")
+        dated = ((changes and not _told_of_person(question, m.start(), clause)) or _ABOUT_RULES.match(after)
+                 or YEAR_RANGE.match(question[m.start():]) or of_authority(after)
                  or after.startswith("度")  # 2023年度: a budget or programme year
                  or (_TARGET.search(question[:m.start()]) and not _told_of_person(question, m.start(), clause))
                  or (_RULES_IN_CLAUSE.search(clause) and not _told_of_person(question, m.start(), clause)))
