@@ -132,6 +132,12 @@ def test_the_local_rule_leads_only_when_about_as_relevant_as_the_law(assistant):
     assert b.citations[0].id.startswith("byn-2018-49:"), [c.id for c in b.citations]
 
 
+def test_an_asked_figure_must_be_in_the_article_that_answers(assistant):
+    # the law's fines for job agencies, cited lower down, are not the fine for running a red light
+    a = assistant.ask("我跑网约车算新就业形态吧，上周在五原县闯了个红灯，要罚多少钱扣几分？")
+    assert a.refused, a.answer
+
+
 def test_the_hotline_is_not_the_number_of_an_office_asked_for(assistant):
     a = assistant.ask("巴彦淖尔市公共就业服务中心在临河哪条街？咨询电话是多少？")
     assert a.refused and a.refusal_reason == "figure_missing" and "12333" in a.answer

@@ -323,9 +323,10 @@ class Composer:
         picks = [(a, list(a.sentences[:1] if q.chapter else a.sentences) if a.id in r.referenced
                   else self._sentences(r, a, q.asked)) for a in articles]
         figure = q.asked.figure if q.asked.kind == "figure" else None
-        # (the hotline, which every answer gives anyway, is not the number of an office asked for)
+        # the figure must be given by the article that answers, not by one cited lower down; (the hotline,
+        # which every answer gives anyway, is not the number of an office asked for)
         if figure and not r.referenced and not any(has_figure(figure, s.replace(HOTLINE, "") if figure == "phone" else s,
-                                                              q.asked.unit) for _, sents in picks for s in sents):
+                                                              q.asked.unit) for _, sents in picks[:1] for s in sents):
             return self._decline(q, r, "figure_missing", articles=articles)
         return self._answer(q, r, self._local_first(q, r, picks))
 
