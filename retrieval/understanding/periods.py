@@ -22,10 +22,14 @@ _EPOCHS = {"新冠疫情": (2020, 2022), "疫情期间": (2020, 2022), "疫情�
 # "到2030年": the year a plan's targets are set for
 _TARGET = re.compile(r"(?<![\d年])\s*(?:到|至)\s*$")
 # words that ask for the newest rules: the present is the period asked about
-_NEWEST = ("最新", "新出台", "新出的")
+_NEWEST = ("最新", "新出台", "新出的", "刚出台", "刚出的", "刚发布", "刚印发", "新近出台", "新近发布")
+# rules still to come ("下半年要出台的新政策"), not a company's plan ("企业要出台裁员方案")
+_COMING = re.compile(r"(即将|将要|要|将|准备)出台的?[^，。？?]{0,6}(政策|规定|办法|细则|文件|新规)")
 # recent years, which date the rules only when said of them ("这两年效益不行" is the person's story)
 _RECENT = {"最近": (-1, 0), "近两年": (-1, 0), "这两年": (-1, 0), "近几年": (-2, 0), "近年来": (-2, 0),
            "前两年": (-2, -1), "前几年": (-3, -1)}
+# "最近一两年", "近三年来": a span of recent years said outright dates what follows it in its clause
+_RECENT_YEARS = re.compile(r"(?:最近|近|这)(一两|两三|两|三|几)年(?:来|里|内|间)?")
 # a year is the question's period when it dates the rules asked about, not the person's own story:
 # a rule word right after it in the same clause, or a question about issuing or changing rules.
 # "2023年的创业补贴" dates a benefit; "今年刚毕业，有啥补贴" and "我最近失业了，有补贴吗" are stories,
@@ -121,12 +125,17 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
                 and not _told_of_person(question, i, _CLAUSE_BREAK.split(question[i + len(word):], maxsplit=1)[0]):
             rules.extend((first, last))
     if not rules:  # "2023年新出的": the year said is the one meant
-        if any(word in question for word in _NEWEST):
+        if any(word in question for word in _NEWEST) or _COMING.search(question):
             rules.append(today.year)
         for word, (back, ahead) in _RECENT.items():
             i = question.find(word)
             if i >= 0 and (changes or _ABOUT_RULES_NEAR.match(question[i + len(word):])):
                 rules.extend((today.year + back, today.year + ahead))
+        for m in _RECENT_YEARS.finditer(question):
+            clause = _CLAUSE_BREAK.split(question[m.end():], maxsplit=1)[0]
+            if (changes or _ABOUT_RULES.match(question[m.end():])) and not _told_of_person(question, m.start(), clause):
+                back = 2 if m.group(1) in ("两三", "三", "几") else 1
+                rules.extend((today.year - back, today.year))
     if rules:
         return Period(min(rules), max(rules), True, bool(_ISSUED.search(question)))
     return Period(min(story), max(story), False) if story else None
