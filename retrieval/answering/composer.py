@@ -39,10 +39,7 @@ _PROVIDES = re.compile(r"给予|享受|纳入|提供|补贴|补助|支持|奖补
 _CONDITION = re.compile(r"^(对|凡|符合|为|对于)|的$")
 # a phrase that only says by what or where ("根据……变化", "按照《……办法》", "与……契合的创业园")
 _PHRASE = re.compile(r"^(根据|按照|依照|依据|与|在|通过|经)")
-# renewing, replacing or reporting lost what the question named before ("…快到期了，去哪换证")
-_ACTS_ON_BEFORE = re.compile(r"换证|补证|换领|补领|补办|挂失|续期|续签|延期换")
 _NEGATED = re.compile(r"不得|不予|不再|禁止|取消")
-_IDENTITY = re.compile(r"^(我|我们|俺|咱|本人)[^，。]{0,3}是")
 # "可以。" answers whether the person can have something; never whether someone else's act is allowed
 # ("中介扣我身份证，这允许吗"), and never above a sanction
 _NOT_A_YES = re.compile(r"合法|违法|允许|准许|能这样|可以这样|能收|该收|对吗|算不算|处罚|罚款|责令|吊销|追究")
@@ -295,7 +292,7 @@ class Composer:
             held = self.retriever.holds(self.retriever.tokenize(q.asking), articles[0].id, r.lexicon)
             # an asking clause that only acts on something said before it ("身份证快过期了，…能在打工的地方
             # 换证吗？") asks about that
-            refers = bool(_ACTS_ON_BEFORE.search(q.asking))
+            refers = q.acts_on_before
             if held < self.t.asking_held or refers:
                 # the asking clause's own words are scarce in the provisions ("社保卡丢了，怎么挂失补办？"): what
                 # it asks about is then named in the setting, whose topics count too; the person's story counts
@@ -307,7 +304,7 @@ class Composer:
                 # 管不管"); who the person is ("我是个体工商户") does not make them so
                 holding = {c: self.retriever.holds(self.retriever.tokenize(expand(c, self.retriever.synonyms)),
                                                    articles[0].id, r.lexicon) for c in story}
-                if any(h >= self.t.asking_held and not _IDENTITY.match(c) for c, h in holding.items()):
+                if any(h >= self.t.asking_held and c not in q.identity for c, h in holding.items()):
                     story = [c for c in story if holding[c] >= self.t.asking_held]
                 # (a topic's words may be said across the context and the asking clause: "营业执照丢了，怎么补办？")
                 outside = uncovered_topics(" ".join([q.setting, *story, q.asking]), texts, self.out_of_scope,

@@ -45,6 +45,10 @@ def asking_clauses(question: str) -> list[str]:
 
 
 _INTENT = re.compile(r"想|要|打算|准备|希望|需要")
+# a clause of the story that only says who the person is ("我是个体工商户")
+IDENTITY = re.compile(r"^(我|我们|俺|咱|本人)[^，。]{0,3}是")
+# renewing, replacing or reporting lost what the question named before ("…快到期了，去哪换证")
+ACTS_ON_BEFORE = re.compile(r"换证|补证|换领|补领|补办|挂失|续期|续签|延期换")
 
 
 def clauses_of(question: str) -> tuple[list[str], list[str], list[str]]:

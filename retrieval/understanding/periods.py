@@ -96,13 +96,13 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
         after = question[m.end():]
         years = [year, today.year] if _ONWARD.match(after) else [year]
         clause = _CLAUSE_BREAK.split(after, maxsplit=1)[0]
+        own = _told_of_person(question, m.start(), clause)
         # (a question about new rules dates its years, but not the person's own: "我2018年就办了个体户，
         # 2023年新出的扶持政策有哪些")
-        dated = ((changes and not _told_of_person(question, m.start(), clause)) or _ABOUT_RULES.match(after)
+        dated = ((changes and not own) or _ABOUT_RULES.match(after)
                  or YEAR_RANGE.match(question[m.start():]) or of_authority(after)
                  or after.startswith("度")  # 2023年度: a budget or programme year
-                 or (_TARGET.search(question[:m.start()]) and not _told_of_person(question, m.start(), clause))
-                 or (_RULES_IN_CLAUSE.search(clause) and not _told_of_person(question, m.start(), clause)))
+                 or (not own and (_TARGET.search(question[:m.start()]) or _RULES_IN_CLAUSE.search(clause))))
         (rules if dated else story).extend(years)
     for m in _SHORT_YEAR.finditer(question):
         year = 2000 + int(m.group(1))

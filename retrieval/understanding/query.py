@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from retrieval.documents.text import longest_matches
 from retrieval.types import Article, DocumentMeta
 from retrieval.understanding.asking import (
+    ACTS_ON_BEFORE,
+    IDENTITY,
     Asked,
     asked_in,
     clauses_of,
@@ -55,6 +57,8 @@ class Query:
     story: str = ""                    # the person's own circumstances ("公司已经拖欠我三个月工资了")
     own_rules_missing: bool = False    # a place named outside every loaded local rule: only nationwide ones apply
     sides: tuple[str, ...] = ()        # documents compared, to be answered each in turn ("自治区和巴彦淖尔分别…")
+    identity: tuple[str, ...] = ()     # clauses of the story that only say who the person is ("我是个体工商户")
+    acts_on_before: bool = False       # the asking clause renews or replaces what was named before ("去哪换证")
 
     @property
     def is_lookup(self) -> bool:
@@ -256,7 +260,9 @@ class Reader:
             documents=tuple(named), scope=tuple(scope), articles=tuple(articles), chapter=tuple(chapter),
             missing=missing, follow_up=follow_up, not_applicable=tuple(not_applicable),
             setting=" ".join(setting), story=" ".join(story),
-            own_rules_missing=own_rules_missing, sides=tuple(sides) if len(sides) >= 2 else ())
+            own_rules_missing=own_rules_missing, sides=tuple(sides) if len(sides) >= 2 else (),
+            identity=tuple(c for c in story if IDENTITY.match(c)),
+            acts_on_before=any(ACTS_ON_BEFORE.search(c) for c in asking))
 
     def _counterparts(self, previous: str, scope: Sequence[str]) -> list[str]:
         """"对应的巴彦淖尔条款是哪条？" after an article asked for by number: its counterparts in the
