@@ -273,6 +273,18 @@ def test_the_quote_keeps_the_other_sentences_that_answer(assistant):
     assert all(s in assistant.corpus.article(first.id).body for s in first.quote.split("……"))
 
 
+def test_a_short_answering_article_is_quoted_whole_a_long_one_by_its_sentences(assistant):
+    from retrieval.answering.composer import WHOLE_ARTICLE
+    # the veterans' article: the direct answer rests on one sentence, the quote also carries what it gives
+    # those who find work themselves (优惠政策)
+    first = assistant.ask("退伍兵找工作有啥政策").citations[0]
+    body = assistant.corpus.article(first.id).body
+    assert len(body) <= WHOLE_ARTICLE and first.quote == body and "优惠政策" in first.quote
+    long = assistant.ask("贫困户家里有劳力，政府能保证至少有一个人上班吗？").citations[0]
+    body = assistant.corpus.article(long.id).body
+    assert len(body) > WHOLE_ARTICLE and len(long.quote) < len(body) and "至少" in long.quote
+
+
 def test_a_clause_with_other_figures_is_not_a_restatement():
     from retrieval.answering.composer import restates
     region = "重点培育20家有核心产品、技术含量高、具有示范引领作用的人力资源服务骨干企业"

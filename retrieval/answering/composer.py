@@ -30,6 +30,7 @@ _ITEMS = re.compile(r"[（(][一二三四五六七八九十]+[）)]|[；;].*[；
 SUMMARY_CHARS = 100     # the direct answer's length at most (characters, without markers)
 OWN_WORDS, ADDED_WORDS = 0.4, 0.2  # weights of word overlap in choosing sentences
 QUOTE_SENTENCES, QUOTE_SLACK = 4, 0.25   # quoted: up to this many sentences, within this of the best
+WHOLE_ARTICLE = 400     # the answering article is quoted whole up to this length (characters)
 SUMMARY_WANTED = 80     # a clause group is extended with its neighbours up to this length
 FILLER_CHARS = 30       # what else the first rule says, added while there is room: at most this long
 ENUMERATES = 0.5        # weight of a clause listing what the question asks for by name
@@ -341,7 +342,11 @@ class Composer:
 
     def _answer(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> Answer:
         shown = [sents if a.id in r.referenced else self._quoted(r, a, sents) for a, sents in picks]
-        citations = [citation_for(a, self.corpus, self.quote(a, sents)) for (a, _), sents in zip(picks, shown, strict=True)]
+        # the answering article, when short, is quoted whole: its other conditions and what else it gives
+        # are often what the person needs next (the quotes are folded on the page)
+        quoted = [list(a.sentences) if n == 0 and len(a.body) <= WHOLE_ARTICLE else sents
+                  for n, ((a, _), sents) in enumerate(zip(picks, shown, strict=True))]
+        citations = [citation_for(a, self.corpus, self.quote(a, sents)) for (a, _), sents in zip(picks, quoted, strict=True)]
         notes = self._notes(q)
         summary = self._summary(q, r, picks, shown)
         lines: list[str] = ([summary] if summary else []) + list(notes)
