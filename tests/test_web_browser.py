@@ -116,8 +116,11 @@ def test_chat_desktop(browser, server):
     body = cites.first.inner_text()
     assert "政策牵头部门：自治区财政厅" in body and "内政发〔2017〕132号" in body and "第三部分第（四）条" in body
     assert page.locator("#pa-main").bounding_box()["width"] == width  # no sideways jump
-    cites.first.locator("details.pa-full > summary").click()
-    assert "适时设立自治区高校毕业生就业创业基金" in cites.first.inner_text()
+    # the answering article is short: quoted whole (no second copy under 查看条文全文), with the sentence
+    # the direct answer rests on marked
+    assert cites.first.locator("details.pa-full").count() == 0
+    assert "适时设立自治区高校毕业生就业创业基金" in quote.inner_text()
+    assert quote.locator("mark").count() >= 1 and "创业担保贷款" in quote.locator("mark").first.inner_text()
     page.screenshot(path=str(ARTIFACTS / "chat-desktop-answer.png"), full_page=True)
 
     # follow-up uses the conversation

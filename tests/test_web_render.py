@@ -141,6 +141,26 @@ def test_summary_leads_and_quotes_fold(corpus, links, answer):
     assert "查看原文</summary>" not in render.answer_html(only, corpus, links)
 
 
+def test_a_quote_marks_the_sentences_the_direct_answer_rests_on(corpus, links, answer):
+    article = corpus.article("nmg-2017-132:4.2")
+    key = "对不裁员或少裁员的困难企业，按规定给予稳岗补贴。"
+    assert key in article.body
+    summary = "根据规定，对不裁员或少裁员的困难企业，按规定给予稳岗补贴。[1]"
+    whole = replace(answer, summary=summary, answer=summary + "\n" + answer.answer,
+                    citations=[cite(corpus, article.id, article.body)])
+    html = render.answer_html(whole, corpus, links)
+    card = html[html.index('class="pa-cites"'):]
+    assert card.count('<mark class="pa-key">') == 1 and f'<mark class="pa-key">{key}</mark>' in card
+    # the whole article quoted needs no second copy; a part of it keeps the way to the whole
+    assert "查看条文全文" not in card
+    part = replace(whole, citations=[cite(corpus, article.id, key)])
+    assert "查看条文全文" in render.answer_html(part, corpus, links)
+    # the assistant's own words ("根据规定") and a citation the direct answer does not use mark nothing
+    assert render.answered_by("可以。根据规定，对就业困难人员自主创业的，享受创业担保贷款。[2]") == {
+        2: ["对就业困难人员自主创业的", "享受创业担保贷款"]}
+    assert render.marked_quote("甲乙丙丁戊己。庚辛。", []) == "甲乙丙丁戊己。庚辛。"
+
+
 def test_article_finder_lists_every_article(corpus):
     html = render.article_finder_html(corpus)
     assert re.findall(r'data-article="([^"]+)"', html) == [a.id for a in corpus.articles]

@@ -129,16 +129,41 @@ def _answer_lines(text: str) -> str:
     return "".join(parts)
 
 
-def citation_card(n: int | None, cite: Citation, corpus: Corpus, links: dict[str, list[str]]) -> str:
+_SUMMARY_PART = re.compile(r"([^\[\]]+?)\[(\d{1,2})\]")
+_SENTENCE_END = re.compile(r"(?<=[。；;])")
+
+
+def answered_by(summary: str) -> dict[int, list[str]]:
+    """Per citation number, the clauses of the direct answer that rest on it (the assistant's own
+    connecting words, short pieces, are left out: they are in no quote)."""
+    out: dict[int, list[str]] = {}
+    for m in _SUMMARY_PART.finditer(summary or ""):
+        clauses = [c for c in re.split(r"[，,。；;：:\n]", m.group(1)) if len(c) >= 6]
+        out.setdefault(int(m.group(2)), []).extend(clauses)
+    return out
+
+
+def marked_quote(quote: str, clauses: Sequence[str]) -> str:
+    """The quote, escaped, with the sentences the direct answer rests on marked: a long quote still
+    shows at a glance where the answer is."""
+    if not clauses:
+        return esc(quote)
+    return "".join(f'<mark class="pa-key">{esc(s)}</mark>' if any(c in s for c in clauses) else esc(s)
+                   for s in _SENTENCE_END.split(quote) if s)
+
+
+def citation_card(n: int | None, cite: Citation, corpus: Corpus, links: dict[str, list[str]],
+                  answered: Sequence[str] = ()) -> str:
     article = corpus.by_id.get(cite.id)
     num = f'<span class="pa-num">{n}</span>' if n is not None else ""
     head = (f'{num}<span class="pa-cdoc">《{esc(cite.document)}》</span>'
             f'<span class="pa-cart">{esc(cite.article)}</span>'
             f'<span class="pa-ctitle">{esc(cite.title)}</span>')
-    body = f'<blockquote class="pa-quote">{esc(cite.quote)}</blockquote>'
+    body = f'<blockquote class="pa-quote">{marked_quote(cite.quote, answered)}</blockquote>'
     if article is not None:
-        body += (f'<details class="pa-full"><summary>查看条文全文</summary>'
-                 f'<p class="pa-text">{esc(article.text)}</p></details>')
+        if cite.quote != article.body:  # a quote of the whole article needs no second copy
+            body += (f'<details class="pa-full"><summary>查看条文全文</summary>'
+                     f'<p class="pa-text">{esc(article.text)}</p></details>')
         body += departments_html(article)
         cp = counterpart_block(corpus, article, links, clickable=False, with_text=False)
         body += cp
@@ -191,9 +216,11 @@ def answer_html(answer: Answer, corpus: Corpus, links: dict[str, list[str]]) -> 
     else:
         body = _answer_lines(text)
     out = f'<div class="pa-answer">{note}{body}'
+    answered = answered_by(summary)
     if answer.citations:
         out += ('<div class="pa-cites"><div class="pa-cites-head">依据（点开查看原文）</div>'
-                + "".join(citation_card(n, c, corpus, links) for n, c in enumerate(answer.citations, start=1))
+                + "".join(citation_card(n, c, corpus, links, answered.get(n, ()))
+                          for n, c in enumerate(answer.citations, start=1))
                 + "</div>")
     return out + copy + "</div>"
 
