@@ -217,6 +217,13 @@ def test_a_third_document_needs_only_a_text_file_and_a_metadata_entry(real_corpu
     assert corpus.article("demo-2020-1:2.3").title == ""
 
 
+def test_the_shipped_routing_table_lists_no_topic_the_shipped_documents_hold():
+    from retrieval.documents.check import corpus_report
+    root = ROOT / "corpus"
+    report = [line for line in corpus_report(load_corpus(root), root / "lexicon") if "out_of_scope.tsv" in line]
+    assert report == []
+
+
 def test_check_reports_what_contradicts_the_corpus(tmp_path):
     from retrieval.documents.check import corpus_report
     root = write_corpus(tmp_path / "c", {"doc-a": "一、总则\n（一）目标。对失业人员发放失业保险金。",

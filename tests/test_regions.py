@@ -280,3 +280,11 @@ def test_a_lists_lead_in_is_said_with_its_items(assistant):
     assert a.citations[0].id == "prc-employment-law-2015:2.17"
     assert "对下列企业、人员依法给予税收优惠：" in a.summary and "从事个体经营" in a.summary
     assert "（一）" not in a.summary and len(re.sub(r"\[\d+\]", "", a.summary)) <= 110
+
+
+def test_a_listed_matter_is_referred_a_trade_one_may_start_is_not(assistant):
+    # the routing table names matters other offices handle, never a trade: starting any business is in scope
+    trademark = assistant.ask("我开了个小作坊，想注册个商标，去哪办？")
+    assert trademark.refused and trademark.refusal_reason == "out_of_scope" and "商标" in trademark.answer
+    care_home = assistant.ask("开一家养老院算创业吗，能贷款吗？")
+    assert not care_home.refused and "创业担保贷款" in care_home.answer
