@@ -285,6 +285,14 @@ def test_a_short_answering_article_is_quoted_whole_a_long_one_by_its_sentences(a
     assert len(body) > WHOLE_ARTICLE and len(long.quote) < len(body) and "至少" in long.quote
 
 
+def test_a_second_figure_asked_and_not_given_is_said_so(assistant):
+    ans = assistant.ask("入驻孵化基地要交多少钱？孵化期最多能延长几年？")
+    assert not ans.refused and "3年" in ans.summary
+    assert "您问的具体金额或补贴标准，文件中没有写明。" in ans.notes and "文件中没有写明" in ans.answer
+    given = assistant.ask("孵化期最多能延长几年？")
+    assert not given.refused and not any("没有写明" in n for n in given.notes)
+
+
 def test_a_clause_with_other_figures_is_not_a_restatement():
     from retrieval.answering.composer import restates
     region = "重点培育20家有核心产品、技术含量高、具有示范引领作用的人力资源服务骨干企业"

@@ -326,7 +326,9 @@ class Composer:
         if figure and not r.referenced and not any(has_figure(figure, s.replace(HOTLINE, "") if figure == "phone" else s,
                                                               q.asked.unit) for _, sents in picks[:1] for s in sents):
             return self._decline(q, r, "figure_missing", articles=articles)
-        return self._answer(q, r, self._local_first(q, r, picks))
+        not_given = [kind for kind in q.asked.also
+                     if not any(has_figure(kind, s) for _, sents in picks[:1] for s in sents)] if figure else []
+        return self._answer(q, r, self._local_first(q, r, picks), not_given)
 
     def _local_first(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]):
         """The place's own rule before the higher rule it implements, when both are about as relevant."""
@@ -340,14 +342,16 @@ class Composer:
         close = [p for p in picks if score.get(p[0].id, top) >= top - margin]
         return sorted(close, key=lambda p: rank.get(p[0].doc_id, len(rank))) + [p for p in picks if p not in close]
 
-    def _answer(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> Answer:
+    def _answer(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]],
+                not_given: Sequence[str] = ()) -> Answer:
         shown = [sents if a.id in r.referenced else self._quoted(r, a, sents) for a, sents in picks]
         # the answering article, when short, is quoted whole: its other conditions and what else it gives
         # are often what the person needs next (the quotes are folded on the page)
         quoted = [list(a.sentences) if n == 0 and len(a.body) <= WHOLE_ARTICLE else sents
                   for n, ((a, _), sents) in enumerate(zip(picks, shown, strict=True))]
         citations = [citation_for(a, self.corpus, self.quote(a, sents)) for (a, _), sents in zip(picks, quoted, strict=True)]
-        notes = self._notes(q)
+        # a second figure asked that the answering article does not give is said so, not left unanswered
+        notes = self._notes(q) + [f"您问的{_FIGURE_WORDS.get(k, '具体数字')}，文件中没有写明。" for k in not_given]
         summary = self._summary(q, r, picks, shown)
         lines: list[str] = ([summary] if summary else []) + list(notes)
         by_doc: dict[str, list[int]] = {}

@@ -17,6 +17,7 @@ class Asked:
     unit: str | None = None            # the measure word asked for (年, 天, 户 …)
     who: bool = False                  # asks who qualifies ("哪些人能申请创业担保贷款")
     heads: tuple[str, ...] = ()        # what is asked for by name: 措施 in "可以采取哪些措施"
+    also: tuple[str, ...] = ()         # other kinds of figure asked in the same question ("补多少钱，能补几年")
 
 
 # ---------------------------------------------------------------- the clause that asks
@@ -154,9 +155,12 @@ def asked_in(clauses: list[str]) -> Asked:
     """What the asking clauses ask: the last one's, unless it only asks how or what, naming nothing, after
     an earlier clause asked for a figure ("失业保险金每月能领多少钱？怎么算的？" wants an amount; "想招几个
     贫困户来干活，厂里能得啥补贴" wants the subsidies)."""
-    asked = asked_of(clauses[-1]) if clauses else Asked()
+    every = [asked_of(c) for c in clauses]
+    asked = every[-1] if every else Asked()
     if asked.kind == "what" and not heads_of(clauses[-1:]):
-        asked = next((a for a in map(asked_of, reversed(clauses[:-1])) if a.kind == "figure"), asked)
+        asked = next((a for a in reversed(every[:-1]) if a.kind == "figure"), asked)
+    also = tuple(dict.fromkeys(a.figure for a in every if a.kind == "figure" and a.figure and a.figure != asked.figure))
+    asked = replace(asked, also=also) if asked.kind == "figure" else asked
     return asked if asked.who else replace(asked, heads=heads_of(clauses))
 
 
