@@ -34,6 +34,9 @@ from retrieval.understanding.references import ArticleLookup, DocumentNames
 
 # ---------------------------------------------------------------- the Query
 
+# an asking clause pointing back at a place named before it
+_THERE = re.compile(r"那边|那里|那儿|那块|当地|那地方")
+
 @dataclass(frozen=True)
 class Query:
     text: str                          # the latest turn, checked and redacted
@@ -195,7 +198,8 @@ class Reader:
         """The question as a Query. `text` is already checked and redacted; `doc_ids` is a filter
         chosen by the person (the console's document selector), which wins over everything."""
         named = self.names.named(text)
-        places = self.find_places(text)
+        asking, setting, story = clauses_of(text)
+        places = self._asked_places(self.find_places(text), asking)
         compares = bool(_COMPARES.search(text))
         topic = self._topic(text) or text
         previous = previous_user_turn(history)
@@ -244,7 +248,6 @@ class Reader:
         mentioned = list(dict.fromkeys([d for d in scope if d in named]
                                        + [d for d in scope if any(self.region[d] == p for p in said[1])]))
         sides = mentioned if len(mentioned) >= 2 else list(scope) if _BOTH.search(text) or compares and mentioned else []
-        asking, setting, story = clauses_of(text)
         articles, unknown = self.lookup.references(text, scope or None)
         if follow_up and previous and not articles and any(said):
             articles = self._counterparts(previous, scope)
@@ -263,6 +266,18 @@ class Reader:
             own_rules_missing=own_rules_missing, sides=tuple(sides) if len(sides) >= 2 else (),
             identity=tuple(c for c in story if IDENTITY.match(c)),
             acts_on_before=any(ACTS_ON_BEFORE.search(c) for c in asking))
+
+    def _asked_places(self, places: list[Place], asking: Sequence[str]) -> list[Place]:
+        """Of several places named, those the asking clauses name ("我从临河搬到包头了，包头那边…是怎么规定的");
+        an asking clause that points back ("那边", "当地") asks about the place named last ("我从五原嫁到
+        哈尔滨了，那边…"). Places of the person's story beside an asking clause naming none all count
+        ("我在北京打工多年，现在回临河创业，有什么扶持")."""
+        if len(places) < 2:
+            return places
+        said = self.find_places(" ".join(asking))
+        if said:
+            return [p for p in places if p in said] or said
+        return places[-1:] if _THERE.search(" ".join(asking)) else places
 
     def _counterparts(self, previous: str, scope: Sequence[str]) -> list[str]:
         """"对应的巴彦淖尔条款是哪条？" after an article asked for by number: its counterparts in the
