@@ -221,12 +221,12 @@ def test_a_word_for_the_home_city_means_the_city_named_beside_it(reader):
 
 def test_of_several_places_the_asking_clause_says_which_is_asked_about(reader):
     # the place the asking clause names, or points back to ("那边": the one named last)
-    moved = reader.read("我从临河搬到包头了，包头那边的创业园入驻条件是怎么规定的？")
+    moved = reader.read("我从临河区搬到包头了，包头那边的创业园入驻条件是怎么规定的？")
     assert [p.name for p in [moved.place]] == ["包头市"] and moved.own_rules_missing
-    assert reader.read("我从五原嫁到黑龙江哈尔滨了，那边就业困难人员是怎么认定的？").scope == ()
+    assert reader.read("我从五原县嫁到黑龙江哈尔滨了，那边就业困难人员是怎么认定的？").scope == ()
     assert reader.read("陕西榆林跟鄂尔多斯挨着，榆林那边对煤炭企业分流职工有什么补贴？").scope == ()
     # places of the story beside an asking clause naming none all count
-    back = reader.read("我在北京打工多年，现在回临河创业，有什么扶持？")
+    back = reader.read("我在北京打工多年，现在回临河区创业，有什么扶持？")
     assert back.scope == ("byn-2018-49", "nmg-2017-132")
 
 
