@@ -288,3 +288,11 @@ def test_a_listed_matter_is_referred_a_trade_one_may_start_is_not(assistant):
     assert trademark.refused and trademark.refusal_reason == "out_of_scope" and "商标" in trademark.answer
     care_home = assistant.ask("开一家养老院算创业吗，能贷款吗？")
     assert not care_home.refused and "创业担保贷款" in care_home.answer
+
+
+def test_whether_rules_are_still_in_force_is_declined_with_when_they_were_issued(assistant):
+    ans = assistant.ask("自治区2017年那个就业创业实施意见现在还执行吗？")
+    assert ans.refused and ans.refusal_reason == "period_not_covered"
+    assert "2017年" in ans.answer and "没有说明现在是否仍在执行" in ans.answer
+    # whether a benefit applies to the person is answered
+    assert not assistant.ask("创业担保贷款对个体户还适用吗？").refused

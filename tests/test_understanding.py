@@ -157,6 +157,16 @@ def test_focus_is_the_clause_that_asks():
     ("就业促进法第五十五条规定了什么", None),
     ("第十五条说的啥", None),
     ("退伍兵找工作有啥政策", None),
+    # a time said of who sets rules, after or before it, or in a time clause of its own
+    ("过去九十年代国企职工下岗的时候，政府是怎么安置的？", (1990, 1999)),
+    ("九十年代下岗的职工现在能享受什么政策", None),                # the decade says who the people are
+    ("疫情后企业效益不好，能申请稳岗补贴吗", None),
+    ("上个月刚发的那个稳岗补贴文件具体怎么规定的？", (2026, 2026)),
+    # whether rules are still in force: today's question, not whether they apply to the person
+    ("自治区2017年那个就业创业实施意见现在还执行吗？", (2026, 2026)),
+    ("现在还执行2018年细则里孵化期最长延3年的规定吗？", (2026, 2026)),
+    ("这个补贴对个体户还适用吗", None),
+    ("有没有什么新政策扶持返乡创业", None),                        # "new" said loosely dates nothing
 ])
 def test_period_asked_about(question, period):
     p = period_of(question, dt.date(2026, 11, 29))
@@ -293,6 +303,20 @@ def test_uncovered_topics_uses_synonyms():
 ])
 def test_a_certificate_is_named_in_full_or_by_what_it_certifies(certificate, text, named):
     assert certificate_named(certificate, text) is named
+
+
+@pytest.mark.parametrize("question,period", [
+    ("2015年以前，内蒙古的小额担保贷款怎么办理？", (2015, 2015)),       # past words of time before who acted
+    ("乌拉特中旗明年有没有新的牧区劳动力转移就业政策？", (2027, 2027)),  # the place said before the time
+    ("疫情期间内蒙古对中小企业有没有减免社保费的政策？", (2020, 2022)),
+    ("疫情以后巴彦淖尔对餐饮个体户有什么扶持？", (2020, 2026)),
+    ("疫情期间我在乌拉特中旗失业了，现在有补贴吗", None),                # the person's story
+    ("我在乌拉特中旗，明年想创业，有补贴吗", None),
+    ("二〇一二年的时候，自治区对高校毕业生到基层就业有什么政策？", (2012, 2012)),  # a time clause of its own
+])
+def test_a_time_said_of_a_place_dates_what_it_did(question, period):
+    p = period_of(question, dt.date(2026, 11, 29), authorities=["巴彦淖尔", "内蒙古", "乌拉特中旗", "自治区"])
+    assert ((p.start, p.end) if p and p.rules else None) == period
 
 
 def test_a_topic_of_words_said_together_is_covered_only_by_a_provision_holding_them_all():

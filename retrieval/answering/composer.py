@@ -635,6 +635,9 @@ class Composer:
     def _other_years(self, q: Query) -> str:
         issued = "、".join(f"{self.corpus.document(d).short_name}（{self.corpus.document(d).year}年）"
                            for d in q.scope if self.corpus.document(d).year)
+        if q.period and q.period.in_force:
+            return (f"抱歉，收录的{issued}本身没有说明现在是否仍在执行，发布后可能已有新的规定或调整。"
+                    f"请以当地人社部门最新公布的为准，或拨打{HOTLINE}人社服务热线。")
         start, end = (q.period.start, q.period.end) if q.period else (0, 0)
         when = f"{start}年" if start == end else f"{start}—{end}年"
         return (f"抱歉，目前收录的政策文件是{issued}发布的，没有{when}的规定；此后可能出台了新的政策。"

@@ -15,14 +15,30 @@ _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)\s*年?|([〇零一二三四�
 # "23年新出台的": a year said with two digits, only when rules issued then follow (15年工龄 is a duration)
 _SHORT_YEAR = re.compile(r"(?<![\d.])(\d{2})\s*年(?=\s*(?:新出台|新出|出台|出的|发布|印发|颁布|下发|发的|的新政|的政策|的文件|的新规))")
 _ONWARD = re.compile(r"^\s*(?:年)?\s*(?:以后|之后|以来|起|后)")
-_RELATIVE = {"今年": 0, "去年": -1, "前年": -2, "明年": 1, "本年度": 0, "下个月": 0, "下月": 0, "本月": 0, "这个月": 0}
-# times people name by what happened then (calendar facts, not anything in the documents)
-_EPOCHS = {"新冠疫情": (2020, 2022), "疫情期间": (2020, 2022), "疫情以来": (2020, 2022), "疫情防控期间": (2020, 2022),
-           "金融危机": (2008, 2009)}
+_RELATIVE = {"今年": 0, "去年": -1, "前年": -2, "明年": 1, "本年度": 0, "下个月": 0, "下月": 0, "本月": 0, "这个月": 0,
+             "上个月": 0, "上月": 0}
+# times people name by what happened then (calendar facts, not anything in the documents); None: until now
+_EPOCHS = ((re.compile(r"(?:新冠)?疫情(?:防控)?(?:以后|之后|以来|过后)"), (2020, None)),
+           (re.compile(r"(?:新冠)?疫情"), (2020, 2022)),
+           (re.compile(r"金融危机"), (2008, 2009)))
+# a decade: 九十年代, 90年代
+_DECADE = re.compile(r"(?<![\d一二三四五六七八九十])([一二三四五六七八九])十年代|(?<!\d)([1-9])0年代")
+# whether rules are still in force now, which the documents cannot say ("这个细则现在还有效吗"; not whether
+# they apply to the person: "这个补贴对个体户还适用吗")
+_STILL_IN_FORCE = re.compile(r"(?:政策|规定|文件|细则|意见|办法|条例)[^，。？?]{0,10}?(?:现在|目前|如今)?"
+                             r"(?:还(?:有效|执行|在执行)|是否(?:仍然|依然|还)?有效|(?:失效|废止|作废)了?(?:吗|没))|"
+                             r"(?:现在|目前|如今)还(?:在)?(?:执行|有效)[^，。？?]{0,20}?(?:政策|规定|文件|细则|意见|办法|条例)")
+# a time said first in its own clause ("二〇一二年的时候，自治区…", "…下岗的时候，政府是怎么安置的"): it dates the next
+_TIME_CLAUSE = re.compile(r"(?:的时候|时候|时|期间|那会儿?|那时候?|那几年|那[一两二三四五]年)$")
+# what a time may be followed by before who acted in it ("2015年以前，内蒙古…", "今年下半年巴彦淖尔…")
+_TIME_WORDS = re.compile(r"^(?:年)?(?:[，,\s的]|以后|之后|以来|以前|之前|过后|起|后|前|时|的时候|时候|期间|那会儿?|那时候?|"
+                         r"上半年|下半年|年初|年底|年末|初|底|中|末|前后|左右)*")
+# who sets rules, said without naming a place
+_GOVERNMENT = ("政府", "国家", "有关部门", "人社部门", "人社局")
 # "到2030年": the year a plan's targets are set for
 _TARGET = re.compile(r"(?<![\d年])\s*(?:到|至)\s*$")
 # words that ask for the newest rules: the present is the period asked about
-_NEWEST = ("最新", "新出台", "新出的", "刚出台", "刚出的", "刚发布", "刚印发", "新近出台", "新近发布")
+_NEWEST = ("最新", "新出台", "新出的", "刚出台", "刚出的", "刚发布", "刚印发", "新近出台", "新近发布", "刚发的", "刚下发")
 # rules still to come ("下半年要出台的新政策"), not a company's plan ("企业要出台裁员方案")
 _COMING = re.compile(r"(即将|将要|要|将|准备)出台的?[^，。？?]{0,6}(政策|规定|办法|细则|文件|新规)")
 # recent years, which date the rules only when said of them ("这两年效益不行" is the person's story)
@@ -44,7 +60,8 @@ _CLAUSE_BREAK = re.compile(r"[，。；？！,;?!]")
 _ABOUT_BENEFITS = re.compile(_RULE_WORDS + r"|补贴|补助|扶持|贷款|奖补|优惠")
 _ISSUED = re.compile(r"出台|新出|出的|发布|印发|颁布|下发|发的|发了|出了|新政|新规|通知")
 PERSON = re.compile(r"我|俺|咱|本人|自己|家里|孩子|娃")  # a clause about the person: their story
-_RULES_CHANGE = re.compile(_ISSUED.pattern + r"|调整|变化|修改|修订|文件|新(?:的)?(?:政策|规定|补贴|措施|扶持|标准)")
+_RULES_CHANGE = re.compile(_ISSUED.pattern + r"|调整|变化|修改|修订|文件|新(?:的)?(?:政策|规定|补贴|措施|扶持|标准)|"
+                           r"新的[^，。？?]{0,10}(?:政策|规定|补贴|措施|扶持|标准)")
 # asking about something, not telling one's story: "我想了解2023年度…补贴的申报时间"
 _ASKING_VERB = re.compile(r"^.*?(?:想了解|想问问?|想咨询|想知道|请问|问一下|咨询一下)")
 
@@ -52,11 +69,12 @@ _ASKING_VERB = re.compile(r"^.*?(?:想了解|想问问?|想咨询|想知道|请�
 @dataclass(frozen=True)
 class Period:
     """Years a question asks about; `rules` when they date the rules, not only the person's story;
-    `issued` when it asks for rules issued then (出台, 发布, 新出的)."""
+    `issued` when it asks for rules issued then (出台, 发布, 新出的); `in_force` when whether they still are."""
     start: int
     end: int
     rules: bool = True
     issued: bool = False
+    in_force: bool = False   # asks whether the rules are still in force today
 
 
 def five_year_plan(n: int) -> tuple[int, int] | None:
@@ -78,9 +96,20 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
     """The years a question names — explicit years and ranges, 2020年以后, 十四五, 今年/去年, 最新 —
     and whether they date the rules asked about. `authorities` are the places the question names:
     a year said of one ("2022年巴彦淖尔对…企业有没有补助") dates what it did, not the person's story."""
-    def of_authority(after: str) -> bool:
+    who = (*authorities, *_GOVERNMENT)
+
+    def of_authority(after: str, before: str = "") -> bool:
+        """Is a time said of who sets rules: a place or a government right after it (past words of time:
+        "2015年以前，内蒙古…"), or right before it ("乌拉特中旗明年…")? A time clause of its own dates
+        the next one ("二〇一二年的时候，自治区…")."""
+        rest = _TIME_WORDS.sub("", after, count=1)
         clause = _CLAUSE_BREAK.split(after, maxsplit=1)[0]
-        return any(clause.lstrip("底初中末的前后左右 ").startswith(a) for a in authorities) and not PERSON.search(clause)
+        if _TIME_CLAUSE.search(clause) or not clause.strip():
+            following = _CLAUSE_BREAK.split(after, maxsplit=2)
+            rest = following[1].lstrip() if len(following) > 1 else rest
+        said_before = _CLAUSE_BREAK.split(before)[-1]
+        return (any(rest.startswith(a) for a in who) and not PERSON.search(_CLAUSE_BREAK.split(rest, maxsplit=1)[0])
+                or any(said_before.endswith(a) for a in authorities) and not PERSON.search(said_before))
 
     rules: list[int] = []
     story: list[int] = []
@@ -100,7 +129,7 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
         # (a question about new rules dates its years, but not the person's own: "我2018年就办了个体户，
         # 2023年新出的扶持政策有哪些")
         dated = ((changes and not own) or _ABOUT_RULES.match(after)
-                 or YEAR_RANGE.match(question[m.start():]) or of_authority(after)
+                 or YEAR_RANGE.match(question[m.start():]) or of_authority(after, question[:m.start()])
                  or after.startswith("度")  # 2023年度: a budget or programme year
                  or (not own and (_TARGET.search(question[:m.start()]) or _RULES_IN_CLAUSE.search(clause))))
         (rules if dated else story).extend(years)
@@ -114,16 +143,28 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
             after = question[i + len(word):]
             clause = _CLAUSE_BREAK.split(after, maxsplit=1)[0]
             # "今年的就业见习补贴": the year's own benefit, not the person's year ("今年刚毕业")
-            dated = (changes or _ABOUT_RULES_NEAR.match(after) or of_authority(after)
+            dated = (changes or _ABOUT_RULES_NEAR.match(after) or of_authority(after, question[:i])
                      or (after.startswith("的") and _ABOUT_BENEFITS.search(clause)
                          and not _told_of_person(question, i, clause)))
             (rules if dated else story).append(today.year + delta)
-    for word, (first, last) in _EPOCHS.items():
-        i = question.find(word)
-        # "疫情期间出台的阶段性政策": rules of those years; "疫情期间我失业了" is the person's story
-        if i >= 0 and (changes or _ABOUT_RULES.match(question[i + len(word):])) \
-                and not _told_of_person(question, i, _CLAUSE_BREAK.split(question[i + len(word):], maxsplit=1)[0]):
-            rules.extend((first, last))
+    for pattern, (first, last) in _EPOCHS if not rules else ():  # a year said beside it is more precise
+        epoch = pattern.search(question)
+        if not epoch:
+            continue
+        after = question[epoch.end():]
+        # "疫情期间出台的阶段性政策", "疫情期间内蒙古对…": rules of those years; "疫情期间我失业了" is the person's story
+        if (changes or _ABOUT_RULES.match(after) or of_authority(after, question[:epoch.start()])) \
+                and not _told_of_person(question, epoch.start(), _CLAUSE_BREAK.split(after, maxsplit=1)[0]):
+            rules.extend((first, last or today.year))
+        break  # the first pattern that names it: 疫情以后 is not also 疫情
+    for m in _DECADE.finditer(question):
+        decade = 1900 + 10 * (number_of(m.group(1)) or 0 if m.group(1) else int(m.group(2)))
+        after = question[m.end():]
+        if (changes or _ABOUT_RULES.match(after) or of_authority(after, question[:m.start()])) \
+                and not _told_of_person(question, m.start(), _CLAUSE_BREAK.split(after, maxsplit=1)[0]):
+            rules.extend((decade, decade + 9))
+    if _STILL_IN_FORCE.search(question):  # "…现在还执行吗": whether they are, today
+        rules = [today.year]
     if not rules:  # "2023年新出的": the year said is the one meant
         if any(word in question for word in _NEWEST) or _COMING.search(question):
             rules.append(today.year)
@@ -137,5 +178,5 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
                 back = 2 if m.group(1) in ("两三", "三", "几") else 1
                 rules.extend((today.year - back, today.year))
     if rules:
-        return Period(min(rules), max(rules), True, bool(_ISSUED.search(question)))
+        return Period(min(rules), max(rules), True, bool(_ISSUED.search(question)), bool(_STILL_IN_FORCE.search(question)))
     return Period(min(story), max(story), False) if story else None
