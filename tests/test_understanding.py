@@ -167,6 +167,14 @@ def test_focus_is_the_clause_that_asks():
     ("现在还执行2018年细则里孵化期最长延3年的规定吗？", (2026, 2026)),
     ("这个补贴对个体户还适用吗", None),
     ("有没有什么新政策扶持返乡创业", None),                        # "new" said loosely dates nothing
+    ("十四五巴彦淖尔就业规划有哪些目标", (2021, 2025)),            # a plan said bare, or before it
+    ("十三五之前的小额担保贷款怎么办", (2011, 2015)),
+    ("二十五岁以下的大学生有什么补贴", None),
+    ("两年前出台的稳岗政策现在怎么样", (2024, 2024)),
+    ("我三年前下岗了，有补贴吗", None),
+    ("24年的补贴标准是多少", (2024, 2024)),
+    ("干了15年的补贴有吗", None),
+    ("现在还按2018年那个细则执行吗", (2026, 2026)),
 ])
 def test_period_asked_about(question, period):
     p = period_of(question, dt.date(2026, 11, 29))

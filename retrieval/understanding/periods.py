@@ -10,13 +10,18 @@ from retrieval.documents.text import CN_NUMERAL, to_arabic
 from retrieval.understanding.references import number_of
 
 YEAR_RANGE = re.compile(r"\d{4}\s*[-—–至到]\s*\d{4}")
-_PLAN = re.compile(rf"[“\"'「]?([{CN_NUMERAL}]{{1,3}})五(?:[”\"'」]|规划|期间|时期|计划)")
+_PLAN = re.compile(rf"[“\"'「]?([{CN_NUMERAL}]{{1,3}})五(?:[”\"'」]|规划|期间|时期|计划)|"
+                   r"(?<![第\d一二三四五六七八九十])(十[一二三四五六七八九])五(?![条年岁个万千百元％%号])|"
+                   rf"第([{CN_NUMERAL}]{{1,3}})个五年(?:规划|计划)")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)\s*年?|([〇零一二三四五六七八九]{4})\s*年")
 # "23年新出台的": a year said with two digits, only when rules issued then follow (15年工龄 is a duration)
-_SHORT_YEAR = re.compile(r"(?<![\d.])(\d{2})\s*年(?=\s*(?:新出台|新出|出台|出的|发布|印发|颁布|下发|发的|的新政|的政策|的文件|的新规))")
+_SHORT_YEAR = re.compile(r"(?<![\d.])(\d{2})\s*年(?=\s*(?:新出台|新出|出台|出的|发布|印发|颁布|下发|发的|的新政|的政策|的文件|的新规|"
+                         r"的补贴标准|的标准|的规定|调整|起施行|起执行|起实施))")
 _ONWARD = re.compile(r"^\s*(?:年)?\s*(?:以后|之后|以来|起|后)")
-_RELATIVE = {"今年": 0, "去年": -1, "前年": -2, "明年": 1, "本年度": 0, "下个月": 0, "下月": 0, "本月": 0, "这个月": 0,
-             "上个月": 0, "上月": 0}
+_RELATIVE = {"今年": 0, "去年": -1, "前年": -2, "大前年": -3, "明年": 1, "后年": 2, "本年度": 0, "下个月": 0, "下月": 0,
+             "本月": 0, "这个月": 0, "上个月": 0, "上月": 0}
+# "两年前出台的", "三年前": so many years back
+_YEARS_AGO = re.compile(r"(?<![\d年])([一两二三四五六七八九十\d]{1,2})年(?:以)?前")
 # times people name by what happened then (calendar facts, not anything in the documents); None: until now
 _EPOCHS = ((re.compile(r"(?:新冠)?疫情(?:防控)?(?:以后|之后|以来|过后)"), (2020, None)),
            (re.compile(r"(?:新冠)?疫情"), (2020, 2022)),
@@ -27,7 +32,9 @@ _DECADE = re.compile(r"(?<![\d一二三四五六七八九十])([一二三四五�
 # they apply to the person: "这个补贴对个体户还适用吗")
 _STILL_IN_FORCE = re.compile(r"(?:政策|规定|文件|细则|意见|办法|条例)[^，。？?]{0,10}?(?:现在|目前|如今)?"
                              r"(?:还(?:有效|执行|在执行)|是否(?:仍然|依然|还)?有效|(?:失效|废止|作废)了?(?:吗|没))|"
-                             r"(?:现在|目前|如今)还(?:在)?(?:执行|有效)[^，。？?]{0,20}?(?:政策|规定|文件|细则|意见|办法|条例)")
+                             r"(?:现在|目前|如今)还(?:在)?(?:执行|有效)[^，。？?]{0,20}?(?:政策|规定|文件|细则|意见|办法|条例)|"
+                             r"还按[^，。？?]{0,20}?(?:执行|办)吗|(?:政策|规定|文件|细则|意见|办法|条例)[^，。？?]{0,10}?"
+                             r"(?:还算数|有效期|被[^，。？?]{0,10}?(?:替代|取代))")
 # a time said first in its own clause ("二〇一二年的时候，自治区…", "…下岗的时候，政府是怎么安置的"): it dates the next
 _TIME_CLAUSE = re.compile(r"(?:的时候|时候|时|期间|那会儿?|那时候?|那几年|那[一两二三四五]年)$")
 # what a time may be followed by before who acted in it ("2015年以前，内蒙古…", "今年下半年巴彦淖尔…")
@@ -42,15 +49,15 @@ _NEWEST = ("最新", "新出台", "新出的", "刚出台", "刚出的", "刚发
 # rules still to come ("下半年要出台的新政策"), not a company's plan ("企业要出台裁员方案")
 _COMING = re.compile(r"(即将|将要|要|将|准备)出台的?[^，。？?]{0,6}(政策|规定|办法|细则|文件|新规)")
 # recent years, which date the rules only when said of them ("这两年效益不行" is the person's story)
-_RECENT = {"最近": (-1, 0), "近两年": (-1, 0), "这两年": (-1, 0), "近几年": (-2, 0), "近年来": (-2, 0),
-           "前两年": (-2, -1), "前几年": (-3, -1)}
+_RECENT = {"最近": (-1, 0), "近期": (-1, 0), "近来": (-1, 0), "近两年": (-1, 0), "这两年": (-1, 0), "近几年": (-2, 0),
+           "近年来": (-2, 0), "前两年": (-2, -1), "前几年": (-3, -1)}
 # "最近一两年", "近三年来": a span of recent years said outright dates what follows it in its clause
 _RECENT_YEARS = re.compile(r"(?:最近|近|这)(一两|两三|两|三|几)年(?:来|里|内|间)?")
 # a year is the question's period when it dates the rules asked about, not the person's own story:
 # a rule word right after it in the same clause, or a question about issuing or changing rules.
 # "2023年的创业补贴" dates a benefit; "今年刚毕业，有啥补贴" and "我最近失业了，有补贴吗" are stories,
 # so benefit words count after a year said in digits only
-_RULE_WORDS = r"出台|新出|出的|发布|印发|颁布|实施|政策|规定|文件|细则|意见|办法|条例|标准|一期|那期|这期|期间|版|新规"
+_RULE_WORDS = r"出台|新出|出的|发布|印发|颁布|实施|施行|执行|生效|政策|规定|文件|细则|意见|办法|条例|标准|一期|那期|这期|期间|版|新规"
 _ABOUT_RULES = re.compile(rf"^[^，。；？！,;?!]{{0,6}}?({_RULE_WORDS}|补贴|扶持|有什么|有啥)")
 _ABOUT_RULES_NEAR = re.compile(rf"^[^，。；？！,;?!]{{0,6}}?({_RULE_WORDS})")
 # the rules themselves named later in the year's clause ("2023年农牧民工参加技能培训的补贴标准是怎么规定的"),
@@ -115,9 +122,14 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
     story: list[int] = []
     changes = bool(_RULES_CHANGE.search(question))
     for m in _PLAN.finditer(question):
-        n = number_of(m.group(1))
+        n = number_of(m.group(1) or m.group(2) or m.group(3))
         span = five_year_plan(n) if n else None
         if span:
+            # "十三五之前": the plan before it; "十三五以后": from its end until now
+            if re.match(r"\s*(?:期间)?(?:之前|以前)", question[m.end():]):
+                span = (span[0] - 5, span[0] - 1)
+            elif re.match(r"\s*(?:期间)?(?:之后|以后|结束后)", question[m.end():]):
+                span = (span[1] + 1, max(span[1] + 1, today.year))
             rules.extend(span)
     for m in _YEAR.finditer(question):
         raw = m.group(1) or m.group(2)
@@ -147,6 +159,13 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
                      or (after.startswith("的") and _ABOUT_BENEFITS.search(clause)
                          and not _told_of_person(question, i, clause)))
             (rules if dated else story).append(today.year + delta)
+    for m in _YEARS_AGO.finditer(question):
+        after = question[m.end():]
+        n = number_of(m.group(1)) if not m.group(1).isdigit() else int(m.group(1))
+        clause = _CLAUSE_BREAK.split(after, maxsplit=1)[0]
+        if n and (changes or _ABOUT_RULES_NEAR.match(after) or of_authority(after, question[:m.start()])) \
+                and not _told_of_person(question, m.start(), clause):
+            rules.append(today.year - n)
     for pattern, (first, last) in _EPOCHS if not rules else ():  # a year said beside it is more precise
         epoch = pattern.search(question)
         if not epoch:
