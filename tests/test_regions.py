@@ -296,3 +296,11 @@ def test_whether_rules_are_still_in_force_is_declined_with_when_they_were_issued
     assert "2017年" in ans.answer and "没有说明现在是否仍在执行" in ans.answer
     # whether a benefit applies to the person is answered
     assert not assistant.ask("创业担保贷款对个体户还适用吗？").refused
+
+
+def test_a_document_named_by_an_earlier_year_of_its_own_is_answered(assistant):
+    # the law was adopted in 2007 and is loaded as amended in 2015
+    ans = assistant.ask("2007年通过的就业促进法里，“就业困难人员”指的是哪些人？")
+    assert not ans.refused and ans.citations[0].id.startswith("prc-employment-law-2015:")
+    # a later year of a named document asks for a newer version
+    assert assistant.ask("2023年的就业促进法对就业困难人员怎么规定？").refused

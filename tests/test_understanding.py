@@ -175,6 +175,10 @@ def test_focus_is_the_clause_that_asks():
     ("24年的补贴标准是多少", (2024, 2024)),
     ("干了15年的补贴有吗", None),
     ("现在还按2018年那个细则执行吗", (2026, 2026)),
+    # a year is the rules' unless the person's story: their own clause, or what someone did then
+    ("2023年对返乡创业的农民工有什么扶持？", (2023, 2023)),
+    ("2022年毕业的大学生，补贴标准是多少", None),
+    ("2019年回乡创业的，能申请贷款吗", None),
 ])
 def test_period_asked_about(question, period):
     p = period_of(question, dt.date(2026, 11, 29))
