@@ -231,6 +231,9 @@ def test_places_are_recognised_and_resolved_against_the_home_region(reader):
     ("我在包头，想创业有什么补贴？", False),        # support at the place: the higher rules answer
     ("我在临河区，区里有啥创业补贴？", False),
     ("五原县里有专门的农民工培训补贴吗？", False),
+    ("五原县专门出台的返乡创业扶持办法，都包括哪些内容？", True),
+    # a place named beside the wider one holding it is the one asked about; the wider one is the level above
+    ("鄂尔多斯市自己定的稳岗补贴标准是多少？市里的实施细则有没有比自治区提高？", True),
 ])
 def test_a_place_s_own_rules_are_asked_for_in_many_ways_beyond_the_home_city(reader, question, own_rules):
     assert reader.read(question).own_rules_missing == own_rules

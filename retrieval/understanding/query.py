@@ -71,7 +71,7 @@ class Query:
 
 # the place's own rules asked for ("包头市自己出台的…办法", "区里单独出台的…")
 # or "有没有自己的就业扶持办法"
-_OWN_RULES = re.compile(r"(单独|自己|本地|当地|区里|市里|县里|旗里|盟里)[^，。？?]{0,4}(出台|制定|印发|发布|出的|发的)"
+_OWN_RULES = re.compile(r"(单独|自己|本地|当地|专门|区里|市里|县里|旗里|盟里)[^，。？?]{0,4}(出台|制定|制订|定的|印发|发布|出的|发的)"
                         r"|(单独|自己|本地|当地)的[^，。？?的]{0,6}(办法|细则|政策|文件|规定)")
 # of a place beyond the home city, whose own rules no loaded document is, more ways of asking for them: what
 # it issued ("呼和浩特市出台的…办法"), what it lays down ("赤峰市是怎么规定的", "旗里是怎么规定的"), what it
@@ -212,6 +212,9 @@ class Reader:
                 named = self.names.named(previous)
                 places = self.find_places(previous)
         place = places[0] if places else (self.home or EVERYWHERE)
+        # a place named beside a wider one holding it is the one asked about ("鄂尔多斯市…比自治区提高"): the
+        # wider one is the level above
+        narrowest = [p for p in places if not any(o != p and p.contains(o) for o in places)]
         # with no home region set, a question naming no place may be about any document's area
         applying = self.applying(places or [place]) if places or self.home else self.applying(list(self.region.values()))
         not_applicable: list[str] = []
@@ -221,7 +224,7 @@ class Reader:
             # a document named together with a place it has nothing to do with is not the one meant
             # (包头市的实施细则 is not Bayannur's); one for a part of the place is (自治区和巴彦淖尔的细则)
             not_applicable = [d for d in named if places and not any(
-                self.region[d].contains(p) or p.contains(self.region[d]) for p in places)]
+                self.region[d].contains(p) or p.contains(self.region[d]) for p in narrowest)]
             kept = [d for d in named if d not in not_applicable]
             # a comparison naming one document in a way it does not declare ("自治区文件和巴彦淖尔细则分别…")
             # is with the other documents that apply
@@ -237,7 +240,7 @@ class Reader:
         # the place's own rules asked for by name, and none of the documents is the place's own; of a place
         # beyond the home region (whose counties the city's rules serve), asked for in more ways
         home = self.home
-        away = home is not None and not any(home.contains(p) or p.contains(home) for p in places)
+        away = home is not None and not any(home.contains(p) or p.contains(home) for p in narrowest)
         asks_own = _OWN_RULES.search(text) or (away and _OWN_RULES_AWAY.search(text))
         own_rules_missing = own_rules_missing or (bool(places) and not doc_ids and bool(asks_own)
                                                   and not any(place.contains(self.region[d]) for d in scope))
