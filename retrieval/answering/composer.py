@@ -56,7 +56,7 @@ NOT_UNDERSTOOD = "没看懂您的问题，可以换个说法吗？请用中文�
 WHERE_TO_GO = f"具体办理或咨询，可拨打{HOTLINE}人社服务热线，或到当地人社局、就业服务中心。"
 _FIGURE_WORDS = {"money": "具体金额或补贴标准", "rate": "具体的利率或比例", "duration": "具体期限",
                  "count": "具体数量", "age": "具体年龄", "address": "具体地址", "phone": "具体电话号码",
-                 "date": "具体日期"}
+                 "date": "具体日期", "time": "具体办公时间"}
 
 
 @dataclass(frozen=True)
@@ -320,14 +320,15 @@ class Composer:
         # an article asked for by number is shown whole; a chapter by its first sentences; else the most relevant
         picks = [(a, list(a.sentences[:1] if q.chapter else a.sentences) if a.id in r.referenced
                   else self._sentences(r, a, q.asked)) for a in articles]
-        figure = q.asked.figure if q.asked.kind == "figure" else None
-        # the figure must be given by the article that answers, not by one cited lower down; (the hotline,
-        # which every answer gives anyway, is not the number of an office asked for)
-        if figure and not r.referenced and not any(has_figure(figure, s.replace(HOTLINE, "") if figure == "phone" else s,
-                                                              q.asked.unit) for _, sents in picks[:1] for s in sents):
+        # the figure asked must be given by the article that answers, not by one cited lower down (the hotline,
+        # which every answer gives anyway, is not the number of an office asked for); a figure another clause
+        # asks ("每年交多少？还能补交吗？") that it does not give is said so beside the answer
+        def given(kind: str, unit: str | None = None) -> bool:
+            return any(has_figure(kind, s.replace(HOTLINE, "") if kind == "phone" else s, unit)
+                       for _, sents in picks[:1] for s in sents)
+        if q.asked.kind == "figure" and q.asked.figure and not r.referenced and not given(q.asked.figure, q.asked.unit):
             return self._decline(q, r, "figure_missing", articles=articles)
-        not_given = [kind for kind in q.asked.also
-                     if not any(has_figure(kind, s) for _, sents in picks[:1] for s in sents)] if figure else []
+        not_given = [] if r.referenced else [kind for kind in q.asked.also if not given(kind)]
         return self._answer(q, r, self._local_first(q, r, picks), not_given)
 
     def _local_first(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]):

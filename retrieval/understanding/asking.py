@@ -78,6 +78,7 @@ FIGURE_KINDS = {  # checked in this order
     "address": re.compile(r"哪条街|哪条路|门牌|地址|几号楼|几楼|具体在哪|具体位置"),
     "phone": re.compile(r"电话[^，。？?]{0,3}(多少|是什么)|号码[^，。？?]{0,3}(多少|是什么)|联系方式"),
     # a calendar date: "哪天", or 什么时候 with the event dated ("什么时候发放", not "什么时候能申请")
+    "time": re.compile(r"几点|(上班|下班|办公|营业|开门|关门)(时间|几点)|什么时间(上班|下班|开门|办公)"),
     "date": re.compile(r"哪天|哪一天|几号|几月几[日号]|截止(日期|时间)|具体日期|"
                        r"什么时候(开始|起)?(施行|实施|生效|执行|发放|发钱|截止|举办|报名|开始)"),
     "count": re.compile(r"多少|几个|几次|几家|几户|几人|几岁|几名|几项|几条"),
@@ -159,8 +160,9 @@ def asked_in(clauses: list[str]) -> Asked:
     asked = every[-1] if every else Asked()
     if asked.kind == "what" and not heads_of(clauses[-1:]):
         asked = next((a for a in reversed(every[:-1]) if a.kind == "figure"), asked)
+    # the figures the other asking clauses want ("每年交多少？错过了还能补交吗？" wants an amount too)
     also = tuple(dict.fromkeys(a.figure for a in every if a.kind == "figure" and a.figure and a.figure != asked.figure))
-    asked = replace(asked, also=also) if asked.kind == "figure" else asked
+    asked = replace(asked, also=also)
     return asked if asked.who else replace(asked, heads=heads_of(clauses))
 
 
@@ -173,6 +175,7 @@ _FIGURE_IN_TEXT = {
     "address": re.compile(r"[路街道巷]\s*\d+\s*号|\d+\s*号楼"),
     "phone": re.compile(r"\d{5,}"),
     "date": re.compile(r"\d{4}年\d{1,2}月|\d{1,2}月\d{1,2}日|之日起"),
+    "time": re.compile(r"\d{1,2}\s*[:：]\s*\d{2}|\d{1,2}\s*点"),
 }
 
 
