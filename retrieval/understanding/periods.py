@@ -32,11 +32,14 @@ _EPOCHS = ((re.compile(r"(?:新冠)?疫情(?:防控)?(?:以后|之后|以来|过
 _DECADE = re.compile(r"(?<![\d一二三四五六七八九十])([一二三四五六七八九])十年代|(?<!\d)([1-9])0年代")
 # whether rules are still in force now, which the documents cannot say ("这个细则现在还有效吗"; not whether
 # they apply to the person: "这个补贴对个体户还适用吗")
-_STILL_IN_FORCE = re.compile(r"(?:政策|规定|文件|细则|意见|办法|条例)[^，。？?]{0,10}?(?:现在|目前|如今)?"
-                             r"(?:还(?:有效|执行|在执行)|是否(?:仍然|依然|还)?有效|(?:失效|废止|作废)了?(?:吗|没))|"
-                             r"(?:现在|目前|如今)还(?:在)?(?:执行|有效)[^，。？?]{0,20}?(?:政策|规定|文件|细则|意见|办法|条例)|"
-                             r"还按[^，。？?]{0,20}?(?:执行|办)吗|(?:政策|规定|文件|细则|意见|办法|条例|号)[^。？?]{0,12}?"
-                             r"(?:还算数|有效期|过期)|被[^，。？?]{0,10}?(?:替代|取代|废止)|是不是已经(?:过期|失效|废止|作废)")
+_RULES_NAMED = r"(?:政策|规定|文件|细则|意见|办法|条例)"
+_STILL_IN_FORCE = re.compile("|".join((
+    _RULES_NAMED + r"[^，。？?]{0,10}?(?:现在|目前|如今)?(?:还(?:有效|执行|在执行)|是否(?:仍然|依然|还)?有效|"
+                   r"(?:失效|废止|作废)了?(?:吗|没))",                        # "这个细则现在还有效吗"
+    r"(?:现在|目前|如今)还(?:在)?(?:执行|有效)[^，。？?]{0,20}?" + _RULES_NAMED,  # "现在还执行…的规定吗"
+    r"还按[^，。？?]{0,20}?(?:执行|办)吗",                                    # "现在还按2018年那个细则执行吗"
+    r"(?:政策|规定|文件|细则|意见|办法|条例|号)[^。？?]{0,12}?(?:还算数|有效期|过期)",  # "…132号文件，现在还算数吗"
+    r"被[^，。？?]{0,10}?(?:替代|取代|废止)|是不是已经(?:过期|失效|废止|作废)")))
 # a time said first in its own clause ("二〇一二年的时候，自治区…", "…下岗的时候，政府是怎么安置的"): it dates the next
 _TIME_CLAUSE = re.compile(r"(?:的时候|时候|时|期间|那会儿?|那时候?|那几年|那[一两二三四五]年)$")
 # what a time may be followed by before who acted in it ("2015年以前，内蒙古…", "今年下半年巴彦淖尔…")
@@ -56,10 +59,9 @@ _RECENT = {"最近": (-1, 0), "近期": (-1, 0), "近来": (-1, 0), "近两年":
            "近年来": (-2, 0), "前两年": (-2, -1), "前几年": (-3, -1)}
 # "最近一两年", "近三年来": a span of recent years said outright dates what follows it in its clause
 _RECENT_YEARS = re.compile(r"(?:最近|近|这)(一两|两三|两|三|几)年(?:来|里|内|间)?")
-# a year is the question's period when it dates the rules asked about, not the person's own story:
-# a rule word right after it in the same clause, or a question about issuing or changing rules.
-# "2023年的创业补贴" dates a benefit; "今年刚毕业，有啥补贴" and "我最近失业了，有补贴吗" are stories,
-# so benefit words count after a year said in digits only
+# a time is the question's period when it dates the rules asked about, not the person's own story: a rule
+# word right after it in the same clause, or a question about issuing or changing rules ("今年刚毕业，有啥补贴"
+# and "我最近失业了，有补贴吗" are stories; a year said in digits is the rules' unless it is the person's)
 _RULE_WORDS = r"出台|新出|出的|发布|印发|颁布|实施|施行|执行|生效|政策|规定|文件|细则|意见|办法|条例|标准|一期|那期|这期|期间|版|新规"
 _ABOUT_RULES = re.compile(rf"^[^，。；？！,;?!]{{0,6}}?({_RULE_WORDS}|补贴|扶持|有什么|有啥)")
 _ABOUT_RULES_NEAR = re.compile(rf"^[^，。；？！,;?!]{{0,6}}?({_RULE_WORDS})")

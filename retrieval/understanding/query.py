@@ -34,9 +34,6 @@ from retrieval.understanding.references import ArticleLookup, DocumentNames
 
 # ---------------------------------------------------------------- the Query
 
-# an asking clause pointing back at a place named before it
-_THERE = re.compile(r"那边|那里|那儿|那块|当地|那地方")
-
 @dataclass(frozen=True)
 class Query:
     text: str                          # the latest turn, checked and redacted
@@ -81,6 +78,8 @@ _OWN_RULES_AWAY = re.compile(r"(出台|制定|印发|发布|出的|发的)"
                              r"|(区里|市里|县里|旗里|盟里|省里|本地|当地|自己|专门|额外|单独|另外)[^，。？?]{0,16}"
                              r"(政策|办法|细则|文件|规定|补贴|扶持)")
 
+# an asking clause pointing back at a place named before it ("我从五原县嫁到哈尔滨了，那边…")
+_THERE = re.compile(r"那边|那里|那儿|那块|当地|那地方")
 # a comparison: of what each says ("分别", "各自"), or of how they differ
 _COMPARES = re.compile(r"分别|各自|有什么不同|有何不同|区别|差别|差异|异同|相比|一样吗|相同吗")
 # the documents taken together ("两份文件", "两级文件都是怎么说的")
@@ -211,10 +210,10 @@ class Reader:
             if not named and not places:
                 named = self.names.named(previous)
                 places = self.find_places(previous)
-        place = places[0] if places else (self.home or EVERYWHERE)
         # a place named beside a wider one holding it is the one asked about ("鄂尔多斯市…比自治区提高"): the
         # wider one is the level above
         narrowest = [p for p in places if not any(o != p and p.contains(o) for o in places)]
+        place = narrowest[0] if narrowest else (self.home or EVERYWHERE)
         # with no home region set, a question naming no place may be about any document's area
         applying = self.applying(places or [place]) if places or self.home else self.applying(list(self.region.values()))
         not_applicable: list[str] = []
