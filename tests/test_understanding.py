@@ -239,6 +239,17 @@ def test_a_place_s_own_rules_are_asked_for_in_many_ways_beyond_the_home_city(rea
     assert reader.read(question).own_rules_missing == own_rules
 
 
+def test_usual_names_and_areas_beyond_any_one_division(reader):
+    # a capital's abbreviation and a league's former name are the places they name
+    assert reader.read("呼市对大学生创业有什么补贴").scope == ("nmg-2017-132",)
+    assert reader.read("伊盟的返乡创业政策").place.name == "鄂尔多斯市"
+    # regions of several provinces, and countries: no loaded local rules apply there
+    for question in ("京津冀地区对高校毕业生就业有什么补贴", "东北三省对下岗职工有什么政策", "日本的就业促进法是怎么规定的"):
+        assert reader.read(question).scope == (), question
+    # "沿海城市" is a region, not 海城市 in Liaoning
+    assert reader.read("南方沿海城市对农民工返乡创业有什么补贴").place.name == "沿海城市"
+
+
 def test_a_word_for_the_home_city_means_the_city_named_beside_it(reader):
     assert reader.read("石家庄市里对农民工参加技能培训有啥补贴规定？").scope == ()
     assert reader.read("我在临河区，市里对返乡创业有啥补贴？").scope == ("byn-2018-49", "nmg-2017-132")

@@ -25,6 +25,13 @@ _CITY_SUFFIX = re.compile(r"(市|地区|盟|自治州)$")
 # a county said without 区/县/市 (banners keep their 旗: "杭锦后旗", never "杭锦后")
 _COUNTY_SUFFIX = re.compile(r"(?<!自治)(区|县|市)$")
 RARE_WORD = 100   # jieba counts below this: a name, not an everyday word (临河 39, 五原 97; 青山 192, 回民 158)
+# usual names the code list does not carry: a capital's abbreviation and the leagues' former names, which
+# older residents still use
+_USUAL = {"呼市": "呼和浩特市", "伊盟": "鄂尔多斯市", "哲盟": "通辽市", "昭盟": "赤峰市", "乌盟": "乌兰察布市",
+          "巴盟": "巴彦淖尔市", "锡盟": "锡林郭勒盟", "阿盟": "阿拉善盟"}
+# areas beyond any one division — regions of several provinces, and countries — where no Chinese local rules
+# apply ("沿海城市" also keeps 海城市, a city in Liaoning, from matching inside it)
+_BEYOND = ("京津冀", "长三角", "珠三角", "东北三省", "东三省", "沿海城市", "沿海地区", "日本", "韩国", "美国", "俄罗斯", "新加坡")
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,10 @@ class Gazetteer:
                 self._add_short(c["name"], _CITY_SUFFIX, city)
                 for d in c.get("children", []):
                     self._add(d["name"], Place(d["name"], pname, c["name"], d["name"]))
+        for name, official in _USUAL.items():
+            self._add(name, self.official[official])
+        for name in _BEYOND:
+            self._add(name, Place(name, name))
         self.lengths = sorted({len(n) for n in self.by_name}, reverse=True)
         self._counties = [p for places in self.by_name.values() for p in places if p.county]
 
