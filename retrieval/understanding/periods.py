@@ -132,6 +132,14 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
     rules: list[int] = []
     story: list[int] = []
     changes = bool(_RULES_CHANGE.search(question))
+
+    def said_of_rules(start: int, end: int, about: re.Pattern = _ABOUT_RULES) -> bool:
+        """Does a time said at question[start:end] date the rules: a question about new rules, a rule word
+        right after it, or who sets them beside it — and not in the person's own clause?"""
+        after = question[end:]
+        return bool(changes or about.match(after) or of_authority(after, question[:start])) \
+            and not _told_of_person(question, start, _CLAUSE_BREAK.split(after, maxsplit=1)[0])
+
     for m in _PLAN.finditer(question):
         n = number_of(m.group(1) or m.group(2) or m.group(3))
         span = five_year_plan(n) if n else None
@@ -169,31 +177,22 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
                              and not _told_of_person(question, i, clause)))
             (rules if dated else story).append(today.year + delta)
     for m in _YEARS_AGO.finditer(question):
-        after = question[m.end():]
         n = number_of(m.group(1)) if not m.group(1).isdigit() else int(m.group(1))
-        clause = _CLAUSE_BREAK.split(after, maxsplit=1)[0]
-        if n and (changes or _ABOUT_RULES_NEAR.match(after) or of_authority(after, question[:m.start()])) \
-                and not _told_of_person(question, m.start(), clause):
+        if n and said_of_rules(m.start(), m.end(), _ABOUT_RULES_NEAR):
             rules.append(today.year - n)
     for pattern, (first, last) in _EPOCHS if not rules else ():  # a year said beside it is more precise
         epoch = pattern.search(question)
-        if not epoch:
-            continue
-        after = question[epoch.end():]
-        # "疫情期间出台的阶段性政策", "疫情期间内蒙古对…": rules of those years; "疫情期间我失业了" is the person's story
-        dated = (changes or _ABOUT_RULES.match(after) or of_authority(after, question[:epoch.start()])) \
-            and not _told_of_person(question, epoch.start(), _CLAUSE_BREAK.split(after, maxsplit=1)[0])
-        (rules if dated else story).extend((first, last or today.year))
-        break  # the first pattern that names it: 疫情以后 is not also 疫情
+        if epoch:
+            # "疫情期间出台的阶段性政策", "疫情期间内蒙古对…": rules of those years; "疫情期间我失业了" is the person's story
+            (rules if said_of_rules(epoch.start(), epoch.end()) else story).extend((first, last or today.year))
+            break  # the first pattern that names it: 疫情以后 is not also 疫情
     for m in _DECADE.finditer(question):
         decade = 1900 + 10 * (number_of(m.group(1)) or 0 if m.group(1) else int(m.group(2)))
-        after = question[m.end():]
-        dated = (changes or _ABOUT_RULES.match(after) or of_authority(after, question[:m.start()])) \
-            and not _told_of_person(question, m.start(), _CLAUSE_BREAK.split(after, maxsplit=1)[0])
-        (rules if dated else story).extend((decade, decade + 9))
+        (rules if said_of_rules(m.start(), m.end()) else story).extend((decade, decade + 9))
     if story and not rules and _THEN.search(question):  # "八十年代…，当时的安置政策": the time said dates them
         rules, story = story, []
-    if _STILL_IN_FORCE.search(question):  # "…现在还执行吗": whether they are, today
+    in_force = bool(_STILL_IN_FORCE.search(question))
+    if in_force:  # "…现在还执行吗": whether they are, today
         rules = [today.year]
     if not rules:  # "2023年新出的": the year said is the one meant
         if any(word in question for word in _NEWEST) or _COMING.search(question):
@@ -208,5 +207,5 @@ def period_of(question: str, today: dt.date, authorities: Sequence[str] = ()) ->
                 back = 2 if m.group(1) in ("两三", "三", "几") else 1
                 rules.extend((today.year - back, today.year))
     if rules:
-        return Period(min(rules), max(rules), True, bool(_ISSUED.search(question)), bool(_STILL_IN_FORCE.search(question)))
+        return Period(min(rules), max(rules), True, bool(_ISSUED.search(question)), in_force)
     return Period(min(story), max(story), False) if story else None
