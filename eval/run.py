@@ -27,7 +27,7 @@ from pathlib import Path
 from retrieval.extras import require
 
 from .baselines import LABELS, NAMES, Baseline, baseline_query, make_baselines
-from .metrics import Outcome, ratio, score, summarize, summarize_by_category
+from .metrics import Outcome, ratio, score, squeeze, summarize, summarize_by_category
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_QUESTIONS = ROOT / "eval" / "questions.jsonl"
@@ -191,17 +191,26 @@ def _system(label: str, description: str, outcomes: list[Outcome], build_seconds
 def for_loaded_documents(questions: Sequence[dict], assistant) -> tuple[list[dict], list[str]]:
     """The questions as they stand for the documents loaded: gold ids of documents not loaded are
     dropped, and an answerable question left with no gold is skipped (its ids are returned), since
-    whether the assistant should then decline depends on what the missing document would have said."""
-    loaded = set(getattr(getattr(assistant, "corpus", None), "docs_by_id", {}) or {})
+    whether the assistant should then decline depends on what the missing document would have said.
+    Of a question that lost gold ids, the key facts no loaded document holds are dropped too: they were
+    the missing document's words, which no system could quote."""
+    corpus = getattr(assistant, "corpus", None)
+    loaded = set(getattr(corpus, "docs_by_id", {}) or {})
     if not loaded:
         return list(questions), []
     kept, skipped = [], []
+    text: str | None = None
     for q in questions:
         gold = [g for g in q["gold"] if g.split(":", 1)[0] in loaded]
         if q["answerable"] and not gold:
             skipped.append(q["id"])
             continue
-        kept.append({**q, "gold": gold})
+        facts = q.get("must_include") or []
+        if len(gold) < len(q["gold"]) and facts:
+            if text is None:
+                text = "\n".join(squeeze(a.title + a.body + "".join(a.departments)) for a in corpus.articles)
+            facts = [f for f in facts if squeeze(f) in text]
+        kept.append({**q, "gold": gold, **({"must_include": facts} if "must_include" in q else {})})
     return kept, skipped
 
 

@@ -213,3 +213,23 @@ def test_main_rejects_bad_arguments(tmp_path, capsys):
     assert run.main(["--baselines", "bm25,nope", "--no-report"]) == 2
     assert run.main(["--limit", "0"]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_facts_of_a_document_not_loaded_are_dropped_with_its_gold_ids():
+    article = SimpleNamespace(id="d:1.1", title="创业扶持", body="给予一次性创业补贴。", departments=["市人社局"])
+    assistant = SimpleNamespace(corpus=SimpleNamespace(docs_by_id={"d": None}, articles=[article]))
+    questions = [
+        # the law's words cannot be quoted when the law is not loaded; the loaded document's can
+        {"id": "a", "question": "?", "gold": ["d:1.1", "law:2.7"], "answerable": True,
+         "must_include": ["一次性创业补贴", "小额信贷", "市人社局"]},
+        # every gold document loaded: a fact that no document holds still counts (a miss, not dropped)
+        {"id": "b", "question": "?", "gold": ["d:1.1"], "answerable": True, "must_include": ["小额信贷"]},
+        {"id": "c", "question": "?", "gold": ["law:2.7"], "answerable": True, "must_include": ["小额信贷"]},
+        {"id": "u", "question": "?", "gold": [], "answerable": False},
+    ]
+    kept, skipped = run.for_loaded_documents(questions, assistant)
+    assert skipped == ["c"]
+    by_id = {q["id"]: q for q in kept}
+    assert by_id["a"]["gold"] == ["d:1.1"] and by_id["a"]["must_include"] == ["一次性创业补贴", "市人社局"]
+    assert by_id["b"]["must_include"] == ["小额信贷"]
+    assert "must_include" not in by_id["u"]
