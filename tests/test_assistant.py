@@ -207,6 +207,13 @@ def test_the_answer_begins_with_a_short_summary_built_from_the_cited_clauses(ass
     assert len(clauses) == len(set(clauses)), ans.summary  # a rule the city restates is said once
 
 
+def test_a_summary_part_does_not_end_on_the_date_a_target_is_set_for(assistant):
+    # "…建设项目，到2020年，力争打造…": the date belongs to the target after it, not to the clause before
+    ans = assistant.ask("在临河的孵化基地孵化期快满了，可公司还没站稳脚，能再多待一阵不")
+    parts = [p.rstrip("。") for p in re.split(r"\[\d+\]", ans.summary) if p]
+    assert parts and not any(re.search(r"[，]到\d{4}年$", p) for p in parts), ans.summary
+
+
 def test_a_comparison_is_answered_for_each_document_in_turn(assistant):
     ans = assistant.ask("培育人力资源服务骨干企业，自治区和巴彦淖尔的目标分别是多少家？")
     assert {"nmg-2017-132:5.4", "byn-2018-49:5.23"} <= set(ids(ans))

@@ -50,6 +50,7 @@ _OFFICE = re.compile(r"(?:向|到)[^，。；;]{2,30}?(?:申请|办理|登记|�
 _FRAGMENT = re.compile(r"(的|时|下列[^，。；;]{0,6}|如下|以下[^，。；;]{0,4})$")
 # who a provision is for: "符合条件的创业者", "对…人员"
 _WHO_QUALIFIES = re.compile(r"符合条件的|^对.*的|(者|人员|毕业生|农牧民工?|职工|劳动力|劳动者|家庭|企业)$")
+_BY_DATE = re.compile(r"^(到|截至|截止到?)(\d{4}|[〇零一二三四五六七八九]{4})年(\d{1,2}月)?(底|末)?$")
 _CONTINUES = re.compile(r"^(并|但|且|或|及|而|同时|其中|[（(][一二三四五六七八九十\d]+[）)])")
 # a question with no word of Chinese or of the documents in it: told apart from one they do not answer
 NOT_UNDERSTOOD = "没看懂您的问题，可以换个说法吗？请用中文说说您想了解哪方面的就业创业政策，比如“返乡创业有什么扶持？”"
@@ -566,7 +567,8 @@ class Composer:
         while hi + 1 < len(clauses) and len(text) + 1 + len(clauses[hi + 1]) <= min(budget, SUMMARY_WANTED):
             hi += 1
             text = "，".join(clauses[lo:hi + 1])
-        while hi > i and clauses[hi].endswith("的"):  # never end on a condition without what it gets
+        # never end on a condition without what it gets, nor on the date a target is set for ("到2020年")
+        while hi > i and (clauses[hi].endswith("的") or _BY_DATE.match(clauses[hi])):
             hi -= 1
             text = "，".join(clauses[lo:hi + 1])
         # then the clauses before it, which say to whom or on what condition
