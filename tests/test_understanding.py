@@ -102,6 +102,14 @@ def test_a_figure_is_asked_only_by_the_clauses_that_ask(question, kind):
     assert (asked.figure if asked.kind == "figure" else None) == kind
 
 
+def test_figures_asked_beside_another_question_are_asked_too():
+    # a date asked beside a place, in one clause joined by 、; an amount asked before a list
+    assert "date" in asked_in(asking_clauses("招聘会是哪天、在哪儿举办？需要带简历吗？")).also
+    assert asked_in(asking_clauses("补贴标准是多少钱？要交哪些材料？")).also == ("money",)
+    # 、 between things named asks nothing more
+    assert asked_in(asking_clauses("养老、医疗保险能不能补缴？")).also == ()
+
+
 def test_focus_is_the_clause_that_asks():
     assert asking_clauses("我是退伍军人，户口在巴彦淖尔，想创业有补贴吗") == ["想创业有补贴吗"]
     assert asking_clauses("我户口在巴彦淖尔，想办护照") == ["想办护照"]

@@ -160,8 +160,11 @@ def asked_in(clauses: list[str]) -> Asked:
     asked = every[-1] if every else Asked()
     if asked.kind == "what" and not heads_of(clauses[-1:]):
         asked = next((a for a in reversed(every[:-1]) if a.kind == "figure"), asked)
-    # the figures the other asking clauses want ("每年交多少？错过了还能补交吗？" wants an amount too)
-    also = tuple(dict.fromkeys(a.figure for a in every if a.kind == "figure" and a.figure and a.figure != asked.figure))
+    # the figures the other asking clauses want ("每年交多少？错过了还能补交吗？" wants an amount too), and
+    # those asked in a clause's parts joined by 、 ("招聘会是哪天、在哪儿举办" wants a date as well as a place)
+    parts = [asked_of(p) for c in clauses if "、" in c for p in c.split("、") if p]
+    also = tuple(dict.fromkeys(a.figure for a in every + parts
+                               if a.kind == "figure" and a.figure and a.figure != asked.figure))
     asked = replace(asked, also=also)
     return asked if asked.who else replace(asked, heads=heads_of(clauses))
 
