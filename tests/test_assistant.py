@@ -214,6 +214,13 @@ def test_a_summary_part_does_not_end_on_the_date_a_target_is_set_for(assistant):
     assert parts and not any(re.search(r"[，]到\d{4}年$", p) for p in parts), ans.summary
 
 
+def test_what_else_the_summary_says_is_what_the_first_part_left_unanswered(assistant):
+    # the first part is about the incubation bases; what else is said answers 孵化期快满了…多待一阵
+    ans = assistant.ask("在临河的孵化基地孵化期快满了，可公司还没站稳脚，能再多待一阵不")
+    assert "延长孵化周期" in ans.summary, ans.summary
+    assert len(_bare(ans.summary)) <= 100 + len("可以。根据规定，")
+
+
 def test_a_comparison_is_answered_for_each_document_in_turn(assistant):
     ans = assistant.ask("培育人力资源服务骨干企业，自治区和巴彦淖尔的目标分别是多少家？")
     assert {"nmg-2017-132:5.4", "byn-2018-49:5.23"} <= set(ids(ans))

@@ -33,6 +33,7 @@ QUOTE_SENTENCES, QUOTE_SLACK = 4, 0.25   # quoted: up to this many sentences, wi
 WHOLE_ARTICLE = 400     # the answering article is quoted whole up to this length (characters)
 SUMMARY_WANTED = 80     # a clause group is extended with its neighbours up to this length
 FILLER_CHARS = 30       # what else the first rule says, added while there is room: at most this long
+NEW_WORDS = 1.0         # weight, in choosing what else to say, of the question's words not yet said
 ENUMERATES = 0.5        # weight of a clause listing what the question asks for by name
 _YEAR_IN_TEXT = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
 _CLAUSE = re.compile(r"[，,；;：:。]")
@@ -416,7 +417,16 @@ class Composer:
         if spans and article.id not in r.referenced:
             more = [s for s in quoted if s != spans[0][1]]
             if more:
-                spans.append((1, max(more, key=lambda s: first.get(s, 0.0)), True))
+                # relevant for what it adds: the question's own words the first part lacks (maximal marginal
+                # relevance; a sentence restating the first part adds nothing)
+                own = r.asked_tokens or r.tokens
+                said = set(self.retriever.tokenize(spans[0][1]))
+                unsaid = [t for t in own if t not in said]
+
+                def adds(s: str) -> float:
+                    new = idf_coverage(unsaid, set(self.retriever.tokenize(s)), r.lexicon) if unsaid else 0.0
+                    return first.get(s, 0.0) + NEW_WORDS * new
+                spans.append((1, max(more, key=adds), True))
         parts: list[str] = []
         budget = SUMMARY_CHARS
         for n, sentence, filler in spans:
