@@ -229,6 +229,11 @@ def test_a_comparison_is_answered_for_each_document_in_turn(assistant):
         part = re.search(f"{label}([^[]*)\\[(\\d)\\]", ans.summary)
         assert part and figure in part.group(1), ans.summary
         assert part.group(1).rstrip("。") in ans.citations[int(part.group(2)) - 1].quote
+    # the second side says what adds to the first, and its quote holds what is said of it
+    ans = assistant.ask("去产能分流人员通过市场渠道难以就业的，自治区和巴彦淖尔分别怎么安置？")
+    part = re.search("内蒙古自治区：([^[]*)\\[(\\d)\\]", ans.summary)
+    assert part and "公益性岗位托底安置" in part.group(1), ans.summary
+    assert part.group(1).rstrip("。") in ans.citations[int(part.group(2)) - 1].quote
     # the same rule in both is said once, as any answer
     same = assistant.ask("关于科研仪器向小微企业开放，两级文件都是怎么说的？")
     assert same.summary.startswith("根据规定，") and "内蒙古自治区：" not in same.summary, same.summary

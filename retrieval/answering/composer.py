@@ -347,15 +347,15 @@ class Composer:
 
     def _answer(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]],
                 not_given: Sequence[str] = ()) -> Answer:
-        shown = [sents if a.id in r.referenced else self._quoted(r, a, sents) for a, sents in picks]
+        shown = [list(sents) if a.id in r.referenced else self._quoted(r, a, sents) for a, sents in picks]
         # the answering article, when short, is quoted whole: its other conditions and what else it gives
         # are often what the person needs next (the quotes are folded on the page)
+        summary = self._summary(q, r, picks, shown)  # (a comparison may add the sentence it says to `shown`)
         quoted = [list(a.sentences) if n == 0 and len(a.body) <= WHOLE_ARTICLE else sents
                   for n, ((a, _), sents) in enumerate(zip(picks, shown, strict=True))]
         citations = [citation_for(a, self.corpus, self.quote(a, sents)) for (a, _), sents in zip(picks, quoted, strict=True)]
         # a second figure asked that the answering article does not give is said so, not left unanswered
         notes = self._notes(q) + [f"您问的{_FIGURE_WORDS.get(k, '具体数字')}，文件中没有写明。" for k in not_given]
-        summary = self._summary(q, r, picks, shown)
         lines: list[str] = ([summary] if summary else []) + list(notes)
         by_doc: dict[str, list[int]] = {}
         for n, (a, _) in enumerate(picks, start=1):
@@ -383,7 +383,7 @@ class Composer:
 
     # ------------------------------------------------------------ the direct answer
     def _summary(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]],
-                 shown: Sequence[Sequence[str]]) -> str:
+                 shown: list[list[str]]) -> str:
         """One or two sentences built from clauses of the cited articles that answer the question, with
         their markers (`shown`: the sentences each citation quotes). Only connecting words of our own
         are added, so every figure is in the article."""
@@ -419,14 +419,9 @@ class Composer:
             if more:
                 # relevant for what it adds: the question's own words the first part lacks (maximal marginal
                 # relevance; a sentence restating the first part adds nothing)
-                own = r.asked_tokens or r.tokens
-                said = set(self.retriever.tokenize(spans[0][1]))
-                unsaid = [t for t in own if t not in said]
-
-                def adds(s: str) -> float:
-                    new = idf_coverage(unsaid, set(self.retriever.tokenize(s)), r.lexicon) if unsaid else 0.0
-                    return first.get(s, 0.0) + NEW_WORDS * new
-                spans.append((1, max(more, key=adds), True))
+                unsaid = self._unsaid(r, spans[0][1])
+                spans.append((1, max(more, key=lambda s: first.get(s, 0.0) + NEW_WORDS * self._adds(r, unsaid, s)),
+                              True))
         parts: list[str] = []
         budget = SUMMARY_CHARS
         for n, sentence, filler in spans:
@@ -466,9 +461,10 @@ class Composer:
         return lead + "".join(parts)
 
     def _compared(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]],
-                  shown: Sequence[Sequence[str]]) -> str:
+                  shown: list[list[str]]) -> str:
         """A comparison: what each of two documents compared says, in turn, in half the length each;
-        "" unless both are cited and say different things (the same rule twice is said once)."""
+        "" unless both are cited and say different things (the same rule twice is said once). The second
+        side says what adds most to the first, from any of its sentences: one not quoted joins `shown`."""
         sides: dict[str, int] = {}
         for n, (a, _) in enumerate(picks):
             if a.doc_id in q.sides and a.doc_id not in sides and shown[n]:
@@ -480,11 +476,18 @@ class Composer:
             article = picks[n][0]
             label = self.reader.label(doc_id)
             relevance = self._sentence_relevance(r, article)
-            sentence = max(shown[n], key=lambda s: relevance.get(s, 0.0))
+            if parts:
+                unsaid = self._unsaid(r, parts[0])
+                sentence = max(article.sentences,
+                               key=lambda s: relevance.get(s, 0.0) + NEW_WORDS * self._adds(r, unsaid, s))
+            else:
+                sentence = max(shown[n], key=lambda s: relevance.get(s, 0.0))
             best = self._best_clauses(q, r, sentence, SUMMARY_CHARS // 2 - len(label) - 1)
             if not best or _fragment(best) or parts and all(restates(parts[0], c) for c in _CLAUSE.split(best) if c):
                 return ""
             parts.append(f"{label}：{best}。[{n + 1}]")
+            if sentence not in shown[n]:  # what the summary says is in the quote it cites
+                shown[n][:] = [s for s in article.sentences if s in shown[n] or s == sentence]
         return "\n".join(parts)  # each side on its own line
 
     def _office(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]) -> str:
@@ -522,6 +525,15 @@ class Composer:
         def held(t: str) -> float:
             return idf_coverage(own, set(self.retriever.tokenize(t)), r.lexicon)
         return bool(not _CONTINUES.match(text) and held(text) > 0 and held(text) >= 0.25 * held(first))
+
+    def _unsaid(self, r: Retrieval, said: str) -> list[str]:
+        """The question's own words that `said` does not hold."""
+        held = set(self.retriever.tokenize(said))
+        return [t for t in (r.asked_tokens or r.tokens) if t not in held]
+
+    def _adds(self, r: Retrieval, unsaid: Sequence[str], sentence: str) -> float:
+        """Share of the unsaid words' information a sentence would add; 0..1."""
+        return idf_coverage(unsaid, set(self.retriever.tokenize(sentence)), r.lexicon) if unsaid else 0.0
 
     def _chapter_head(self, picks: list[tuple[Article, list[str]]]) -> str:
         a0 = picks[0][0]
