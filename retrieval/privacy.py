@@ -12,7 +12,8 @@ characters anywhere; full-width digits (１３８…) and, in runs of seven or m
 (一三八…, 幺三八…, 四零零…) count as digits. A number glued to further digits or letters is part of
 something longer and left alone. Names and addresses are redacted where the text says they are one
 (我叫…, 名字：…, 本人张伟, 我姓…, 家住…, 我住…, 地址：…), or where a street comes with a house number
-(…路8号) or an estate with a building number (幸福小区12栋2单元301).
+(…路8号) or an estate with a building number (幸福小区12栋2单元301). After 家住/我住 the county, district or
+city said first stays (家住五原县[地址]): it is where the rules must apply, and names nobody.
 """
 from __future__ import annotations
 
@@ -184,11 +185,18 @@ _HAN = re.compile(r"[\u4e00-\u9fff·]")
 # An address: what follows 住在/家住/我住/地址, a street with a house number (…路8号), or an estate
 # with a building number (幸福小区12栋2单元301).
 _NUM = r"(?:\d+|[一二三四五六七八九十百〇零两]+)"
-_ADDRESS = re.compile(r"(?:(?:家住|住在|我住(?!房|宿|院)|现住|居住在|住址\s*[:：是为]?|地址\s*[:：是为]?)\s*"
+_ADDRESS = re.compile(r"(?:(?:家住|住在|我住在?(?!房|宿|院)|现住|居住在|住址\s*[:：是为]?|地址\s*[:：是为]?)\s*"
                       r"(?!在哪|是哪|哪|在什么|是什么|怎么|多少)([^，,。；;？?！!\s]{2,30}))|"
                       r"([\u4e00-\u9fff]{1,12}(?:路|街|巷|道|胡同)" + _NUM + r"号(?:" + _NUM + r"(?:栋|楼|单元|室|号))*(?:\d+)?)|"
                       r"([\u4e00-\u9fff]{1,10}(?:小区|花园|家园|公寓|大厦|新村|嘉园|苑|社区|村|园|城|府|湾|庭|居)\s*"
                       + _NUM + r"\s*(?:号楼|栋|幢|号院|号|楼|排|组)(?:\s*" + _NUM + r"\s*(?:单元|层|楼|号楼|室|号|户))*(?:\s*\d+)?)")
+
+
+# the administrative divisions an address starts with (内蒙古自治区巴彦淖尔市临河区, 五原县, 包头市)…
+_COARSE = re.compile(r"(?:[\u4e00-\u9fff]{1,8}?(?:省|自治区|市|盟|县|旗|(?<![小社园])区))*")
+# …and what names a place finer than they do: a town, village or street with its name, or a number
+_FINE = re.compile(r"[\u4e00-\u9fff]{2,}(?:镇|乡|苏木|街道|村|嘎查|社区|小区|花园|家园|公寓|大院|路|街|巷|胡同|组|队)|"
+                   r"[\d０-９一二三四五六七八九十]+\s*(?:号|栋|幢|楼|单元|室|排|组)")
 
 
 def _name_at(text: str, start: int, need_surname: bool) -> int:
@@ -219,7 +227,14 @@ def _find_words(text: str) -> list[Finding]:
         found.append(Finding("name", m.start(1), m.end(2) if m.group(2) else m.end(1)))
     for m in _ADDRESS.finditer(text):
         g = next(i for i in (1, 2, 3) if m.group(i))
-        found.append(Finding("address", m.start(g), m.end(g)))
+        start = m.start(g)
+        if g == 1:
+            # after 我住/家住: the county, district or city said first is where the rules must apply, not who
+            # asks ("家住五原县隆兴昌镇" keeps 五原县); what is finer (a town, village, street, number) goes
+            start += _COARSE.match(m.group(1)).end()  # type: ignore[union-attr]
+            if not _FINE.search(text[start:m.end(g)]):
+                continue
+        found.append(Finding("address", start, m.end(g)))
     return found
 
 

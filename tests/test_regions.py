@@ -115,6 +115,17 @@ def test_a_county_said_without_its_suffix_is_the_county(assistant):
         assert q.place_named and q.place.name == county, question
 
 
+def test_where_a_person_lives_is_read_though_their_address_is_redacted(assistant):
+    # the village goes (personal data); the county stays and decides whose rules apply
+    q = assistant.plan("我住磴口县补隆淖镇河壕村，家里的地都流转出去了，在村里能登记失业吗？", None, None)
+    assert "河壕村" not in q.text and q.place_named and q.place.name == "磴口县", q
+    # a city beyond the home region: its own rules are not loaded, the region's apply
+    q = assistant.plan("我住包头，想创业有什么补贴？", None, None)
+    assert q.place_named and q.place.city == "包头市" and "byn-2018-49" not in q.scope, q
+    # "住在" goes with the place it names: what is left is the question
+    assert "住在" not in assistant.plan("家里没一个人上班，住在临河城区，该去哪儿申请帮助？", None, None).topic
+
+
 def test_a_named_places_own_rules_lead_unless_they_say_nothing_on_the_matter(assistant):
     # hiring discrimination: the law speaks, the city's rules hardly; 五原 names the place all the same
     a = assistant.ask("我在五原去面试，人家说这个岗位只要男的不要女的，可这活女的完全能干，这合法吗？")

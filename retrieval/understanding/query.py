@@ -78,6 +78,8 @@ _OWN_RULES_AWAY = re.compile(r"(出台|制定|印发|发布|出的|发的)"
                              r"|(区里|市里|县里|旗里|盟里|省里|本地|当地|自己|专门|额外|单独|另外)[^，。？?]{0,16}"
                              r"(政策|办法|细则|文件|规定|补贴|扶持)")
 
+# who lives where: said with a place, it says where, like the place itself
+_LIVES_IN = r"(?:家住|住在|我住在?|现住|居住在)?"
 # an asking clause pointing back at a place named before it ("我从五原县嫁到哈尔滨了，那边…")
 _THERE = re.compile(r"那边|那里|那儿|那块|当地|那地方")
 # a comparison: of what each says ("分别", "各自"), or of how they differ
@@ -294,7 +296,7 @@ class Reader:
         """What the text is about: without the names of documents and places, which say which and where."""
         stripped = self.names.strip(_ONLY_THEN.sub("人", text))
         for name in sorted(self._place_names(stripped) | {w for w in self.relative if w in stripped}, key=len, reverse=True):
-            stripped = stripped.replace(name, " ")
+            stripped = re.sub(_LIVES_IN + re.escape(name), " ", stripped)  # "住在" goes with the place it names
         return re.sub(r"\s+", " ", stripped).strip()
 
     def _place_names(self, text: str) -> set[str]:
