@@ -168,6 +168,9 @@ def test_focus_is_the_clause_that_asks():
     # a time said of who sets rules, after or before it, or in a time clause of its own
     ("过去九十年代国企职工下岗的时候，政府是怎么安置的？", (1990, 1999)),
     ("九十年代下岗的职工现在能享受什么政策", None),                # the decade says who the people are
+    ("改革开放初期出台的个体户扶持政策有哪些", (1978, 1985)),   # an epoch of the calendar
+    ("计划经济时期的招工政策是怎么规定的", (1953, 1978)),
+    ("改革开放初期我家开了个小卖部，现在能申请补贴吗", None),     # the person's story
     ("疫情后企业效益不好，能申请稳岗补贴吗", None),
     ("上个月刚发的那个稳岗补贴文件具体怎么规定的？", (2026, 2026)),
     # whether rules are still in force: today's question, not whether they apply to the person
@@ -334,6 +337,8 @@ def test_uncovered_topics_uses_synonyms():
     ("资格证", "当年取得职业资格证书的企业职工", True),
     ("残疾证", "对残疾人就业给予扶持，核发证明", False),                      # 证 in another clause
     ("电工证", "当年取得职业资格证书的企业职工", False),
+    ("营业执照", "全面实施企业“五证合一、一照一码”、个体工商户“两证整合”", True),   # by the reforms merging into it
+    ("营业执照", "对自主创业的给予一次性创业补贴", False),
 ])
 def test_a_certificate_is_named_in_full_or_by_what_it_certifies(certificate, text, named):
     assert certificate_named(certificate, text) is named

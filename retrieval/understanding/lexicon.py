@@ -80,6 +80,9 @@ def topic_label(term: str) -> str:
 
 _ENDING = re.compile(r"(证书|证|执照|卡)$")
 _CERTIFICATE = re.compile(r"^[\u4e00-\u9fff]{2,}" + _ENDING.pattern)
+# the registration reforms that merge other certificates into the business licence name it by them
+# (多证合一, 五证合一, 两证整合, 一照一码, 证照分离)
+_LICENCE_REFORM = re.compile(r"[多两三五]证(合一|整合)|一照一码|证照")
 
 
 def certificates(tokens: Iterable[str]) -> list[str]:
@@ -92,6 +95,8 @@ def certificate_named(certificate: str, text: str) -> bool:
     """Does a provision name the certificate, in full or as what it certifies with a certificate word
     after it ("资格证" in "职业资格证书", in "职业资格与职业教育学历“双证书”")?"""
     if certificate in text:
+        return True
+    if certificate.endswith("执照") and _LICENCE_REFORM.search(text):
         return True
     stem, ending = _ENDING.sub("", certificate), _ENDING.search(certificate)
     return len(stem) >= 2 and ending is not None and bool(

@@ -27,7 +27,9 @@ _EPOCHS = ((re.compile(r"(?:新冠)?疫情(?:防控)?(?:以后|之后|以来|过
            (re.compile(r"(?:新冠)?疫情"), (2020, 2022)),
            (re.compile(r"金融危机"), (2008, 2009)),
            (re.compile(r"非典"), (2003, 2003)),
-           (re.compile(r"下岗潮"), (1995, 2002)))
+           (re.compile(r"下岗潮"), (1995, 2002)),
+           (re.compile(r"改革开放(?:初期|之初|早期)"), (1978, 1985)),
+           (re.compile(r"改革开放(?:以前|之前|前)|计划经济(?:时期|时代|年代|那会)"), (1953, 1978)))
 # a decade: 九十年代, 90年代
 _DECADE = re.compile(r"(?<![\d一二三四五六七八九十])([一二三四五六七八九])十年代|(?<!\d)([1-9])0年代")
 # whether rules are still in force now, which the documents cannot say ("这个细则现在还有效吗"; not whether
