@@ -231,7 +231,8 @@ def _find_words(text: str) -> list[Finding]:
         if g == 1:
             # after 我住/家住: the county, district or city said first is where the rules must apply, not who
             # asks ("家住五原县隆兴昌镇" keeps 五原县); what is finer (a town, village, street, number) goes
-            start += _COARSE.match(m.group(1)).end()  # type: ignore[union-attr]
+            coarse = _COARSE.match(m.group(1))
+            start += coarse.end() if coarse else 0
             if not _FINE.search(text[start:m.end(g)]):
                 continue
         found.append(Finding("address", start, m.end(g)))

@@ -348,9 +348,9 @@ class Composer:
     def _answer(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]],
                 not_given: Sequence[str] = ()) -> Answer:
         shown = [list(sents) if a.id in r.referenced else self._quoted(r, a, sents) for a, sents in picks]
+        summary = self._summary(q, r, picks, shown)  # (a comparison may add the sentence it says to `shown`)
         # the answering article, when short, is quoted whole: its other conditions and what else it gives
         # are often what the person needs next (the quotes are folded on the page)
-        summary = self._summary(q, r, picks, shown)  # (a comparison may add the sentence it says to `shown`)
         quoted = [list(a.sentences) if n == 0 and len(a.body) <= WHOLE_ARTICLE else sents
                   for n, ((a, _), sents) in enumerate(zip(picks, shown, strict=True))]
         citations = [citation_for(a, self.corpus, self.quote(a, sents)) for (a, _), sents in zip(picks, quoted, strict=True)]
