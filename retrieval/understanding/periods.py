@@ -74,8 +74,7 @@ _CLAUSE_BREAK = re.compile(r"[，。；？！,;?!]")
 _ABOUT_BENEFITS = re.compile(_RULE_WORDS + r"|补贴|补助|扶持|贷款|奖补|优惠")
 _ISSUED = re.compile(r"出台|新出|出的|发布|印发|颁布|下发|发的|发了|出了|新政|新规|通知")
 PERSON = re.compile(r"我|俺|咱|本人|自己|家里|孩子|娃")  # a clause about the person: their story
-_RULES_CHANGE = re.compile(_ISSUED.pattern + r"|调整|变化|修改|修订|文件|新(?:的)?(?:政策|规定|补贴|措施|扶持|标准)|"
-                           r"新的?[^，。？?]{0,10}(?:政策|规定|补贴|措施|举措|扶持|标准|办法)")
+_RULES_CHANGE = re.compile(_ISSUED.pattern + r"|调整|变化|修改|修订|文件|新的?[^，。？?]{0,10}(?:政策|规定|补贴|措施|举措|扶持|标准|办法)")
 # asking about something, not telling one's story: "我想了解2023年度…补贴的申报时间"
 _ASKING_VERB = re.compile(r"^.*?(?:想了解|想问问?|想咨询|想知道|请问|问一下|咨询一下)")
 
