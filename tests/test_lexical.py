@@ -143,3 +143,25 @@ def test_documents_outside_the_collection_searched_change_no_score_inside_it(cor
     assert inside.idf_of("创业") == pytest.approx(alone.idf_of("创业"))
     # searched over everything, the added documents do shift the local scores
     assert not np.allclose(together.scores(query)[:len(docs)], alone.scores(query), atol=1e-4)
+
+
+def test_phrase_share_counts_the_question_characters_a_text_holds_verbatim():
+    from retrieval.search.lexical import PhraseIndex
+
+    texts = ["将城镇新增就业、失业率作为宏观调控重要指标。", "加强统计监测，完善就业失业统计指标。", "无关的文字"]
+    shares = PhraseIndex(texts).shares("城镇新增就业、失业率被作为什么指标？")
+    # 城镇新增就业 (6 of 16 characters); 失业率 is a run of 3, too short to count
+    assert shares[0] == pytest.approx(6 / 16)
+    assert shares[1] == 0.0 and shares[2] == 0.0  # 指标 and 失业 alone are words, not phrases
+    assert PhraseIndex(texts).shares("？！").tolist() == [0.0, 0.0, 0.0]  # nothing to match, no division by zero
+
+
+def test_a_phrase_quoted_from_an_article_finds_it(corpus):
+    from retrieval.search.lexical import PhraseIndex
+
+    index = PhraseIndex([a.text for a in corpus.articles])
+    article = corpus.articles[len(corpus.articles) // 2]
+    phrase = max(article.sentences, key=len)[:12]
+    shares = index.shares(f"请问，{phrase}是什么意思")
+    mine = shares[corpus.articles.index(article)]
+    assert mine == shares.max() >= 0.6  # its 12 characters of the 19 in the question

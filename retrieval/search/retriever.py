@@ -13,7 +13,7 @@ from retrieval.documents.corpus import Corpus
 from retrieval.search.embeddings import Embedder
 from retrieval.search.fusion import standardized_fusion, top_indices
 from retrieval.search.index import DenseIndex
-from retrieval.search.lexical import BM25, Tokenizer, corpus_bm25, idf_coverage
+from retrieval.search.lexical import BM25, PhraseIndex, Tokenizer, corpus_bm25, idf_coverage
 from retrieval.types import Hit
 from retrieval.understanding.lexicon import Synonym, expand
 from retrieval.understanding.query import Query
@@ -48,6 +48,8 @@ class HybridRetriever:
         self.synonyms = list(synonyms)
         self.weights = weights  # dense, lexical
         self.focus_weight = 0.5  # the latest turn of a follow-up, next to the whole exchange
+        self.phrase_weight = 0.2  # the question's own phrases found verbatim: a tie-breaker, not a ranker
+        self._phrases: PhraseIndex | None = None
         self.dense_depth = dense_depth  # units searched; all of them in a small index
         self.ids = [a.id for a in corpus.articles]
         self.position = {a_id: i for i, a_id in enumerate(self.ids)}
@@ -62,6 +64,12 @@ class HybridRetriever:
         self.unit_rows: dict[str, list[int]] = {}
         for row, unit in enumerate(index.units):
             self.unit_rows.setdefault(unit.article_id, []).append(row)
+
+    @property
+    def phrases(self) -> PhraseIndex:
+        if self._phrases is None:
+            self._phrases = PhraseIndex([f"{a.title}\n{a.text}" for a in self.corpus.articles])
+        return self._phrases
 
     def sentence_tokens(self, article_id: str) -> list[set[str]]:
         cached = self._sentence_tokens.get(article_id)
@@ -141,6 +149,8 @@ class HybridRetriever:
             runs += [f_dense, f_lexical]
             weights += [w * self.focus_weight for w in self.weights]
             dense = np.maximum(dense, f_dense)
+        runs.append(self.phrases.shares(q.topic))
+        weights.append(self.phrase_weight)
         fused = standardized_fusion(runs, weights, mask)
         best = top_indices(fused, top_k)
         hits = [Hit(self.ids[i], float(fused[i]), "hybrid") for i in best if np.isfinite(fused[i])]
