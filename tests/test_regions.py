@@ -204,6 +204,12 @@ def test_residence_is_context_not_the_question(assistant):
     assert not a.refused and a.citations[0].id.startswith("byn-2018-49:")
 
 
+def test_who_the_person_is_is_context_beside_a_setting_the_provisions_hold(assistant):
+    a = assistant.ask("俺是农村户口，进城找工作，有的单位专门给农村人设门槛，就业促进法对这种情况咋规定的？")
+    assert not a.refused and a.citations[0].id.startswith("prc-employment-law-2015:")
+    assert "平等的劳动权利" in a.answer
+
+
 def test_wage_arrears_are_out_of_scope(assistant):
     a = assistant.ask("老板拖了我三个月工钱，怎么办？")
     assert a.refused

@@ -76,6 +76,9 @@ def test_expand_adds_document_words():
     ("职业培训补贴标准如何调整？", None),            # how it is set
     ("贷款利率是多少", "rate"),
     ("孵化期最长能延长几年", "duration"),
+    ("创业担保贷款能贷几年", "duration"),          # the question word counts years, not money
+    ("至少能免费培训几次", "count"),                # 免费 is free of charge, not a fee
+    ("这个补贴一年能领几次", "count"),
     ("扶贫车间要带动多少户贫困户", "count"),
     ("失业了，失业金能不能多领几个月？", None),  # asks whether, not how much
     ("退伍兵找工作有啥政策", None),
@@ -291,6 +294,8 @@ def test_has_figure_respects_the_asked_unit():
     assert has_figure("money", "给予每人2000元补贴。")
     assert has_figure("money", "给予伍万元创业补贴。")          # other numeral styles count
     assert has_figure("duration", "应当提前三十日向工会说明情况。", "日")
+    assert has_figure("count", "确保该家庭中至少有一人就业。", "人")  # a bare 一 after 至少 is a quantity
+    assert not has_figure("count", "给予一次性创业补贴。", "次")
 
 
 def test_a_date_is_a_figure_and_a_year_is_not_a_duration():

@@ -108,6 +108,7 @@ def clean_control(text: str) -> str:
 
 
 _CN_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟]+")
+_BOUND_BEFORE = re.compile(r"(至少|最少|最多|不少于|不超过|不低于|仅|只|限|每)有?$")
 _QUANTITY_AFTER = re.compile(r"^\s*(?:个|元|万|千|百|亿|年|月|日|天|周|小时|工作日|人|户|家|名|次|项|条|岁|倍|%|％|课时|学时)")
 
 
@@ -118,8 +119,10 @@ def to_arabic(text: str) -> str:
 
     def convert(m: re.Match) -> str:
         run = m.group(0)
-        if len(run) == 1 and (run == "一" or not _QUANTITY_AFTER.match(text[m.end():])):
+        if len(run) == 1 and not _QUANTITY_AFTER.match(text[m.end():]):
             return run
+        if run == "一" and not _BOUND_BEFORE.search(text[:m.start()]):
+            return run  # 一次性, 一人一档: a bare 一 is a quantity only after 至少, 最多, 每 …
         if len(run) >= 2 and run[0] == "一" and not _QUANTITY_AFTER.match(text[m.end():]) and not any(
                 c in run for c in "十百千万亿拾佰仟"):
             return run
