@@ -69,6 +69,17 @@ def test_expand_adds_document_words():
     assert expand("开个饭馆", syns) == "开个饭馆"
 
 
+def test_anywhere_is_not_where():
+    assert asked_in(asking_clauses("听说自治区有创业补贴，是全区哪儿都能领不？")).kind == "yes_no"
+    assert asked_in(asking_clauses("创业补贴去哪儿领？")).kind == "where"
+
+
+def test_a_two_character_word_said_apart_is_found():
+    syns = [Synonym(("兜底",), ("托底",))]
+    assert expand("政府能给兜个底不", syns) == "政府能给兜个底不 托底"
+    assert expand("兜里没底", syns) == "兜里没底"  # other characters between: not the word
+
+
 @pytest.mark.parametrize("question,kind", [
     ("创业担保贷款最多能贷多少钱？", "money"),
     ("稳岗补贴的标准是多少？", "money"),

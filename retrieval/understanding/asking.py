@@ -93,7 +93,8 @@ _WHO = re.compile(r"(哪些|什么|啥|哪种|哪类|什么样的?|啥样的?)(�
 LEAD_QUESTION = re.compile(r"牵头|哪个部门|哪些部门|什么部门|哪个单位|哪家单位|谁负责|谁来管|谁管|归谁|负责部门|"
                            r"主管部门|责任部门|哪个局|哪个厅")
 # where a resident applies: answered with the service offices, never the policy's lead department
-_WHERE = re.compile(r"(哪个部门|哪个单位|哪里|哪儿|去哪|找谁|什么地方)[^，。？?]{0,4}(办|申请|报名|领|交|咨询)|"
+# (not "哪儿都能领": anywhere at all, a yes or no)
+_WHERE = re.compile(r"(哪个部门|哪个单位|哪里|哪儿|去哪|找谁|什么地方)(?![都也])[^，。？?]{0,4}(办|申请|报名|领|交|咨询)|"
                     r"(办理|申请|报名)[^，。？?]{0,4}(去哪|找谁|哪里|哪个部门)")
 _MEASURE = "户家人岁次名项条位座所间期批个"
 _ASKED_UNIT = re.compile(rf"(?:多少|几)个?(学时|课时|[{_MEASURE}])")

@@ -29,11 +29,22 @@ def load_synonyms(path: Path) -> list[Synonym]:
     return out
 
 
+# a two-character verb and its object may be said apart: "兜个底", "帮了忙", "创过业"
+_APART = "[个了过下一]{1,2}"
+
+
+def said(word: str, text: str) -> bool:
+    """Is the word in the text, whole or (two characters) said apart?"""
+    if word in text:
+        return True
+    return len(word) == 2 and re.search(re.escape(word[0]) + _APART + re.escape(word[1]), text) is not None
+
+
 def expand(question: str, synonyms: Iterable[Synonym]) -> str:
     """Append the documents' words for every resident's word found in the question."""
     extra: list[str] = []
     for syn in synonyms:
-        if any(w in question for w in syn.resident_words):
+        if any(said(w, question) for w in syn.resident_words):
             extra.extend(w for w in syn.document_words if w not in question and w not in extra)
     return f"{question} {' '.join(extra)}" if extra else question
 
