@@ -199,6 +199,11 @@ def test_a_year_in_the_persons_story_is_answered_with_a_note(assistant):
     assert any("早于您所说年份" in n for n in a.notes)
 
 
+def test_the_policy_where_a_county_resident_lives_is_the_citys(assistant):
+    a = assistant.ask("我在临河，当地的政策对大学生创业有补贴吗？")
+    assert not a.refused and a.citations[0].id.startswith("byn-2018-49:")
+
+
 def test_residence_is_context_not_the_question(assistant):
     a = assistant.ask("我是退伍军人，户口在巴彦淖尔，想创业有补贴吗")
     assert not a.refused and a.citations[0].id.startswith("byn-2018-49:")

@@ -66,10 +66,11 @@ class Query:
         return bool(self.articles or self.chapter)
 
 
-# the place's own rules asked for ("包头市自己出台的…办法", "区里单独出台的…")
-# or "有没有自己的就业扶持办法"
+# the place's own rules asked for ("包头市自己出台的…办法", "区里单独出台的…"), "有没有自己的就业扶持办法",
+# or a document of its own ("当地的实施细则"); "当地的政策" is only the rules that apply there (a county's
+# are its city's)
 _OWN_RULES = re.compile(r"(单独|自己|本地|当地|专门|区里|市里|县里|旗里|盟里)[^，。？?]{0,4}(出台|制定|制订|定的|印发|发布|出的|发的)"
-                        r"|(单独|自己|本地|当地)的[^，。？?的]{0,6}(办法|细则|政策|文件|规定)")
+                        r"|(单独|自己)的[^，。？?的]{0,6}(办法|细则|政策|文件|规定)|(本地|当地)的[^，。？?的]{0,6}(办法|细则|文件)")
 # of a place beyond the home city, whose own rules no loaded document is, more ways of asking for them: what
 # it issued ("呼和浩特市出台的…办法"), what it lays down ("赤峰市是怎么规定的", "旗里是怎么规定的"), what it
 # gives beyond the rules above ("市里有什么额外的补贴", "专门的返乡创业扶持政策")
