@@ -35,6 +35,7 @@ SUMMARY_WANTED = 80     # a clause group is extended with its neighbours up to t
 FILLER_CHARS = 40       # what else the first rule says, added while there is room: at most this long
 NEW_WORDS = 1.0         # weight, in choosing what else to say, of the question's words not yet said
 ENUMERATES = 0.5        # weight of a clause listing what the question asks for by name
+PROVIDES = 0.2          # weight of a clause that gives something (给予, 享受, 补贴 …): a hint, not the question's words
 _YEAR_IN_TEXT = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
 _CLAUSE = re.compile(r"[，,；;：:。]")
 _PROVIDES = re.compile(r"给予|享受|纳入|提供|补贴|补助|支持|奖补|可按规定|按规定|免费|优先")
@@ -573,7 +574,7 @@ class Composer:
         def score(i: int) -> float:
             c = clauses[i]
             value = idf_coverage(r.tokens, set(self.retriever.tokenize(c)), r.lexicon)
-            value += 0.3 if _PROVIDES.search(c) else 0.0
+            value += PROVIDES if _PROVIDES.search(c) else 0.0
             value += 1.0 if figure and has_figure(figure, c, q.asked.unit) else 0.0
             value += 0.3 if q.asked.who and _WHO_QUALIFIES.search(c) else 0.0
             value += ENUMERATES if _enumerates(c, named) else 0.0
