@@ -114,6 +114,14 @@ def test_lead_department_question(assistant):
     assert "市财政局" in ans.answer
 
 
+def test_compared_lead_departments_are_each_documents_own(assistant):
+    ans = assistant.ask("加强就业统计监测这项工作，两份文件的牵头部门分别是谁？")
+    leads = {c.id.split(":")[0]: c.lead_department for c in ans.citations}
+    assert set(leads) == {"byn-2018-49", "nmg-2017-132"}
+    assert all(lead and lead in ans.summary for lead in leads.values())
+    assert "不是办理窗口" in ans.summary
+
+
 def test_follow_up_uses_the_conversation(assistant):
     history = [{"role": "user", "content": "返乡农民工创业有什么扶持？"},
                {"role": "assistant", "content": "可按规定享受小微企业扶持政策。"}]

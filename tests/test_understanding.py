@@ -80,6 +80,12 @@ def test_a_two_character_word_said_apart_is_found():
     assert expand("兜里没底", syns) == "兜里没底"  # other characters between: not the word
 
 
+def test_a_table_word_with_a_gap_matches_its_parts_within_a_clause():
+    syns = [Synonym(("招…贫困户",), ("贫困家庭劳动力",))]
+    assert expand("想招几个建档立卡贫困户来干活", syns).endswith(" 贫困家庭劳动力")
+    assert expand("想招人，家里是贫困户", syns) == "想招人，家里是贫困户"  # another clause
+
+
 @pytest.mark.parametrize("question,kind", [
     ("创业担保贷款最多能贷多少钱？", "money"),
     ("稳岗补贴的标准是多少？", "money"),

@@ -402,6 +402,14 @@ class Composer:
         if q.asked.kind == "where":
             return self._office(q, r, picks) or f"{WHERE_TO_GO}[1]"
         if q.asked.kind == "lead" and article.lead_department:
+            if q.sides:  # each document's own lead department, when they are compared
+                leads: dict[str, tuple[int, str]] = {}
+                for n, (a, _) in enumerate(picks, 1):
+                    if a.doc_id in q.sides and a.lead_department:
+                        leads.setdefault(a.doc_id, (n, a.lead_department))
+                if len(leads) >= 2:
+                    return "政策牵头部门（负责推动落实，不是办理窗口）：" + "；".join(
+                        f"{self.reader.label(d)}是{lead}[{n}]" for d, (n, lead) in leads.items()) + "。"
             return f"这项政策的牵头部门是{article.lead_department}（负责推动落实，不是办理窗口）。[1]"
         if q.articles:  # what the article is about, then how it begins
             head = f"这一条是“{article.title}”：" if article.title else "这一条规定："

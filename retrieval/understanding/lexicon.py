@@ -33,8 +33,15 @@ def load_synonyms(path: Path) -> list[Synonym]:
 _APART = "[个了过下一]{1,2}"
 
 
+# in the table, "招…贫困户" is 招 and 贫困户 in one clause, a few characters apart ("招几个建档立卡贫困户")
+_GAP = "[^，。？?！!；;]{0,8}"
+
+
 def said(word: str, text: str) -> bool:
-    """Is the word in the text, whole or (two characters) said apart?"""
+    """Is the word in the text, whole or (two characters) said apart, or its parts around a gap (…)?"""
+    if "…" in word:
+        parts = [p for p in word.split("…") if p]
+        return bool(parts) and re.search(_GAP.join(map(re.escape, parts)), text) is not None
     if word in text:
         return True
     return len(word) == 2 and re.search(re.escape(word[0]) + _APART + re.escape(word[1]), text) is not None
