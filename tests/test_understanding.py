@@ -78,6 +78,8 @@ def test_a_two_character_word_said_apart_is_found():
     syns = [Synonym(("兜底",), ("托底",))]
     assert expand("政府能给兜个底不", syns) == "政府能给兜个底不 托底"
     assert expand("兜里没底", syns) == "兜里没底"  # other characters between: not the word
+    opening = [Synonym(("开个",), ("创业",))]
+    assert expand("我开了个小厂子", opening) == "我开了个小厂子"  # 个 is a measure word, not an object
 
 
 def test_a_table_word_with_a_gap_matches_its_parts_within_a_clause():

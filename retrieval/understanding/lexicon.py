@@ -31,6 +31,7 @@ def load_synonyms(path: Path) -> list[Synonym]:
 
 # a two-character verb and its object may be said apart: "兜个底", "帮了忙", "创过业"
 _APART = "[个了过下一]{1,2}"
+_SPLITS = re.compile(_APART)
 
 
 # in the table, "招…贫困户" is 招 and 贫困户 in one clause, a few characters apart ("招几个建档立卡贫困户")
@@ -44,7 +45,8 @@ def said(word: str, text: str) -> bool:
         return bool(parts) and re.search(_GAP.join(map(re.escape, parts)), text) is not None
     if word in text:
         return True
-    return len(word) == 2 and re.search(re.escape(word[0]) + _APART + re.escape(word[1]), text) is not None
+    return (len(word) == 2 and not _SPLITS.search(word)  # "开个" is no verb and object: "开了个" is not it
+            and re.search(re.escape(word[0]) + _APART + re.escape(word[1]), text) is not None)
 
 
 def expand(question: str, synonyms: Iterable[Synonym]) -> str:
