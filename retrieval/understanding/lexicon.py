@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,15 +39,28 @@ _SPLITS = re.compile(_APART)
 _GAP = "[^，。？?！!；;]{0,8}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _apart(word: str) -> re.Pattern | None:
+    """The word's pattern when said apart, or around its gap; None when it has no such form."""
+    if "…" in word:
+        parts = [p for p in word.split("…") if p]
+        return re.compile(_GAP.join(map(re.escape, parts))) if parts else None
+    if len(word) == 2 and not _SPLITS.search(word):  # "开个" is no verb and object: "开了个" is not it
+        return re.compile(re.escape(word[0]) + _APART + re.escape(word[1]))
+    return None
+
+
 def said(word: str, text: str) -> bool:
     """Is the word in the text, whole or (two characters) said apart, or its parts around a gap (…)?"""
     if "…" in word:
-        parts = [p for p in word.split("…") if p]
-        return bool(parts) and re.search(_GAP.join(map(re.escape, parts)), text) is not None
-    if word in text:
+        if word[0] not in text:  # most words: no pattern to run
+            return False
+    elif word in text:
         return True
-    return (len(word) == 2 and not _SPLITS.search(word)  # "开个" is no verb and object: "开了个" is not it
-            and re.search(re.escape(word[0]) + _APART + re.escape(word[1]), text) is not None)
+    elif len(word) != 2 or word[0] not in text or word[1] not in text:
+        return False
+    pattern = _apart(word)
+    return pattern is not None and pattern.search(text) is not None
 
 
 def expand(question: str, synonyms: Iterable[Synonym]) -> str:
