@@ -69,6 +69,12 @@ def test_beijing_is_declined_with_only_the_national_rules_beside_it(assistant):
     assert {c.id.split(":")[0] for c in a.related} == {"prc-employment-law-2015"}
 
 
+def test_whether_an_act_is_lawful_anywhere_is_the_laws_to_say(assistant):
+    a = assistant.ask("我在广州找工作，职业中介把我身份证扣下了，说等我上岗了才还，这样合法吗？")
+    assert not a.refused and a.citations[0].id.startswith("prc-employment-law-2015:")
+    assert any("广州市本地" in n for n in a.notes)
+
+
 def test_beijing_with_only_local_documents_is_declined_with_the_areas_covered(assistant):
     from retrieval.understanding.query import Reader
     two = [d for d in assistant.corpus.documents if d.doc_id in ("nmg-2017-132", "byn-2018-49")]

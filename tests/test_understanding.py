@@ -69,6 +69,11 @@ def test_expand_adds_document_words():
     assert expand("开个饭馆", syns) == "开个饭馆"
 
 
+def test_which_office_does_what_a_provision_says_is_not_its_lead_nor_where_to_go():
+    assert asked_in(asking_clauses("等安排的这段时间，基本医疗保险费由哪个部门来交？")).kind == "what"
+    assert asked_in(asking_clauses("这项工作由哪个部门负责？")).kind == "lead"
+
+
 def test_anywhere_is_not_where():
     assert asked_in(asking_clauses("听说自治区有创业补贴，是全区哪儿都能领不？")).kind == "yes_no"
     assert asked_in(asking_clauses("创业补贴去哪儿领？")).kind == "where"

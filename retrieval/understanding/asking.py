@@ -49,7 +49,9 @@ _INTENT = re.compile(r"想|要|打算|准备|希望|需要")
 # a clause of the story that only says who the person is ("我是个体工商户")
 IDENTITY = re.compile(r"^(我|我们|俺|咱|本人)[^，。]{0,3}是")
 # renewing, replacing or reporting lost what the question named before ("…快到期了，去哪换证")
-ACTS_ON_BEFORE = re.compile(r"换证|补证|换领|补领|补办|挂失|续期|续签|延期换")
+ACTS_ON_BEFORE = re.compile(r"换证|补证|换领|补领|补办|补换|挂失|续期|续签|延期换")
+# asked whether someone's act is lawful: a law decides it wherever the act happened
+JUDGES_AN_ACT = re.compile(r"合法|违法|违规|允许|准许|符合规定|符不符合|算不算歧视|是不是歧视|算歧视|能这么干|能这样")
 
 
 def clauses_of(question: str) -> tuple[list[str], list[str], list[str]]:
@@ -93,9 +95,11 @@ _WHO = re.compile(r"(哪些|什么|啥|哪种|哪类|什么样的?|啥样的?)(�
 LEAD_QUESTION = re.compile(r"牵头|哪个部门|哪些部门|什么部门|哪个单位|哪家单位|谁负责|谁来管|谁管|归谁|负责部门|"
                            r"主管部门|责任部门|哪个局|哪个厅")
 # where a resident applies: answered with the service offices, never the policy's lead department
-# (not "哪儿都能领": anywhere at all, a yes or no)
-_WHERE = re.compile(r"(哪个部门|哪个单位|哪里|哪儿|去哪|找谁|什么地方)(?![都也])[^，。？?]{0,4}(办|申请|报名|领|交|咨询)|"
+# (not "哪儿都能领": anywhere at all, a yes or no; nor "由哪个部门来交": who does it)
+_WHERE = re.compile(r"(?<![由归])(哪个部门|哪个单位|哪里|哪儿|去哪|找谁|什么地方)(?![都也])[^，。？?]{0,4}(办|申请|报名|领|交|咨询)|"
                     r"(办理|申请|报名)[^，。？?]{0,4}(去哪|找谁|哪里|哪个部门)")
+# who does what a provision says ("医疗保险费由哪个部门来交"): its text answers, not the policy's lead
+_AGENT = re.compile(r"由(哪个|哪些|什么|啥)(部门|单位|机构)来?(?!牵头|负责|主管|管)[\u4e00-\u9fff]")
 _MEASURE = "户家人岁次名项条位座所间期批个"
 _ASKED_UNIT = re.compile(rf"(?:多少|几)个?(学时|课时|[{_MEASURE}])")
 # "几个证": the thing counted is the unit, so "五证合一" gives the figure asked for
@@ -136,6 +140,8 @@ def asked_of(focus: str) -> Asked:
     focus = _LOOSE_COUNT.sub("数", focus)
     if _WHERE.search(focus):
         return Asked("where")
+    if _AGENT.search(focus):
+        return Asked()
     if LEAD_QUESTION.search(focus):
         return Asked("lead")
     if not _WHETHER.search(focus):

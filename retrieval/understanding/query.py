@@ -17,6 +17,7 @@ from retrieval.types import Article, DocumentMeta
 from retrieval.understanding.asking import (
     ACTS_ON_BEFORE,
     IDENTITY,
+    JUDGES_AN_ACT,
     Asked,
     asked_in,
     clauses_of,
@@ -236,9 +237,11 @@ class Reader:
         else:
             scope = applying
         # a place outside every area with loaded local rules (北京, where only a national law applies) asks
-        # for rules that are not here; the nationwide ones are shown beside the decline, not as its answer
+        # for rules that are not here; the nationwide ones are shown beside the decline, not as its answer,
+        # unless what is asked is whether an act is lawful ("在北京…中介扣我身份证，这合法吗"), which they decide
         own_rules_missing = bool(places) and not doc_ids and not named and self.home not in (None, EVERYWHERE) \
-            and bool(scope) and all(self.region[d] == EVERYWHERE for d in scope)
+            and bool(scope) and all(self.region[d] == EVERYWHERE for d in scope) \
+            and not any(JUDGES_AN_ACT.search(c) for c in asking)
         # the place's own rules asked for by name, and none of the documents is the place's own; of a place
         # beyond the home region (whose counties the city's rules serve), asked for in more ways
         home = self.home
