@@ -210,7 +210,6 @@ class BM25:
         return cached
 
 
-
 _RUN = re.compile(r"[0-9a-z\u3400-\u9fff]+")  # letters and digits between punctuation
 
 
@@ -232,15 +231,14 @@ class PhraseIndex:
         """Per text, the share of the question's characters that lie in a run of `n` or more it holds."""
         out = np.zeros(self.size)
         covered: dict[int, set[int]] = {}
-        start = total = 0
+        start = 0  # where the run begins among the question's characters
         for run in _RUN.findall(question.lower()):
             for j in range(len(run) - self.n + 1):
                 for i in self.postings.get(run[j:j + self.n], ()):
                     covered.setdefault(i, set()).update(range(start + j, start + j + self.n))
             start += len(run)
-        total = start
         for i, chars in covered.items():
-            out[i] = len(chars) / total
+            out[i] = len(chars) / start
         return out
 
 

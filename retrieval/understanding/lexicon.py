@@ -33,8 +33,6 @@ def load_synonyms(path: Path) -> list[Synonym]:
 # a two-character verb and its object may be said apart: "兜个底", "帮了忙", "创过业"
 _APART = "[个了过下一]{1,2}"
 _SPLITS = re.compile(_APART)
-
-
 # in the table, "招…贫困户" is 招 and 贫困户 in one clause, a few characters apart ("招几个建档立卡贫困户")
 _GAP = "[^，。？?！!；;]{0,8}"
 
