@@ -125,6 +125,24 @@ def test_malformed_answers_are_logged_as_far_as_they_go(tmp_path):
 
 # ---------------------------------------------------------------- concurrent writers
 
+def test_connections_opening_a_new_file_at_once_all_open(tmp_path):
+    """Switching a new file to WAL is refused at once while another connection opens it; each waits."""
+    for attempt in range(20):
+        path, errors = tmp_path / f"new{attempt}.sqlite3", []
+
+        def open_one(path=path, errors=errors):
+            try:
+                database.SQLite(path).connect().close()
+            except Exception as e:  # noqa: BLE001 - any failure is the finding
+                errors.append(e)
+        threads = [threading.Thread(target=open_one) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+
+
 def test_concurrent_writers_lose_no_row(tmp_path):
     """16 threads × 60 rows through one store, and a second store (another connection, as a second
     process would have) writing to the same file at the same time."""

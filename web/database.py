@@ -13,6 +13,7 @@ when a `postgresql://` URL is configured, so the SQLite default needs nothing mo
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -110,12 +111,25 @@ class SQLite(Database):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL, waiting up to the busy timeout: SQLite answers the switch at once with "database is
+        locked" while another connection opens or migrates the same new file, without its busy handler."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if not self.transient(e) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.02)
 
     def transient(self, error: BaseException) -> bool:
         # Python ≥ 3.11 gives the SQLite result code; its low byte is the primary code
