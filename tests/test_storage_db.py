@@ -13,7 +13,7 @@ import pytest
 from web import admin, database, schema, storage, writer
 from web.storage import StorageSettings, Store, question_key
 
-from web_helpers import concurrent_writes
+from web_helpers import concurrent_writes, connect_at_once
 
 pytestmark = pytest.mark.integration
 
@@ -128,18 +128,7 @@ def test_malformed_answers_are_logged_as_far_as_they_go(tmp_path):
 def test_connections_opening_a_new_file_at_once_all_open(tmp_path):
     """Switching a new file to WAL is refused at once while another connection opens it; each waits."""
     for attempt in range(20):
-        path, errors = tmp_path / f"new{attempt}.sqlite3", []
-
-        def open_one(path=path, errors=errors):
-            try:
-                database.SQLite(path).connect().close()
-            except Exception as e:  # noqa: BLE001 - any failure is the finding
-                errors.append(e)
-        threads = [threading.Thread(target=open_one) for _ in range(3)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = connect_at_once(tmp_path / f"new{attempt}.sqlite3", 3)
         assert not errors, errors
 
 

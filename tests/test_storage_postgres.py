@@ -5,7 +5,6 @@ together, a connection the server dropped, and a server that is down."""
 import json
 import logging
 import os
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from bench import cluster
 from web import admin, database, schema, writer
 from web.storage import StorageSettings, Store
 
-from web_helpers import concurrent_writes
+from web_helpers import concurrent_writes, connect_at_once
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -98,20 +97,7 @@ def test_two_processes_worth_of_writers_lose_no_row(url):
 
 
 def test_migrations_run_once_when_processes_start_together(url):
-    errors = []
-
-    def start():
-        try:
-            database.backend(url).connect().close()
-        except Exception as e:  # collected for the assertion
-            errors.append(e)
-
-    threads = [threading.Thread(target=start) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert connect_at_once(url, 6) == []
     versions = sql(url, "SELECT version, description FROM schema_version ORDER BY version")
     assert [v for v, _ in versions] == [m.version for m in schema.MIGRATIONS] == list(range(1, schema.LATEST + 1))
     database.backend(url).connect().close()                      # a restart applies nothing again

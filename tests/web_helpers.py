@@ -127,6 +127,28 @@ def concurrent_writes(one, two, answer) -> list:
     return ids
 
 
+def connect_at_once(target, n: int) -> list[BaseException]:
+    """`n` threads opening (and migrating) the same database at once, as starting processes do; the errors."""
+    import threading
+
+    from web import database
+
+    errors: list[BaseException] = []
+
+    def start():
+        try:
+            database.backend(target).connect().close()
+        except Exception as e:  # noqa: BLE001 - any failure is the finding
+            errors.append(e)
+
+    threads = [threading.Thread(target=start) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 def _queue_call(server: Server, session: str, fn_index: int, data: list, timeout: float) -> dict:
     """One event through Gradio's queue, as the page's script sends it; its completion message."""
     status, joined = http_json("POST", server.url + "/gradio_api/queue/join",
