@@ -327,6 +327,19 @@ def test_a_clause_with_other_figures_is_not_a_restatement():
     assert restates(region, region[2:]) and not restates(region, city)
 
 
+def test_a_branch_of_a_rule_speaks_of_the_people_the_rule_names():
+    from retrieval.answering.composer import with_subject
+    sentences = ["加大退役士兵安置工作力度，对符合政府安排工作条件的，要采取刚性措施。",
+                 "对自主就业的，要强化教育培训，落实优惠政策。", "认真做好军队转业干部安置工作。"]
+    tokens = [{"退役士兵", "安置"}, {"自主", "就业"}, {"军队", "转业"}]
+    assert with_subject(sentences, tokens) == [{"退役士兵", "安置"}, {"退役士兵", "安置", "自主", "就业"},
+                                               {"军队", "转业"}]
+
+
+def test_a_person_who_chose_a_branch_of_a_rule_is_answered_with_that_branch(assistant):
+    ans = assistant.ask("我是退役士兵，不要安排工作，选择自主就业，能享受什么政策？")
+    assert not ans.refused and "对自主就业" in ans.summary and "优惠政策" in ans.summary, ans.summary
+
 
 @pytest.mark.parametrize("text, alone", [
     ("根据就业失业重点指标、人力资源市场供求、宏观经济运行等变化", False),   # only says by what

@@ -53,6 +53,9 @@ _FRAGMENT = re.compile(r"(的|时|下列[^，。；;]{0,6}|如下|以下[^，。
 # who a provision is for: "符合条件的创业者", "对…人员"
 _WHO_QUALIFIES = re.compile(r"符合条件的|^对.*的|(者|人员|毕业生|农牧民工?|职工|劳动力|劳动者|家庭|企业)$")
 _BY_DATE = re.compile(r"^(到|截至|截止到?)(\d{4}|[〇零一二三四五六七八九]{4})年(\d{1,2}月)?(底|末)?$")
+# a sentence opening on a condition ("对自主就业的，…") is a branch of the rule the sentence before it
+# states ("加大退役士兵安置工作力度，对符合政府安排工作条件的，…"): it speaks of the same people
+_BRANCH = re.compile(r"^(对|凡|符合条件的)")
 _CONTINUES = re.compile(r"^(并|但|且|或|及|而|同时|其中|[（(][一二三四五六七八九十\d]+[）)])")
 # a question with no word of Chinese or of the documents in it: told apart from one they do not answer
 NOT_UNDERSTOOD = "没看懂您的问题，可以换个说法吗？请用中文说说您想了解哪方面的就业创业政策，比如“返乡创业有什么扶持？”"
@@ -121,6 +124,13 @@ def restates(text: str, other: str, share: float = 0.8) -> bool:
         return False
     a, b = bigrams(text), bigrams(other)
     return bool(a and b) and len(a & b) / len(b) >= share
+
+
+def with_subject(sentences: Sequence[str], tokens: Sequence[set[str]]) -> list[set[str]]:
+    """Each sentence's words, a branch ("对自主就业的，…") with those of the sentence before it, whose
+    subject it continues: "退役士兵……自主就业" then matches the branch, not only the rule's head."""
+    return [tokens[i] | tokens[i - 1] if i > 0 and _BRANCH.match(s) else tokens[i]
+            for i, s in enumerate(sentences)]
 
 
 def _fragment(text: str) -> bool:
@@ -220,7 +230,7 @@ class Composer:
         """(relevance, position) for each sentence, best first: cosine plus overlap with the question's
         own words (the documents' words added for search find the article, not the sentence)."""
         dense = self.retriever.sentence_scores(r, article.id)
-        tokens = self.retriever.sentence_tokens(article.id)
+        tokens = with_subject(article.sentences, self.retriever.sentence_tokens(article.id))
         words = r.asked_tokens or r.tokens
         scored = [(dense.get(i, 0.0) + OWN_WORDS * idf_coverage(words, tokens[i], r.lexicon)
                    + ADDED_WORDS * idf_coverage(r.tokens, tokens[i], r.lexicon), i)
@@ -433,8 +443,8 @@ class Composer:
                 # relevant for what it adds: the question's own words the first part lacks (maximal marginal
                 # relevance; a sentence restating the first part adds nothing)
                 unsaid = self._unsaid(r, spans[0][1])
-                spans.append((1, max(more, key=lambda s: first.get(s, 0.0) + NEW_WORDS * self._adds(r, unsaid, s)),
-                              True))
+                spans.append((1, max(more, key=lambda s: first.get(s, 0.0)
+                                      + NEW_WORDS * self._adds(r, unsaid, article, s)), True))
         parts: list[str] = []
         budget = SUMMARY_CHARS
         for n, sentence, filler in spans:
@@ -492,7 +502,7 @@ class Composer:
             if parts:
                 unsaid = self._unsaid(r, parts[0])
                 sentence = max(article.sentences,
-                               key=lambda s: relevance.get(s, 0.0) + NEW_WORDS * self._adds(r, unsaid, s))
+                               key=lambda s: relevance.get(s, 0.0) + NEW_WORDS * self._adds(r, unsaid, article, s))
             else:
                 sentence = max(shown[n], key=lambda s: relevance.get(s, 0.0))
             best = self._best_clauses(q, r, sentence, SUMMARY_CHARS // 2 - len(label) - 1)
@@ -544,9 +554,16 @@ class Composer:
         held = set(self.retriever.tokenize(said))
         return [t for t in (r.asked_tokens or r.tokens) if t not in held]
 
-    def _adds(self, r: Retrieval, unsaid: Sequence[str], sentence: str) -> float:
-        """Share of the unsaid words' information a sentence would add; 0..1."""
-        return idf_coverage(unsaid, set(self.retriever.tokenize(sentence)), r.lexicon) if unsaid else 0.0
+    def _adds(self, r: Retrieval, unsaid: Sequence[str], article: Article, sentence: str) -> float:
+        """Share of the unsaid words' information a sentence of the article would add; 0..1."""
+        if not unsaid:
+            return 0.0
+        if sentence in article.sentences:
+            words = with_subject(article.sentences, self.retriever.sentence_tokens(article.id))[
+                article.sentences.index(sentence)]
+        else:
+            words = set(self.retriever.tokenize(sentence))
+        return idf_coverage(unsaid, words, r.lexicon)
 
     def _chapter_head(self, picks: list[tuple[Article, list[str]]]) -> str:
         a0 = picks[0][0]
