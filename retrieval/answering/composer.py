@@ -169,6 +169,7 @@ class Composer:
         self.max_articles = max_articles
         self.max_sentences = max_sentences
         self._spans_by_doc: dict[str, tuple[int, int] | None] = {}
+        self._words_by_article: dict[str, list[set[str]]] = {}
 
     # ------------------------------------------------------------ choosing
     def _confident(self, r: Retrieval) -> bool:
@@ -226,11 +227,19 @@ class Composer:
                 return True
         return False
 
+    def _words(self, article: Article) -> list[set[str]]:
+        """Each sentence's words, a branch's with its subject's (`with_subject`); made once per article."""
+        words = self._words_by_article.get(article.id)
+        if words is None:
+            words = with_subject(article.sentences, self.retriever.sentence_tokens(article.id))
+            self._words_by_article[article.id] = words
+        return words
+
     def _scored_sentences(self, r: Retrieval, article: Article) -> list[tuple[float, int]]:
         """(relevance, position) for each sentence, best first: cosine plus overlap with the question's
         own words (the documents' words added for search find the article, not the sentence)."""
         dense = self.retriever.sentence_scores(r, article.id)
-        tokens = with_subject(article.sentences, self.retriever.sentence_tokens(article.id))
+        tokens = self._words(article)
         words = r.asked_tokens or r.tokens
         scored = [(dense.get(i, 0.0) + OWN_WORDS * idf_coverage(words, tokens[i], r.lexicon)
                    + ADDED_WORDS * idf_coverage(r.tokens, tokens[i], r.lexicon), i)
@@ -558,11 +567,8 @@ class Composer:
         """Share of the unsaid words' information a sentence of the article would add; 0..1."""
         if not unsaid:
             return 0.0
-        if sentence in article.sentences:
-            words = with_subject(article.sentences, self.retriever.sentence_tokens(article.id))[
-                article.sentences.index(sentence)]
-        else:
-            words = set(self.retriever.tokenize(sentence))
+        words = (self._words(article)[article.sentences.index(sentence)] if sentence in article.sentences
+                 else set(self.retriever.tokenize(sentence)))
         return idf_coverage(unsaid, words, r.lexicon)
 
     def _chapter_head(self, picks: list[tuple[Article, list[str]]]) -> str:
