@@ -149,6 +149,15 @@ def test_the_local_rule_leads_only_when_about_as_relevant_as_the_law(assistant):
     assert b.citations[0].id.startswith("byn-2018-49:"), [c.id for c in b.citations]
 
 
+def test_the_places_own_rule_is_heard_beside_a_law_that_leads_by_far(assistant):
+    # the law answers (3.27, marriage clauses); the city's rule on women's equal hiring is cited after it, in
+    # the quotes only: the direct answer stays the law's
+    a = assistant.ask("女的去面试老被问结没结婚、要不要孩子，政策上管不管？")
+    ids = [c.id for c in a.citations]
+    assert ids[0] == "prc-employment-law-2015:3.27" and ids[-1].startswith("byn-2018-49:"), ids
+    assert "女性平等就业" in a.answer and "[2]" not in a.summary, a.summary
+
+
 def test_an_asked_figure_must_be_in_the_article_that_answers(assistant):
     # the law's fines for job agencies, cited lower down, are not the fine for running a red light
     a = assistant.ask("我跑网约车算新就业形态吧，上周在五原县闯了个红灯，要罚多少钱扣几分？")

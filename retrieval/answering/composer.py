@@ -79,6 +79,8 @@ class Thresholds:
     place_reach: float = 3.0         # the same for a place named outright, whose own rules are asked for
                                      # unless they say nothing on the matter (a hiring-law question from 五原)
     local_margin: float = 0.3        # a more local rule within this of the best (z units) is cited first
+    local_slack: float = 0.1         # the place's own rule, from further down, is cited (last) when its best
+                                     # sentence is within this of the leading article's best
 
 
 @dataclass
@@ -214,7 +216,19 @@ class Composer:
                 break
             if hit.score >= first.score - self.t.related_margin and hit.article_id not in chosen:
                 chosen.append(hit.article_id)
+        # the place's own rules are heard even when a broader one (a national law) leads by far: the most
+        # local document's article among the best few is cited last, if a sentence of it is nearly as
+        # relevant as the leading article's best (its quote, not the direct answer; see _summary)
+        if q.scope:
+            home = q.scope[0]
+            near = next((h.article_id for h in r.hits[:self.max_articles] if h.article_id.startswith(f"{home}:")), None)
+            if near and not any(a.startswith(f"{home}:") for a in chosen) \
+                    and self._best_sentence(r, near) >= self._best_sentence(r, chosen[0]) - self.t.local_slack:
+                chosen = chosen[:self.max_articles - 1] + [near]
         return [self.corpus.article(a) for a in chosen]
+
+    def _best_sentence(self, r: Retrieval, article_id: str) -> float:
+        return self._scored_sentences(r, self.corpus.article(article_id))[0][0]
 
     def _implements(self, doc_id: str, other: str) -> bool:
         """Does doc_id implement `other`, directly or through documents in between?"""
@@ -365,7 +379,7 @@ class Composer:
         top = score.get(picks[0][0].id, 0.0)
         rank = {d: i for i, d in enumerate(q.scope)}
         # a place named outright asks for its own rules first; otherwise only when about as relevant
-        margin = float("inf") if q.place_named else self.t.local_margin
+        margin = self.t.place_reach if q.place_named else self.t.local_margin
         close = [p for p in picks if score.get(p[0].id, top) >= top - margin]
         return sorted(close, key=lambda p: rank.get(p[0].doc_id, len(rank))) + [p for p in picks if p not in close]
 
@@ -442,7 +456,10 @@ class Composer:
         # room (clauses of one sentence belong together)
         spans: list[tuple[int, str, bool]] = []   # (marker, sentence, only to fill the wanted length)
         first = self._sentence_relevance(r, article)
+        score = {h.article_id: h.score for h in r.hits}
         for n, (a, sents) in enumerate(picks[:2], start=1):
+            if n == 2 and score.get(a.id, 0.0) < score.get(article.id, 0.0) - self.t.related_margin:
+                continue  # cited as the place's own rule, not for answering as well (_articles)
             if sents:
                 relevance = first if n == 1 else self._sentence_relevance(r, a)
                 spans.append((n, max(sents, key=lambda s: relevance.get(s, 0.0)), False))
