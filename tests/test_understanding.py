@@ -72,6 +72,9 @@ def test_expand_adds_document_words():
 def test_which_office_does_what_a_provision_says_is_not_its_lead_nor_where_to_go():
     assert asked_in(asking_clauses("等安排的这段时间，基本医疗保险费由哪个部门来交？")).kind == "what"
     assert asked_in(asking_clauses("这项工作由哪个部门负责？")).kind == "lead"
+    # 谁负责 before an act asks who does it, which the provision says ("新就业单位要为其……办理")
+    assert asked_in(asking_clauses("我去新单位上班后，社保关系和档案谁负责办转移？")).kind == "what"
+    assert asked_in(asking_clauses("这项政策谁负责？")).kind == "lead"
 
 
 def test_anywhere_is_not_where():

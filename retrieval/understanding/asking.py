@@ -98,8 +98,9 @@ LEAD_QUESTION = re.compile(r"牵头|哪个部门|哪些部门|什么部门|哪�
 # (not "哪儿都能领": anywhere at all, a yes or no; nor "由哪个部门来交": who does it)
 _WHERE = re.compile(r"(?<![由归])(哪个部门|哪个单位|哪里|哪儿|去哪|找谁|什么地方)(?![都也])[^，。？?]{0,4}(办|申请|报名|领|交|咨询)|"
                     r"(办理|申请|报名)[^，。？?]{0,4}(去哪|找谁|哪里|哪个部门)")
-# who does what a provision says ("医疗保险费由哪个部门来交"): its text answers, not the policy's lead
-_AGENT = re.compile(r"由(哪个|哪些|什么|啥)(部门|单位|机构)来?(?!牵头|负责|主管|管)[\u4e00-\u9fff]")
+# who does what a provision says ("医疗保险费由哪个部门来交", "档案谁负责办转移"): its text answers, not the
+# policy's lead
+_AGENT = re.compile(r"(由(哪个|哪些|什么|啥)(部门|单位|机构)来?|谁负责|谁来)(?!牵头|负责|主管|管)[\u4e00-\u9fff]")
 _MEASURE = "户家人岁次名项条位座所间期批个"
 _ASKED_UNIT = re.compile(rf"(?:多少|几)个?(学时|课时|[{_MEASURE}])")
 # "几个证": the thing counted is the unit, so "五证合一" gives the figure asked for
