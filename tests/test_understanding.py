@@ -80,6 +80,9 @@ def test_which_office_does_what_a_provision_says_is_not_its_lead_nor_where_to_go
 def test_anywhere_is_not_where():
     assert asked_in(asking_clauses("听说自治区有创业补贴，是全区哪儿都能领不？")).kind == "yes_no"
     assert asked_in(asking_clauses("创业补贴去哪儿领？")).kind == "where"
+    # which office to turn to is where to go, not the policy's lead department
+    assert asked_in(asking_clauses("厂里不给交社保，这种事该找哪个部门？")).kind == "where"
+    assert asked_in(asking_clauses("稳岗补贴是哪个部门牵头？")).kind == "lead"
 
 
 def test_a_two_character_word_said_apart_is_found():

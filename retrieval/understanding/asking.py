@@ -95,9 +95,11 @@ _WHO = re.compile(r"(哪些|什么|啥|哪种|哪类|什么样的?|啥样的?)(�
 LEAD_QUESTION = re.compile(r"牵头|哪个部门|哪些部门|什么部门|哪个单位|哪家单位|谁负责|谁来管|谁管|归谁|负责部门|"
                            r"主管部门|责任部门|哪个局|哪个厅")
 # where a resident applies: answered with the service offices, never the policy's lead department
-# (not "哪儿都能领": anywhere at all, a yes or no; nor "由哪个部门来交": who does it)
+# (not "哪儿都能领": anywhere at all, a yes or no; nor "由哪个部门来交": who does it); a person who asks
+# which office to turn to ("该找哪个部门") asks where to go, not who leads the policy
 _WHERE = re.compile(r"(?<![由归])(哪个部门|哪个单位|哪里|哪儿|去哪|找谁|什么地方)(?![都也])[^，。？?]{0,4}(办|申请|报名|领|交|咨询)|"
-                    r"(办理|申请|报名)[^，。？?]{0,4}(去哪|找谁|哪里|哪个部门)")
+                    r"(办理|申请|报名)[^，。？?]{0,4}(去哪|找谁|哪里|哪个部门)|"
+                    r"找(哪个|哪些|哪家|什么|啥)(部门|单位|机构)")
 # who does what a provision says ("医疗保险费由哪个部门来交", "档案谁负责办转移"): its text answers, not the
 # policy's lead
 _AGENT = re.compile(r"(由(哪个|哪些|什么|啥)(部门|单位|机构)来?|谁负责|谁来)(?!牵头|负责|主管|管)[\u4e00-\u9fff]")
