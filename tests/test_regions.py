@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.answering.composer import WHERE_TO_GO
+
 from conftest import ROOT
 
 LAW = ROOT.parent / "shared" / "corpus-extra" / "prc-employment-law-2015.txt"
@@ -287,6 +289,14 @@ def test_where_to_apply_is_the_office_a_document_names(assistant):
     n = next(i for i, c in enumerate(a.citations, start=1) if c.id == "prc-employment-law-2015:6.56")
     assert "社区公共就业服务机构申请就业援助" in a.summary and a.summary.endswith(f"[{n}]")
     assert "牵头" not in a.summary
+
+
+def test_where_no_document_names_the_office_the_advice_cites_nothing(assistant):
+    a = assistant.ask("创业担保贷款找哪个部门办？")
+    assert not a.refused and a.citations and "牵头" not in a.summary
+    # the hotline and the local offices are our advice: said once, and no article marker is put on them
+    assert a.summary.startswith("文件没有写明在哪里办理") and a.summary.endswith(WHERE_TO_GO)
+    assert a.answer.count(WHERE_TO_GO) == 1
 
 
 def test_the_summary_says_no_bare_condition(assistant):

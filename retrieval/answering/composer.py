@@ -415,7 +415,8 @@ class Composer:
                                  + (f"，{others}共同负责" if others else "") + f"。[{n}]")
                 prefix = f"{article_label(a, self.corpus)}：" if q.chapter else ""
                 lines.append(f"{prefix}“{citations[n - 1].quote}”[{n}]")
-        lines.append(WHERE_TO_GO)
+        if WHERE_TO_GO not in summary:
+            lines.append(WHERE_TO_GO)
         return Answer(q.text, "\n".join(lines), False, citations, [], None, query=r.query, notes=notes,
                       summary=summary)
 
@@ -433,7 +434,9 @@ class Composer:
             head = f"{self._chapter_head(picks)}{article_label(article, self.corpus)}规定："
             return f"{head}{self._opening(article, max(SUMMARY_CHARS - len(head), 20))}。[1]"
         if q.asked.kind == "where":
-            return self._office(q, r, picks) or f"{WHERE_TO_GO}[1]"
+            # the hotline and the local offices are our advice, not the articles': no marker on them
+            markers = "".join(f"[{n}]" for n in range(1, len(picks) + 1))
+            return self._office(q, r, picks) or f"文件没有写明在哪里办理，相关规定见下文{markers}。{WHERE_TO_GO}"
         if q.asked.kind == "lead" and article.lead_department:
             if q.sides:  # each document's own lead department, when they are compared
                 leads: dict[str, tuple[int, str]] = {}
