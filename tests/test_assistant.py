@@ -346,6 +346,9 @@ def test_a_person_who_chose_a_branch_of_a_rule_is_answered_with_that_branch(assi
     ("按照《内蒙古自治区就业困难人员认定办法》", False),
     ("在制定财税、金融、产业、贸易、投资等重大政策时", False),              # only says when
     ("对自主创业的分流人员", False),                                          # a condition without what it gets
+    ("在现行职业培训补贴直接补贴个人方式基础上", False),                      # only says on what basis
+    ("在就业补助资金和就业创业项目等方面", False),                            # only says in what respect
+    ("在就业补助资金和就业创业项目等方面，向少数民族聚居地区倾斜", True),
     ("整合现有平台资源，打造巴彦淖尔市“智慧就业”综合服务平台", True),
     ("对确有需要的创业企业，可适当延长孵化周期，延期最长不超过3年", True),
 ])

@@ -50,6 +50,8 @@ _NOT_A_YES = re.compile(r"合法|违法|允许|准许|能这样|可以这样|能
 _OFFICE = re.compile(r"(?:向|到)[^，。；;]{2,30}?(?:申请|办理|登记|咨询|求助|举报|投诉)")
 # a clause group that cannot stand alone: a condition without what it gets, or a list's lead-in alone
 _FRAGMENT = re.compile(r"(的|时|下列[^，。；;]{0,6}|如下|以下[^，。；;]{0,4})$")
+# a frame says in what respect or on what basis ("在……基础上", "在……等方面"), whatever words it holds
+_FRAME = re.compile(r"^在.*(上|中|下|方面|期间|以内|之内|内|里|前|后)$")
 # who a provision is for: "符合条件的创业者", "对…人员"
 _WHO_QUALIFIES = re.compile(r"符合条件的|^对.*的|(者|人员|毕业生|农牧民工?|职工|劳动力|劳动者|家庭|企业)$")
 _BY_DATE = re.compile(r"^(到|截至|截止到?)(\d{4}|[〇零一二三四五六七八九]{4})年(\d{1,2}月)?(底|末)?$")
@@ -136,12 +138,12 @@ def with_subject(sentences: Sequence[str], tokens: Sequence[set[str]]) -> list[s
 
 
 def _fragment(text: str) -> bool:
-    """A clause group that cannot stand alone: it only states a condition ("对自主创业的分流人员") or by
-    what or where ("根据……变化"), or it ends on a condition, a time ("……时") or a list's lead-in
-    ("为劳动者免费提供下列服务")."""
+    """A clause group that cannot stand alone: it only states a condition ("对自主创业的分流人员"), by
+    what or where ("根据……变化") or in what respect ("在……基础上"), or it ends on a condition, a time
+    ("……时") or a list's lead-in ("为劳动者免费提供下列服务")."""
     clauses = [c for c in _CLAUSE.split(text) if c]
-    return bool(_FRAGMENT.search(text)) or (not _PROVIDES.search(text)
-                                            and all(_CONDITION.search(c) or _PHRASE.match(c) for c in clauses))
+    return bool(_FRAGMENT.search(text)) or all(_FRAME.match(c) for c in clauses) or (
+        not _PROVIDES.search(text) and all(_CONDITION.search(c) or _PHRASE.match(c) for c in clauses))
 
 
 def _enumerates(clause: str, named: Sequence[str]) -> bool:
