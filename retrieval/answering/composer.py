@@ -131,18 +131,10 @@ def restates(text: str, other: str, share: float = 0.8) -> bool:
 
 
 def with_subject(sentences: Sequence[str], tokens: Sequence[set[str]]) -> list[set[str]]:
-    """Each sentence's words, a branch ("对自主就业的，…") with those of the rule it branches from, whose
-    subject it continues: "退役士兵……自主就业" then matches the branch, not only the rule's head. The
-    rule is the nearest sentence before that is not a branch itself: branches in a row are siblings
-    ("对不裁员的企业，给予稳岗补贴。对新增岗位吸纳分流人员的企业，…"), none speaks of another's."""
-    out, head = [], None
-    for i, s in enumerate(sentences):
-        if i > 0 and _BRANCH.match(s):
-            out.append(tokens[i] | tokens[head] if head is not None else set(tokens[i]))
-        else:
-            out.append(set(tokens[i]))
-            head = i
-    return out
+    """Each sentence's words, a branch ("对自主就业的，…") with those of the sentence before it, whose
+    subject it continues: "退役士兵……自主就业" then matches the branch, not only the rule's head."""
+    return [tokens[i] | tokens[i - 1] if i > 0 and _BRANCH.match(s) else tokens[i]
+            for i, s in enumerate(sentences)]
 
 
 def _fragment(text: str) -> bool:
