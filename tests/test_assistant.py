@@ -336,6 +336,17 @@ def test_a_branch_of_a_rule_speaks_of_the_people_the_rule_names():
                                                {"军队", "转业"}]
 
 
+def test_a_figure_from_another_documents_rule_is_said_under_its_name(assistant):
+    # the city's target (8个) and the region's (100个) must not read as one place's
+    ans = assistant.ask("巴彦淖尔打算建多少个创业园啊")
+    assert "8个" in ans.summary and ("100个" not in ans.summary or "内蒙古自治区：" in ans.summary), ans.summary
+    ans = assistant.ask("临河区的零就业家庭有什么帮扶措施？")
+    docs = {c.id.split(":")[0] for c in ans.citations[:2]}
+    assert docs == {"byn-2018-49", "nmg-2017-132"}
+    assert ans.summary.startswith("根据规定，巴彦淖尔市：") and "内蒙古自治区：" in ans.summary, ans.summary
+
+
+
 def test_a_person_who_chose_a_branch_of_a_rule_is_answered_with_that_branch(assistant):
     ans = assistant.ask("我是退役士兵，不要安排工作，选择自主就业，能享受什么政策？")
     assert not ans.refused and "对自主就业" in ans.summary and "优惠政策" in ans.summary, ans.summary

@@ -437,8 +437,8 @@ class Composer:
             return f"{head}{self._opening(article, max(SUMMARY_CHARS - len(head), 20))}。[1]"
         if q.asked.kind == "where":
             # the hotline and the local offices are our advice, not the articles': no marker on them
-            markers = "".join(f"[{n}]" for n in range(1, len(picks) + 1))
-            return self._office(q, r, picks) or f"文件没有写明在哪里办理，相关规定见下文{markers}。{WHERE_TO_GO}"
+            cited = "".join(f"[{n}]" for n in range(1, len(picks) + 1))
+            return self._office(q, r, picks) or f"文件没有写明在哪里办理，相关规定见下文{cited}。{WHERE_TO_GO}"
         if q.asked.kind == "lead" and article.lead_department:
             if q.sides:  # each document's own lead department, when they are compared
                 leads: dict[str, tuple[int, str]] = {}
@@ -477,7 +477,14 @@ class Composer:
                 spans.append((1, max(more, key=lambda s: first.get(s, 0.0)
                                       + NEW_WORDS * self._adds(r, unsaid, article, s)), True))
         parts: list[str] = []
+        markers: list[int] = []   # each part's citation
+        named = False             # a part gives a figure of another document than the first
         budget = SUMMARY_CHARS
+        # a figure from another document than the first says whose rule it is ("内蒙古自治区：…"): two
+        # figures side by side (8个, 100个) must not read as one place's (both places' rules apply there)
+        other = {n: f"{self.reader.label(a.doc_id)}：" for n, (a, _) in enumerate(picks[:2], start=1)
+                 if a.doc_id != article.doc_id}
+        labels = len(other[2]) + len(self.reader.label(article.doc_id)) + 1 if other else 0
         for n, sentence, filler in spans:
             item = _ITEM.search(sentence)
             if item and _LEAD_IN.search(sentence[:item.start()]) and not filler:
@@ -486,9 +493,14 @@ class Composer:
                 items = self._items(picks[n - 1][0], budget - len(head) - 1)
                 if items:
                     parts.append(f"{head}：{items}。[{n}]")
+                    markers.append(n)
+                    named = named or n in other and bool(numbers_in(items))
                     budget -= len(head) + len(items) + 1
                     continue
-            best = self._best_clauses(q, r, sentence, min(budget, FILLER_CHARS) if filler else budget)
+            figure = n in other and not named and bool(numbers_in(sentence))
+            room = budget - labels if figure else budget  # the names it needs said too
+            best = self._best_clauses(q, r, sentence, min(room, FILLER_CHARS) if filler else room)
+            figure = figure and bool(numbers_in(best))
             if parts and best:
                 # a part adds only what was not said (a city often restates the region word for word); what
                 # is left of a part mostly said already is its framing ("支持企业尽最大努力挖掘内部安置潜力")
@@ -498,14 +510,21 @@ class Composer:
             if not best or _fragment(best) or filler and parts and not self._adds_more(r, best, parts[0]):
                 continue
             parts.append(f"{best}。[{n}]")
-            budget -= len(best)
+            markers.append(n)
+            budget -= len(best) + (labels if figure else 0)
+            named = named or figure
             if budget < 20:
                 break
         if not parts and spans:  # only fragments: the best clauses of the anchor sentence, as they are
             best = self._best_clauses(q, r, spans[0][1], SUMMARY_CHARS)
-            parts = [f"{best}。[{spans[0][0]}]"] if best else []
+            parts, markers = ([f"{best}。[{spans[0][0]}]"], [spans[0][0]]) if best else ([], [])
         if not parts:
             return ""
+        if named:  # each document's parts together, under its name
+            mine = [p for p, n in zip(parts, markers, strict=True) if n not in other]
+            theirs = [p for p, n in zip(parts, markers, strict=True) if n in other]
+            parts = ([f"{self.reader.label(article.doc_id)}：{mine[0]}", *mine[1:]] if mine else []) \
+                + [f"{other[2]}{theirs[0]}", *theirs[1:]]
         # "可以" only where the provision gives what was asked about, in its words
         yes = (_PROVIDES.search(parts[0]) and not _NEGATED.search(parts[0]) and not _NOT_A_YES.search(parts[0] + q.asking)
                and idf_coverage(self.retriever.tokenize(q.asking), set(self.retriever.tokenize(parts[0])),
