@@ -346,7 +346,6 @@ def test_a_figure_from_another_documents_rule_is_said_under_its_name(assistant):
     assert ans.summary.startswith("根据规定，巴彦淖尔市：") and "内蒙古自治区：" in ans.summary, ans.summary
 
 
-
 def test_a_person_who_chose_a_branch_of_a_rule_is_answered_with_that_branch(assistant):
     ans = assistant.ask("我是退役士兵，不要安排工作，选择自主就业，能享受什么政策？")
     assert not ans.refused and "对自主就业" in ans.summary and "优惠政策" in ans.summary, ans.summary
