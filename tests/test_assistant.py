@@ -334,6 +334,11 @@ def test_a_branch_of_a_rule_speaks_of_the_people_the_rule_names():
     tokens = [{"退役士兵", "安置"}, {"自主", "就业"}, {"军队", "转业"}]
     assert with_subject(sentences, tokens) == [{"退役士兵", "安置"}, {"退役士兵", "安置", "自主", "就业"},
                                                {"军队", "转业"}]
+    # a rule that lists whom it is for names its own people
+    sentences = ["实施就业帮扶行动，支持贫困旗县发展农畜产品加工。",
+                 "对农牧民合作社、种养殖大户等生产经营主体，给予一定奖补。"]
+    tokens = [{"贫困", "加工"}, {"合作社", "奖补"}]
+    assert with_subject(sentences, tokens) == tokens
 
 
 def test_a_figure_from_another_documents_rule_is_said_under_its_name(assistant):

@@ -56,8 +56,9 @@ _FRAME = re.compile(r"^在.*(上|中|下|方面|期间|以内|之内|内|里|前
 _WHO_QUALIFIES = re.compile(r"符合条件的|^对.*的|(者|人员|毕业生|农牧民工?|职工|劳动力|劳动者|家庭|企业)$")
 _BY_DATE = re.compile(r"^(到|截至|截止到?)(\d{4}|[〇零一二三四五六七八九]{4})年(\d{1,2}月)?(底|末)?$")
 # a sentence opening on a condition ("对自主就业的，…") is a branch of the rule the sentence before it
-# states ("加大退役士兵安置工作力度，对符合政府安排工作条件的，…"): it speaks of the same people
-_BRANCH = re.compile(r"^(对|凡|符合条件的)")
+# states ("加大退役士兵安置工作力度，对符合政府安排工作条件的，…"): it speaks of the same people; one that
+# lists whom it is for ("对农牧民合作社、种养殖大户…等生产经营主体，…") names its own
+_BRANCH = re.compile(r"^(对(?![^，,；;。]*、)|凡|符合条件的)")
 _CONTINUES = re.compile(r"^(并|但|且|或|及|而|同时|其中|[（(][一二三四五六七八九十\d]+[）)])")
 # a question with no word of Chinese or of the documents in it: told apart from one they do not answer
 NOT_UNDERSTOOD = "没看懂您的问题，可以换个说法吗？请用中文说说您想了解哪方面的就业创业政策，比如“返乡创业有什么扶持？”"
