@@ -247,6 +247,14 @@ def test_a_comparison_is_answered_for_each_document_in_turn(assistant):
     assert same.summary.startswith("根据规定，") and "内蒙古自治区：" not in same.summary, same.summary
 
 
+def test_each_side_of_a_comparison_says_what_the_other_does_not(assistant):
+    # both documents say 扩大就业数据信息来源; only the city builds a data-sharing mechanism
+    ans = assistant.ask("市里在就业数据的统计来源上比自治区多了些啥？")
+    city = re.search("巴彦淖尔市：([^[]*)\\[(\\d)\\]", ans.summary)
+    assert city and "数据共享机制" in city.group(1), ans.summary
+    assert city.group(1).rstrip("。") in ans.citations[int(city.group(2)) - 1].quote
+
+
 def test_a_lookup_summary_says_what_the_article_is_about_and_how_it_begins(assistant):
     ans = assistant.ask("实施意见第四部分第三条")
     article = assistant.corpus.article("nmg-2017-132:4.3")

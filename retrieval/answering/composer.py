@@ -35,6 +35,7 @@ SUMMARY_WANTED = 80     # a clause group is extended with its neighbours up to t
 FILLER_CHARS = 40       # what else the first rule says, added while there is room: at most this long
 NEW_WORDS = 1.0         # weight, in choosing what else to say, of the question's words not yet said
 ENUMERATES = 0.5        # weight of a clause listing what the question asks for by name
+DIFFERS = 0.3           # weight, in a comparison, of a clause the other side does not say
 PROVIDES = 0.2          # weight of a clause that gives something (给予, 享受, 补贴 …): a hint, not the question's words
 _YEAR_IN_TEXT = re.compile(r"(?<!\d)((?:19|20)\d{2})年")
 _CLAUSE = re.compile(r"[，,；;：:。]")
@@ -546,7 +547,9 @@ class Composer:
         if len(sides) < 2:
             return ""
         parts: list[str] = []
-        for doc_id, n in list(sides.items())[:2]:
+        compared = list(sides.items())[:2]
+        said = ""  # what the first side says
+        for doc_id, n in compared:
             article = picks[n][0]
             label = self.reader.label(doc_id)
             relevance = self._sentence_relevance(r, article)
@@ -556,10 +559,13 @@ class Composer:
                                key=lambda s: relevance.get(s, 0.0) + NEW_WORDS * self._adds(r, unsaid, article, s))
             else:
                 sentence = max(shown[n], key=lambda s: relevance.get(s, 0.0))
-            best = self._best_clauses(q, r, sentence, SUMMARY_CHARS // 2 - len(label) - 1)
+            # each side for what the other does not say: the first against the other's article
+            other = said or next(picks[m][0].body for d, m in compared if d != doc_id)
+            best = self._best_clauses(q, r, sentence, SUMMARY_CHARS // 2 - len(label) - 1, other)
             if not best or _fragment(best) or parts and all(restates(parts[0], c) for c in _CLAUSE.split(best) if c):
                 return ""
             parts.append(f"{label}：{best}。[{n + 1}]")
+            said = said or best
             if sentence not in shown[n]:  # what the summary says is in the quote it cites
                 shown[n][:] = [s for s in article.sentences if s in shown[n] or s == sentence]
         return "\n".join(parts)  # each side on its own line
@@ -635,9 +641,10 @@ class Composer:
             cut -= 1
         return text[:cut] + "…"
 
-    def _best_clauses(self, q: Query, r: Retrieval, sentence: str, budget: int) -> str:
+    def _best_clauses(self, q: Query, r: Retrieval, sentence: str, budget: int, other: str = "") -> str:
         """The sentence's clause that best answers the question, with the condition or the provision that
-        completes it ("对……的，给予……"), then its neighbours while they fit the budget."""
+        completes it ("对……的，给予……"), then its neighbours while they fit the budget. In a comparison,
+        a clause `other` (what the other side says) does not restate counts more."""
         clauses = [c for c in _CLAUSE.split(sentence.rstrip("。；;")) if c]
         if not clauses:
             return ""
@@ -651,6 +658,7 @@ class Composer:
             value += 1.0 if figure and has_figure(figure, c, q.asked.unit) else 0.0
             value += 0.3 if q.asked.who and _WHO_QUALIFIES.search(c) else 0.0
             value += ENUMERATES if _enumerates(c, named) else 0.0
+            value += DIFFERS if other and not restates(other, c) else 0.0
             return value
         i = max(range(len(clauses)), key=score)
         lo, hi = i, i
