@@ -248,6 +248,21 @@ def test_a_chapter_is_listed(assistant):
     assert a.summary.startswith("《就业促进法》第三章“公平就业”共七条") and a.answer.startswith(a.summary)
 
 
+def test_a_law_that_is_not_loaded_is_said_to_be_missing_not_answered_for(assistant):
+    # loaded: answered from it; not loaded: neither its article numbers nor its name go to another document
+    a = assistant.ask("《就业促进法》对残疾人就业有什么规定？")
+    assert not a.refused and a.citations[0].id.startswith("prc-employment-law-2015:")
+    a = assistant.ask("劳动合同法第三十九条是怎么规定的？")
+    assert a.refused and a.refusal_reason == "document_not_loaded", a.answer
+    assert "《劳动合同法》" in a.answer and "《就业促进法》" in a.answer and "共" not in a.answer
+    a = assistant.ask("按社会保险法，失业保险金最长能领多久？")
+    assert a.refused and a.refusal_reason == "document_not_loaded" and "《社会保险法》" in a.answer
+    assert all(c.id.split(":")[0] in assistant.corpus.docs_by_id for c in a.related)
+    # a rule a loaded document cites is answered for by the document that cites it
+    a = assistant.ask("按照《内蒙古自治区就业困难人员认定办法》，就业困难人员范围怎么定？")
+    assert not a.refused and a.citations
+
+
 def test_an_article_that_does_not_exist_says_so(assistant):
     a = assistant.ask("就业促进法第七十条")
     assert a.refused and a.refusal_reason == "no_such_article"

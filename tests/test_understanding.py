@@ -13,7 +13,7 @@ from retrieval.understanding.asking import (
 from retrieval.understanding.lexicon import Synonym, certificate_named, certificates, expand, uncovered_topics
 from retrieval.understanding.periods import period_of
 from retrieval.understanding.query import Reader
-from retrieval.understanding.references import ArticleLookup, DocumentNames
+from retrieval.understanding.references import ArticleLookup, DocumentNames, laws_named
 
 from conftest import ROOT
 
@@ -464,3 +464,17 @@ def test_a_comparison_naming_one_document_loosely_searches_the_others_too(reader
 def test_a_comparison_is_of_the_documents_it_names_or_speaks_of_together(reader, question, compared):
     sides = reader.read(question).sides
     assert (set(sides) == {"byn-2018-49", "nmg-2017-132"}) if compared else sides == ()
+
+
+@pytest.mark.parametrize("text, names", [
+    ("劳动合同法第三十九条是怎么规定的？", ["劳动合同法"]),
+    ("公司辞退我，按劳动合同法该赔多少", ["劳动合同法"]),
+    ("根据《社会保险法》，失业保险金领多久？", ["社会保险法"]),
+    ("中华人民共和国就业促进法第七十条", ["中华人民共和国就业促进法"]),
+    ("工伤保险条例规定工伤怎么认定", ["工伤保险条例"]),
+    # words ending in 法 that name no law, and 法 inside a longer word
+    ("两份文件的提法有什么不同？", []), ("有没有什么好办法", []), ("公司这样做合法吗", []),
+    ("到了法定退休年龄怎么办", []), ("有法律援助吗", []),
+])
+def test_laws_named_by_their_own_name(text, names):
+    assert laws_named(text) == names

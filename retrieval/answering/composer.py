@@ -309,6 +309,10 @@ class Composer:
 
     # ------------------------------------------------------------ deciding
     def compose(self, q: Query, r: Retrieval) -> Answer:
+        if q.unloaded:
+            # the law asked about is not here: say which documents are, and show what they say, marked
+            related = self._articles(q, r)[:2] if r.hits and self._confident(r) else []
+            return self._decline(q, r, "document_not_loaded", text=self._not_loaded(q, bool(related)), articles=related)
         if q.missing:
             return self._decline(q, r, "no_such_article", text=f"{q.missing}请核对条款序号，或直接描述您想了解的内容。")
         if not q.scope:
@@ -746,6 +750,12 @@ class Composer:
         return (f"抱歉，目前收录的政策文件只适用于{areas}，{what}没有收录，无法回答。"
                 f"请咨询当地人社部门，或拨打{HOTLINE}人社服务热线。")
 
+    def _not_loaded(self, q: Query, related: bool) -> str:
+        loaded = "".join(document_label(self.corpus.document(d)) for d in self.reader.order)
+        return (f"抱歉，目前收录的政策文件中没有{'、'.join(f'《{n}》' for n in q.unloaded)}，无法按它回答。"
+                f"收录的是{loaded}。" + ("下面列出收录文件中的相关规定，仅供参考。" if related else "")
+                + f"具体问题可拨打{HOTLINE}人社服务热线咨询。")
+
     def _other_years(self, q: Query) -> str:
         issued = "、".join(f"{self.corpus.document(d).short_name}（{self.corpus.document(d).year}年）"
                            for d in q.scope if self.corpus.document(d).year)
@@ -760,7 +770,7 @@ class Composer:
     def _decline(self, q: Query, r: Retrieval, reason: str, text: str | None = None,
                  articles: Sequence[Article] = (), topics: Sequence[str] = ()) -> Answer:
         related: list[Citation] = []
-        if reason in ("period_not_covered", "place_not_covered"):
+        if reason in ("period_not_covered", "place_not_covered", "document_not_loaded"):
             related = [citation_for(a, self.corpus, self.quote(a, self._sentences(r, a, Asked()))) for a in articles]
         if reason == "figure_missing":
             what = _FIGURE_WORDS.get(q.asked.figure or "", "具体数字")

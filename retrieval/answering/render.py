@@ -13,6 +13,8 @@ def related_heading(answer: Answer) -> str:
         return "收录文件中的相关规定（发布于较早年份，仅供参考，可能已有新规定）"
     if answer.refusal_reason == "place_not_covered":
         return "在当地同样适用的上级规定（仅供参考，不是当地自己的政策）"
+    if answer.refusal_reason == "document_not_loaded":
+        return "收录文件中的相关规定（仅供参考，不是您问的那部法律法规）"
     return "相关条款（供参考，其中没有所问的内容）"
 
 

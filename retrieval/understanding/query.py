@@ -31,7 +31,7 @@ from retrieval.understanding.places import (
     Place,
     gazetteer,
 )
-from retrieval.understanding.references import ArticleLookup, DocumentNames
+from retrieval.understanding.references import ArticleLookup, DocumentNames, laws_named
 
 # ---------------------------------------------------------------- the Query
 
@@ -60,6 +60,7 @@ class Query:
     sides: tuple[str, ...] = ()        # documents compared, to be answered each in turn ("自治区和巴彦淖尔分别…")
     identity: tuple[str, ...] = ()     # clauses of the story that only say who the person is ("我是个体工商户")
     acts_on_before: bool = False       # the asking clause renews or replaces what was named before ("去哪换证")
+    unloaded: tuple[str, ...] = ()     # laws or regulations named that no loaded document is ("劳动合同法")
 
     @property
     def is_lookup(self) -> bool:
@@ -164,6 +165,7 @@ class Reader:
         self.order = {d.doc_id: i for i, d in enumerate(self.documents)}
         self.relative = relative_place_words(self.home, self.places) if self.home else {}
         self._names: tuple[dict[str, list[Place]], list[int]] | None = None
+        self._texts = "\n".join(f"{a.title}\n{a.body}" for a in self.articles)
 
     @property
     def place_names(self) -> tuple[dict[str, list[Place]], list[int]]:
@@ -190,6 +192,16 @@ class Reader:
         """Documents whose rules apply at any of the places, most local first."""
         ids = [d for d in self.order if any(self.region[d].contains(p) for p in places)]
         return sorted(ids, key=lambda d: (-LEVELS.index(self.region[d].level), self.order[d]))
+
+    def unloaded(self, text: str) -> list[str]:
+        """Laws or regulations the text names that no loaded document is, nor any loaded one cites
+        ("按照《内蒙古自治区就业困难人员认定办法》" is cited by the city's rules, which answer for it)."""
+        out = []
+        for name in laws_named(text):
+            core = name.removeprefix("中华人民共和国")
+            if not (self.names.found(name) or any(core in alias for alias in self.names.owners) or core in self._texts):
+                out.append(name)
+        return out
 
     def label(self, doc_id: str) -> str:
         """How a person names where a document applies: 国家, 内蒙古自治区, 巴彦淖尔市."""
@@ -256,10 +268,12 @@ class Reader:
         mentioned = list(dict.fromkeys([d for d in scope if d in named]
                                        + [d for d in scope if any(self.region[d] == p for p in said[1])]))
         sides = mentioned if len(mentioned) >= 2 else list(scope) if _BOTH.search(text) or compares and mentioned else []
-        articles, unknown = self.lookup.references(text, scope or None)
+        # a law named that is not loaded: its article numbers are not any loaded document's
+        unloaded = [] if named or doc_ids else self.unloaded(text)
+        articles, unknown = self.lookup.references(text, scope or None) if not unloaded else ([], [])
         if follow_up and previous and not articles and any(said):
             articles = self._counterparts(previous, scope)
-        chapter, no_chapter = ([], []) if articles else self.lookup.chapter(text, scope or None)
+        chapter, no_chapter = ([], []) if articles or unloaded else self.lookup.chapter(text, scope or None)
         missing = None
         if not articles and not chapter and (unknown or no_chapter):
             names = {d: m.short_name for d, m in self.docs_by_id.items()}
@@ -273,7 +287,7 @@ class Reader:
             setting=" ".join(setting), story=" ".join(story),
             own_rules_missing=own_rules_missing, sides=tuple(sides) if len(sides) >= 2 else (),
             identity=tuple(c for c in story if IDENTITY.match(c)),
-            acts_on_before=any(ACTS_ON_BEFORE.search(c) for c in asking))
+            acts_on_before=any(ACTS_ON_BEFORE.search(c) for c in asking), unloaded=tuple(unloaded))
 
     def _asked_places(self, places: list[Place], asking: Sequence[str]) -> list[Place]:
         """Of several places named, those the asking clauses name ("我从临河搬到包头了，包头那边…是怎么规定的");

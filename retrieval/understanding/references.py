@@ -48,6 +48,24 @@ class DocumentNames:
         return re.sub(r"\s+", " ", text).strip()
 
 
+# a law or regulation a question names by its own name: in 《》, or a name ending in 法 or 条例 ("劳动合同法
+# 第三十九条", "按社会保险法"). A name is a run of characters without a pronoun, preposition, particle or
+# conjunction in it; words that end in 法 without naming a law (办法, 合法, 提法…) are not names
+_TITLED = re.compile(r"《([^《》]{2,40})》")
+_LAW_NAME = re.compile(r"((?:中华人民共和国)?[^\s，,。？?！!、；;：:“”\"《》我你他她们按照据依对在从用拿查问看请想那这的了和与及或是"
+                       r"各有么啥说给被把让向跟]{2,12}(?:法(?![律定人规院官治制庭令典学务术师])|条例))")
+_NOT_A_LAW = re.compile(r"(办法|方法|做法|合法|依法|违法|非法|无法|想法|看法|说法|提法|设法|执法|守法|用法|写法|算法|"
+                        r"手法|司法|立法|疗法|语法|书法|打法|玩法|犯法|不法|章法|效法|枉法|变法|没法)$")
+
+
+def laws_named(text: str) -> list[str]:
+    """Names of laws and regulations the text gives ("劳动合同法", 《社会保险法》), whether loaded or not."""
+    names = [m.group(1).strip() for m in _TITLED.finditer(text)]
+    bare = _TITLED.sub(" ", text)
+    names += [m.group(1) for m in _LAW_NAME.finditer(bare) if not _NOT_A_LAW.search(m.group(1))]
+    return list(dict.fromkeys(names))
+
+
 # ---------------------------------------------------------------- article and chapter references
 
 _NUM = rf"(?:\d{{1,3}}|[{CN_NUMERAL}]{{1,4}})"
