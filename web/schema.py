@@ -98,7 +98,7 @@ MIGRATIONS = (
             created_at     {time} NOT NULL,         -- UTC
             question       TEXT    NOT NULL,        -- redacted
             refused        INTEGER NOT NULL,        -- 1 when the assistant declined
-            refusal_reason TEXT,                    -- no_match | out_of_scope | figure_missing | …
+            refusal_reason TEXT,                    -- no_match | out_of_scope | figure_missing
             citation_ids   TEXT    NOT NULL,        -- JSON list
             generator      TEXT    NOT NULL,        -- extractive | llm
             llm_error      TEXT,                    -- why an LLM answer was not used, when one was asked

@@ -488,9 +488,10 @@ class Composer:
         budget = SUMMARY_CHARS
         # a figure from another document than the first says whose rule it is ("内蒙古自治区：…"): two
         # figures side by side (8个, 100个) must not read as one place's (both places' rules apply there)
-        other = {n: f"{self.reader.label(a.doc_id)}：" for n, (a, _) in enumerate(picks[:2], start=1)
-                 if a.doc_id != article.doc_id}
-        labels = len(other[2]) + len(self.reader.label(article.doc_id)) + 1 if other else 0
+        mine = f"{self.reader.label(article.doc_id)}："
+        theirs = f"{self.reader.label(picks[1][0].doc_id)}：" if len(picks) > 1 and picks[1][0].doc_id != article.doc_id else ""
+        other = {2} if theirs else set()   # the marker of the other document's part
+        labels = len(mine) + len(theirs)
         for n, sentence, filler in spans:
             item = _ITEM.search(sentence)
             if item and _LEAD_IN.search(sentence[:item.start()]) and not filler:
@@ -527,10 +528,10 @@ class Composer:
         if not parts:
             return ""
         if named:  # each document's parts together, under its name
-            mine = [p for p, n in zip(parts, markers, strict=True) if n not in other]
-            theirs = [p for p, n in zip(parts, markers, strict=True) if n in other]
-            parts = ([f"{self.reader.label(article.doc_id)}：{mine[0]}", *mine[1:]] if mine else []) \
-                + [f"{other[2]}{theirs[0]}", *theirs[1:]]
+            own_parts = [p for p, n in zip(parts, markers, strict=True) if n not in other]
+            other_parts = [p for p, n in zip(parts, markers, strict=True) if n in other]
+            parts = ([mine + own_parts[0], *own_parts[1:]] if own_parts else []) \
+                + [theirs + other_parts[0], *other_parts[1:]]
         # "可以" only where the provision gives what was asked about, in its words
         yes = (_PROVIDES.search(parts[0]) and not _NEGATED.search(parts[0]) and not _NOT_A_YES.search(parts[0] + q.asking)
                and idf_coverage(self.retriever.tokenize(q.asking), set(self.retriever.tokenize(parts[0])),
