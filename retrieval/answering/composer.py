@@ -311,19 +311,19 @@ class Composer:
     def compose(self, q: Query, r: Retrieval) -> Answer:
         if q.unloaded:
             # the law asked about is not here: say which documents are, and show what they say, marked
-            related = self._articles(q, r)[:2] if r.hits and self._confident(r) else []
+            related = self._beside_decline(q, r)
             return self._decline(q, r, "document_not_loaded", text=self._not_loaded(q, bool(related)), articles=related)
         if q.missing:
             return self._decline(q, r, "no_such_article", text=f"{q.missing}请核对条款序号，或直接描述您想了解的内容。")
         if not q.scope:
             return self._decline(q, r, "place_not_covered", text=self._not_covered(q))
         if q.own_rules_missing:
-            higher = self._articles(q, r)[:2] if r.hits and self._confident(r) else []
+            higher = self._beside_decline(q, r)
             return self._decline(q, r, "place_not_covered", text=self._not_covered(q, bool(higher)),
                                  articles=higher)
         if q.period and not self._period_covered(q):
             # the older provisions on the topic, when there are clearly relevant ones, marked as such
-            older = self._articles(q, r)[:2] if r.hits and self._confident(r) else []
+            older = self._beside_decline(q, r)
             return self._decline(q, r, "period_not_covered", text=self._other_years(q), articles=older)
         if not r.referenced and not any(t in self.retriever.bm25.vocab or self.retriever.tokenize.is_word(t)
                                         for t in r.tokens):
@@ -378,6 +378,10 @@ class Composer:
             return self._decline(q, r, "figure_missing", articles=articles)
         not_given = [] if r.referenced else [kind for kind in q.asked.also if not given(kind)]
         return self._answer(q, r, self._local_first(q, r, picks), not_given)
+
+    def _beside_decline(self, q: Query, r: Retrieval) -> list[Article]:
+        """The two best articles, listed as `related` beside a decline, when retrieval is confident."""
+        return self._articles(q, r)[:2] if r.hits and self._confident(r) else []
 
     def _local_first(self, q: Query, r: Retrieval, picks: list[tuple[Article, list[str]]]):
         """The place's own rule before the higher rule it implements, when both are about as relevant."""
