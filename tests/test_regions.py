@@ -344,6 +344,19 @@ def test_a_lists_lead_in_is_said_with_its_items(assistant):
     assert "（一）" not in a.summary and len(re.sub(r"\[\d+\]", "", a.summary)) <= 110
 
 
+def test_an_item_chosen_alone_is_said_after_its_lists_lead_in(assistant):
+    a = assistant.ask("残疾人自己干个体经营，按就业促进法在税收上有啥照顾？")
+    assert a.citations[0].id == "prc-employment-law-2015:2.17"
+    assert "对下列企业、人员依法给予税收优惠：从事个体经营的残疾人" in a.summary
+    assert not re.search(r"（[一二三四五六七八九十]+）", a.summary)
+
+
+def test_a_list_question_takes_the_list_of_the_second_rule_when_the_first_has_none(assistant):
+    a = assistant.ask("公共就业服务机构免费给我们提供哪些服务？")
+    n = next(i for i, c in enumerate(a.citations, start=1) if c.id == "prc-employment-law-2015:4.35")
+    assert n <= 2 and a.summary.startswith("包括：就业政策法规咨询；") and a.summary.endswith(f"[{n}]")
+
+
 def test_a_listed_matter_is_referred_a_trade_one_may_start_is_not(assistant):
     # the routing table names matters other offices handle, never a trade: starting any business is in scope
     trademark = assistant.ask("我开了个小作坊，想注册个商标，去哪办？")

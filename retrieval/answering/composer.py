@@ -153,6 +153,15 @@ def _enumerates(clause: str, named: Sequence[str]) -> bool:
     return any(w in clause and ("、" in clause or f"等{w}" in clause) for w in named)
 
 
+def _lead_in(article: Article) -> str:
+    """The clause that introduces an article's list ("对下列企业、人员依法给予税收优惠"); "" without one."""
+    for sentence in article.sentences:
+        item = _ITEM.search(sentence)
+        if item and _LEAD_IN.search(sentence[:item.start()]):
+            return [c for c in _CLAUSE.split(sentence[:item.start()]) if c][-1]
+    return ""
+
+
 def document_label(meta: DocumentMeta) -> str:
     return f"《{meta.short_name}》"
 
@@ -462,8 +471,10 @@ class Composer:
         if q.articles:  # what the article is about, then how it begins
             head = f"这一条是“{article.title}”：" if article.title else "这一条规定："
             return f"{head}{self._opening(article, SUMMARY_CHARS - len(head))}。[1]"
-        if q.asked.kind == "list" and not q.sides and (items := self._items(article, SUMMARY_CHARS - 3)):
-            return f"包括：{items}。[1]"
+        if q.asked.kind == "list" and not q.sides:  # the list of the first two rules that has one
+            for n, (a, _) in enumerate(picks[:2], start=1):
+                if items := self._items(a, SUMMARY_CHARS - 5):
+                    return f"包括：{items}。[{n}]"
         if compared := self._compared(q, r, picks, shown):
             return compared
         # the most relevant chosen sentence of the first two rules (the second article often says what
@@ -507,6 +518,15 @@ class Composer:
                     markers.append(n)
                     named = named or n in other and bool(numbers_in(items))
                     budget -= len(head) + len(items) + 1
+                    continue
+            head = _lead_in(picks[n - 1][0])
+            if head and _ITEM.match(sentence) and not filler:
+                # an item alone ("（五）从事个体经营的残疾人") says nothing: it is said after its list's lead-in
+                alone = _ITEM.sub("", sentence, count=1).strip().rstrip("。；;，,:：")
+                if len(head) + len(alone) + 1 <= budget:
+                    parts.append(f"{head}：{alone}。[{n}]")
+                    markers.append(n)
+                    budget -= len(head) + len(alone) + 1
                     continue
             figure = n in other and not named and bool(numbers_in(sentence))
             room = budget - labels if figure else budget  # the names it needs said too
