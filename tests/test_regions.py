@@ -351,6 +351,13 @@ def test_an_item_chosen_alone_is_said_after_its_lists_lead_in(assistant):
     assert not re.search(r"（[一二三四五六七八九十]+）", a.summary)
 
 
+def test_a_sanction_asked_about_is_said_to_its_end_each_consequence_with_its_condition(assistant):
+    a = assistant.ask("没有经过许可和登记就私自开职业中介，会受到什么处罚？")
+    assert a.citations[0].id == "prc-employment-law-2015:8.64"
+    # "五万元以下的罚款" is a bound, not a list's lead-in left hanging
+    assert "依法予以关闭" in a.summary and "有违法所得的，没收违法所得，并处一万元以上五万元以下的罚款" in a.summary
+
+
 def test_a_list_question_takes_the_list_of_the_second_rule_when_the_first_has_none(assistant):
     a = assistant.ask("公共就业服务机构免费给我们提供哪些服务？")
     n = next(i for i, c in enumerate(a.citations, start=1) if c.id == "prc-employment-law-2015:4.35")

@@ -143,6 +143,14 @@ def test_figures_asked_beside_another_question_are_asked_too():
     assert asked_in(asking_clauses("养老、医疗保险能不能补缴？")).also == ()
 
 
+def test_what_happens_to_whoever_breaks_a_rule_is_asked_by_the_asking_clause():
+    for question in ("没许可就开职业中介，会怎么处罚？", "中介收押金，被查到会被怎么处理？", "罚多少钱？"):
+        assert asked_in(asking_clauses(question)).sanction, question
+    # a penalty named in the story, or a case handled, asks no sanction
+    assert not asked_in(asking_clauses("我被罚过款，现在想创业，能贷款吗？")).sanction
+    assert not asked_in(asking_clauses("创业担保贷款怎么处理申请？")).sanction
+
+
 def test_focus_is_the_clause_that_asks():
     assert asking_clauses("我是退伍军人，户口在巴彦淖尔，想创业有补贴吗") == ["想创业有补贴吗"]
     assert asking_clauses("我户口在巴彦淖尔，想办护照") == ["想办护照"]

@@ -25,7 +25,9 @@ from retrieval.understanding.query import Query, Reader
 HOTLINE = "12333"
 LIST_CHARS = 600       # a list article up to this length is quoted whole when a question asks 哪些
 _ITEM = re.compile(r"[（(][一二三四五六七八九十]+[）)]")
-_LEAD_IN = re.compile(r"下列|如下|以下")
+# "以下" after a figure is a bound ("五万元以下的罚款"), not a list's lead-in ("以下几类人员")
+_BELOW = r"(?<![\d〇零一二三四五六七八九十百千万亿元岁年月日天周人户个次倍级%])以下"
+_LEAD_IN = re.compile(r"下列|如下|" + _BELOW)
 _ITEMS = re.compile(r"[（(][一二三四五六七八九十]+[）)]|[；;].*[；;]")
 SUMMARY_CHARS = 100     # the direct answer's length at most (characters, without markers)
 OWN_WORDS, ADDED_WORDS = 0.4, 0.2  # weights of word overlap in choosing sentences
@@ -44,13 +46,15 @@ _CONDITION = re.compile(r"^(对|凡|符合|为|对于)|的$")
 # a phrase that only says by what or where ("根据……变化", "按照《……办法》", "与……契合的创业园")
 _PHRASE = re.compile(r"^(根据|按照|依照|依据|与|在|通过|经)")
 _NEGATED = re.compile(r"不得|不予|不再|禁止|取消")
+# what a rule does to whoever breaks it
+_SANCTIONS = re.compile(r"罚款|处罚|吊销|没收|予以关闭|责令|处分|追究")
 # "可以。" answers whether the person can have something; never whether someone else's act is allowed
 # ("中介扣我身份证，这允许吗"), and never above a sanction
 _NOT_A_YES = re.compile(r"合法|违法|允许|准许|能这样|可以这样|能收|该收|对吗|算不算|处罚|罚款|责令|吊销|追究")
 # where a document itself names the office to go to ("向住所地街道、社区公共就业服务机构申请")
 _OFFICE = re.compile(r"(?:向|到)[^，。；;]{2,30}?(?:申请|办理|登记|咨询|求助|举报|投诉)")
 # a clause group that cannot stand alone: a condition without what it gets, or a list's lead-in alone
-_FRAGMENT = re.compile(r"(的|时|下列[^，。；;]{0,6}|如下|以下[^，。；;]{0,4})$")
+_FRAGMENT = re.compile(r"(的|时|下列[^，。；;]{0,6}|如下|" + _BELOW + r"[^，。；;]{0,4})$")
 # a frame says in what respect or on what basis ("在……基础上", "在……等方面"), whatever words it holds
 _FRAME = re.compile(r"^在.*(上|中|下|方面|期间|以内|之内|内|里|前|后)$")
 # who a provision is for: "符合条件的创业者", "对…人员"
@@ -497,6 +501,12 @@ class Composer:
                 unsaid = self._unsaid(r, spans[0][1])
                 spans.append((1, max(more, key=lambda s: first.get(s, 0.0)
                                       + NEW_WORDS * self._adds(r, unsaid, article, s)), True))
+        # asked what happens to whoever breaks a rule: the rest of its sanction sentence ("…依法予以关闭；有违法
+        # 所得的，没收违法所得，并处…罚款") too, each unit whole, for a consequence without its condition misstates it
+        whole: list[str] = []
+        if q.asked.sanction and spans and _SANCTIONS.search(spans[0][1]):
+            whole = self._rest_of_sentence(article, spans[0][1])
+            spans = spans[:1] + [(1, s, False) for s in whole] + [s for s in spans[1:] if s[0] != 1]
         parts: list[str] = []
         markers: list[int] = []   # each part's citation
         named = False             # a part gives a figure of another document than the first
@@ -528,8 +538,17 @@ class Composer:
                     markers.append(n)
                     budget -= len(head) + len(alone) + 1
                     continue
+            if sentence in whole:
+                unit = sentence.rstrip("。；;")
+                if len(unit) <= budget:
+                    parts.append(f"{unit}。[{n}]")
+                    markers.append(n)
+                    budget -= len(unit)
+                continue
             figure = n in other and not named and bool(numbers_in(sentence))
             room = budget - labels if figure else budget  # the names it needs said too
+            if not parts and whole:  # room kept for the sanction's later units
+                room = max(room - sum(len(s) for s in whole), SUMMARY_CHARS // 3)
             best = self._best_clauses(q, r, sentence, min(room, FILLER_CHARS) if filler else room)
             figure = figure and bool(numbers_in(best))
             if parts and best:
@@ -624,6 +643,18 @@ class Composer:
                 return text + "等" if text else ""
             text += more
         return text
+
+    @staticmethod
+    def _rest_of_sentence(article: Article, sentence: str) -> list[str]:
+        """The article's units after `sentence` that continue its sentence (units end at "；" within one)."""
+        if sentence not in article.sentences:
+            return []
+        rest: list[str] = []
+        i = article.sentences.index(sentence)
+        while i + 1 < len(article.sentences) and article.sentences[i].endswith(("；", ";")):
+            i += 1
+            rest.append(article.sentences[i])
+        return rest
 
     def _adds_more(self, r: Retrieval, text: str, first: str) -> bool:
         """Is a short clause group worth adding after the `first` part of the direct answer: it stands

@@ -18,6 +18,7 @@ class Asked:
     who: bool = False                  # asks who qualifies ("哪些人能申请创业担保贷款")
     heads: tuple[str, ...] = ()        # what is asked for by name: 措施 in "可以采取哪些措施"
     also: tuple[str, ...] = ()         # other kinds of figure asked in the same question ("补多少钱，能补几年")
+    sanction: bool = False             # asks what happens to whoever breaks a rule ("会怎么处罚")
 
 
 # ---------------------------------------------------------------- the clause that asks
@@ -91,6 +92,7 @@ FIGURE_KINDS = {  # checked in this order
 _WHETHER = re.compile(r"可不可以|是否|能否|可否|有没有|有无|" + _A_NOT_A)
 _YES_NO = re.compile(_WHETHER.pattern + r"|吗|不[？?。！!]?$")
 _LIST = re.compile(r"哪些|包括|包含|几种|哪几")
+_SANCTION = re.compile(r"处罚|罚|处分|追究|法律责任|后果|(被|会|该|要)[^，。？?]{0,3}(怎么|如何)处理")
 _WHO = re.compile(r"(哪些|什么|啥|哪种|哪类|什么样的?|啥样的?)(人|群体|对象|单位|企业)|谁(能|可以|有资格|符合)")
 LEAD_QUESTION = re.compile(r"牵头|哪个部门|哪些部门|什么部门|哪个单位|哪家单位|谁负责|谁来管|谁管|归谁|负责部门|"
                            r"主管部门|责任部门|哪个局|哪个厅")
@@ -177,7 +179,7 @@ def asked_in(clauses: list[str]) -> Asked:
     parts = [asked_of(p) for c in clauses if "、" in c for p in c.split("、") if p]
     also = tuple(dict.fromkeys(a.figure for a in every + parts
                                if a.kind == "figure" and a.figure and a.figure != asked.figure))
-    asked = replace(asked, also=also)
+    asked = replace(asked, also=also, sanction=any(_SANCTION.search(c) for c in clauses))
     return asked if asked.who else replace(asked, heads=heads_of(clauses))
 
 
