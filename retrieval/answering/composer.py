@@ -507,6 +507,7 @@ class Composer:
         if q.asked.sanction and spans and _SANCTIONS.search(spans[0][1]):
             whole = self._rest_of_sentence(article, spans[0][1])
             spans = spans[:1] + [(1, s, False) for s in whole] + [s for s in spans[1:] if s[0] != 1]
+            quoted[:] = [s for s in article.sentences if s in quoted or s in whole]  # what it says is quoted
         parts: list[str] = []
         markers: list[int] = []   # each part's citation
         named = False             # a part gives a figure of another document than the first
