@@ -519,25 +519,19 @@ class Composer:
         other = {2} if theirs else set()   # the marker of the other document's part
         labels = len(mine) + len(theirs)
         for n, sentence, filler in spans:
-            item = _ITEM.search(sentence)
-            if item and _LEAD_IN.search(sentence[:item.start()]) and not filler:
-                # a list's lead-in ("对下列企业、人员依法给予税收优惠"): said with the items, not with the first alone
-                head = [c for c in _CLAUSE.split(sentence[:item.start()]) if c][-1]
-                items = self._items(picks[n - 1][0], budget - len(head) - 1)
-                if items:
-                    parts.append(f"{head}：{items}。[{n}]")
+            head = "" if filler else _lead_in(picks[n - 1][0])
+            if head and _ITEM.search(sentence):
+                if not _ITEM.match(sentence):
+                    # the list's lead-in ("对下列企业、人员依法给予税收优惠"): said with the items, not the first alone
+                    listed = self._items(picks[n - 1][0], budget - len(head) - 1)
+                else:  # an item alone ("（五）从事个体经营的残疾人") says nothing: said after the lead-in
+                    listed = _ITEM.sub("", sentence, count=1).strip().rstrip("。；;，,:：")
+                    listed = listed if len(head) + len(listed) + 1 <= budget else ""
+                if listed:
+                    parts.append(f"{head}：{listed}。[{n}]")
                     markers.append(n)
-                    named = named or n in other and bool(numbers_in(items))
-                    budget -= len(head) + len(items) + 1
-                    continue
-            head = _lead_in(picks[n - 1][0])
-            if head and _ITEM.match(sentence) and not filler:
-                # an item alone ("（五）从事个体经营的残疾人") says nothing: it is said after its list's lead-in
-                alone = _ITEM.sub("", sentence, count=1).strip().rstrip("。；;，,:：")
-                if len(head) + len(alone) + 1 <= budget:
-                    parts.append(f"{head}：{alone}。[{n}]")
-                    markers.append(n)
-                    budget -= len(head) + len(alone) + 1
+                    named = named or n in other and bool(numbers_in(listed))
+                    budget -= len(head) + len(listed) + 1
                     continue
             if sentence in whole:
                 unit = sentence.rstrip("。；;")
