@@ -358,6 +358,16 @@ def test_a_sanction_asked_about_is_said_to_its_end_each_consequence_with_its_con
     assert "依法予以关闭" in a.summary and "有违法所得的，没收违法所得，并处一万元以上五万元以下的罚款" in a.summary
 
 
+def test_no_part_of_the_direct_answer_stops_before_its_sentences_predicate(assistant):
+    from retrieval.answering.composer import _stops_short
+    a = assistant.ask("俺闺女去应聘，那家公司要在劳动合同里写上两年内不准结婚、不准生孩子，按就业促进法这合法不？")
+    assert "限制女职工结婚、生育" in a.summary
+    # "除……外" said alone, its "不得以性别为由拒绝录用妇女" left out, would read as if the exception were the rule
+    assert "岗位外。" not in a.summary
+    sentence = "从事职业中介活动，应当遵循合法、诚实信用、公平、公开的原则。"
+    assert _stops_short("从事职业中介活动", sentence) and not _stops_short(sentence.rstrip("。"), sentence)
+
+
 def test_a_list_question_takes_the_list_of_the_second_rule_when_the_first_has_none(assistant):
     a = assistant.ask("公共就业服务机构免费给我们提供哪些服务？")
     n = next(i for i, c in enumerate(a.citations, start=1) if c.id == "prc-employment-law-2015:4.35")

@@ -55,6 +55,8 @@ _NOT_A_YES = re.compile(r"合法|违法|允许|准许|能这样|可以这样|能
 _OFFICE = re.compile(r"(?:向|到)[^，。；;]{2,30}?(?:申请|办理|登记|咨询|求助|举报|投诉)")
 # a clause group that cannot stand alone: a condition without what it gets, or a list's lead-in alone
 _FRAGMENT = re.compile(r"(的|时|下列[^，。；;]{0,6}|如下|" + _BELOW + r"[^，。；;]{0,4})$")
+# a clause that opens on a modal is the predicate of the clauses before it ("从事职业中介活动，应当遵循…")
+_PREDICATE = re.compile(r"^(应当|应该|必须|不得)")
 # a frame says in what respect or on what basis ("在……基础上", "在……等方面"), whatever words it holds
 _FRAME = re.compile(r"^在.*(上|中|下|方面|期间|以内|之内|内|里|前|后)$")
 # who a provision is for: "符合条件的创业者", "对…人员"
@@ -150,6 +152,17 @@ def _fragment(text: str) -> bool:
     clauses = [c for c in _CLAUSE.split(text) if c]
     return bool(_FRAGMENT.search(text)) or all(_FRAME.match(c) for c in clauses) or (
         not _PROVIDES.search(text) and all(_CONDITION.search(c) or _PHRASE.match(c) for c in clauses))
+
+
+def _stops_short(part: str, sentence: str) -> bool:
+    """Does the part stop before its sentence's predicate, saying a subject or a proviso alone ("从事职业中介
+    活动" of "从事职业中介活动，应当遵循…", "除……外" of "除……外，不得以性别为由拒绝录用妇女")?"""
+    clauses = [c for c in _CLAUSE.split(sentence.rstrip("。；;")) if c]
+    last = [c for c in _CLAUSE.split(part) if c][-1:]
+    if not last or last[0] not in clauses:
+        return False
+    k = clauses.index(last[0])
+    return k + 1 < len(clauses) and bool(_PREDICATE.match(clauses[k + 1]))
 
 
 def _enumerates(clause: str, named: Sequence[str]) -> bool:
@@ -552,7 +565,8 @@ class Composer:
                 clauses = [c for c in _CLAUSE.split(best) if c]
                 new = [c for c in clauses if not any(restates(p, c) for p in parts)]
                 best = "，".join(new) if 2 * len(new) >= len(clauses) else ""
-            if not best or _fragment(best) or filler and parts and not self._adds_more(r, best, parts[0]):
+            if not best or _fragment(best) or _stops_short(best, sentence) \
+                    or filler and parts and not self._adds_more(r, best, parts[0]):
                 continue
             parts.append(f"{best}。[{n}]")
             markers.append(n)
