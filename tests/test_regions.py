@@ -358,6 +358,12 @@ def test_a_sanction_asked_about_is_said_to_its_end_each_consequence_with_its_con
     assert "依法予以关闭" in a.summary and "有违法所得的，没收违法所得，并处一万元以上五万元以下的罚款" in a.summary
 
 
+def test_without_a_licence_said_plainly_finds_the_article_on_acting_without_one(assistant):
+    # "没…许可" is the residents' 未经许可 (corpus/lexicon/synonyms.tsv), not 伪造…许可证
+    for question in ("有人没拿到许可就开了个职业中介，会怎么处罚？", "没许可证也敢开职业介绍所，罚多少钱？"):
+        assert assistant.ask(question).citations[0].id == "prc-employment-law-2015:8.64", question
+
+
 def test_no_part_of_the_direct_answer_stops_before_its_sentences_predicate(assistant):
     from retrieval.answering.composer import _stops_short
     a = assistant.ask("俺闺女去应聘，那家公司要在劳动合同里写上两年内不准结婚、不准生孩子，按就业促进法这合法不？")
