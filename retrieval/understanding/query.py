@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from retrieval.documents.text import longest_matches
 from retrieval.types import Article, DocumentMeta
@@ -165,7 +166,11 @@ class Reader:
         self.order = {d.doc_id: i for i, d in enumerate(self.documents)}
         self.relative = relative_place_words(self.home, self.places) if self.home else {}
         self._names: tuple[dict[str, list[Place]], list[int]] | None = None
-        self._texts = "\n".join(f"{a.title}\n{a.body}" for a in self.articles)
+
+    @cached_property
+    def _texts(self) -> str:
+        """Every article's text, joined: made on the first question naming a law, not at start-up."""
+        return "\n".join(f"{a.title}\n{a.body}" for a in self.articles)
 
     @property
     def place_names(self) -> tuple[dict[str, list[Place]], list[int]]:
