@@ -89,7 +89,7 @@ def test_without_onnxruntime_the_embedder_falls_back_with_a_warning(tmp_path, mo
 
 
 def _copy_of(real):
-    return lambda model, out: shutil.copyfile(real, out)  # the real export, without its minutes
+    return lambda model, out, **kw: shutil.copyfile(real, out)  # the real export, without its minutes
 
 
 def test_an_export_that_fails_its_check_is_not_kept(export, tmp_path, monkeypatch):
@@ -98,6 +98,17 @@ def test_an_export_that_fails_its_check_is_not_kept(export, tmp_path, monkeypatc
     with pytest.raises(OnnxEngineError, match="disagrees"):
         onnx_engine.onnx_engine(tmp_path / "onnx")
     assert not list((tmp_path / "onnx").iterdir())
+
+
+def test_weights_in_7_bits_are_tried_when_8_bits_disagree(export, tmp_path, monkeypatch):
+    # on CPUs without VNNI (AVX2 only) the 8-bit products saturate; the 7-bit export is then checked
+    ranges = []
+    monkeypatch.setattr(onnx_engine, "export",
+                        lambda model, out, reduce_range=False: (ranges.append(reduce_range), shutil.copyfile(export, out)))
+    monkeypatch.setattr(onnx_engine, "_check", lambda path, model: 0.999 if ranges[-1] else 0.99)
+    path = onnx_engine.onnx_engine(tmp_path / "onnx")
+    assert ranges == [False, True] and "int8-7bit" in path.name
+    assert onnx_engine.onnx_engine(tmp_path / "onnx") == path and ranges == [False, True]  # reused, not checked again
 
 
 def test_an_export_that_crashes_its_check_is_not_kept(export, tmp_path, monkeypatch):
