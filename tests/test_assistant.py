@@ -71,6 +71,17 @@ def test_a_covered_word_does_not_make_a_covered_question(assistant):
         assert not assistant.ask(question).refused, question
 
 
+def test_what_residents_ask_a_hotline_beyond_these_documents_is_referred(assistant):
+    # rows of corpus/lexicon/out_of_scope.tsv: hotline topics the documents do not cover
+    for question, topic in (("我们小区想成立业主委员会，要走什么程序？", "业主委员会"), ("在外地上班，居住证怎么办理？", "居住证"),
+                            ("上班的时候把手砸伤了，伤残等级怎么评？", "伤残等级"), ("住房公积金余额怎么查？", "公积金余额")):
+        ans = assistant.ask(question)
+        assert ans.refused and ans.refusal_reason == "out_of_scope" and topic in ans.answer, ans.answer
+    # a business the person starts is not the topic: what they ask is support for starting it
+    for question in ("我是包工头，想注册个劳务公司带老乡干活，有啥扶持？", "我想开个健身房，能申请创业担保贷款吗？"):
+        assert not assistant.ask(question).refused, question
+
+
 def test_a_circumstance_beside_what_the_provisions_hold_is_not_the_topic(assistant):
     # 上学 is the child's, beside a household with no one in work, which the provisions speak of
     ans = assistant.ask("我和老伴都下岗了，孩子还在上学，家里一个上班的都没有，政府能帮帮吗？")
