@@ -82,8 +82,6 @@ _OWN_RULES_AWAY = re.compile(r"(出台|制定|印发|发布|出的|发的)"
                              r"|(区里|市里|县里|旗里|盟里|省里|本地|当地|自己|专门|额外|单独|另外)[^，。？?]{0,16}"
                              r"(政策|办法|细则|文件|规定|补贴|扶持)")
 
-# figures a place sets for itself: amounts and numbers (targets, places, people), not time limits or ages
-OWN_FIGURES = ("money", "count")
 # who lives where: said with a place, it says where, like the place itself
 _LIVES_IN = r"(?:家住|住在|我住在?|现住|居住在)?"
 # an asking clause pointing back at a place named before it ("我从五原县嫁到哈尔滨了，那边…")
@@ -221,7 +219,6 @@ class Reader:
         chosen by the person (the console's document selector), which wins over everything."""
         named = self.names.named(text)
         asking, setting, story = clauses_of(text)
-        asked = asked_in(asking)
         places = self._asked_places(self.find_places(text), asking)
         compares = bool(_COMPARES.search(text))
         topic = self._topic(text) or text
@@ -266,11 +263,7 @@ class Reader:
         # beyond the home region (whose counties the city's rules serve), asked for in more ways
         home = self.home
         away = home is not None and not any(home.contains(p) or p.contains(home) for p in narrowest)
-        # an amount or a number asked of it ("赤峰市要培育几家…", "呼和浩特给多少安家费") is the place's own too:
-        # the higher rules' are for their whole area, and shown beside the decline (a time limit or an age is
-        # a term of the rule itself: "孵化期最长能延多久" is answered)
-        asks_own = _OWN_RULES.search(text) or (away and (_OWN_RULES_AWAY.search(text)
-                                                         or asked.kind == "figure" and asked.figure in OWN_FIGURES))
+        asks_own = _OWN_RULES.search(text) or (away and _OWN_RULES_AWAY.search(text))
         own_rules_missing = own_rules_missing or (bool(places) and not doc_ids and bool(asks_own)
                                                   and not any(place.contains(self.region[d]) for d in scope))
         # what a comparison compares: the documents it names, or whose areas it names, when two or more
@@ -292,7 +285,7 @@ class Reader:
             missing = self.lookup.missing((unknown or no_chapter)[0], named or scope, names)
         return Query(
             text=text, topic=topic, context_topic=context_topic, focus=asking[-1], asking=self._topic(" ".join(asking)),
-            asked=asked, place=place, place_named=bool(places),
+            asked=asked_in(asking), place=place, place_named=bool(places),
             period=period_of(text, self.today or dt.date.today(), sorted(self._place_names(text) | set(self.relative))),
             documents=tuple(named), scope=tuple(scope), articles=tuple(articles), chapter=tuple(chapter),
             missing=missing, follow_up=follow_up, not_applicable=tuple(not_applicable),
