@@ -91,6 +91,15 @@ def test_a_circumstance_beside_what_the_provisions_hold_is_not_the_topic(assista
     assert ans.refused and ans.refusal_reason == "out_of_scope"
 
 
+def test_an_asking_clause_naming_only_the_kind_of_thing_asked_is_about_what_came_before(assistant):
+    # "需要什么条件" holds words every policy has: what is asked about is the adoption, which none covers
+    ans = assistant.ask("我和爱人想收养个孩子，需要什么条件？")
+    assert ans.refused and ans.refusal_reason == "out_of_scope", ans.answer
+    # what came before is covered: answered
+    for question in ("我是高校毕业生，想自己创业，需要什么条件？", "听说就业困难人员有帮扶，需要什么条件？"):
+        assert not assistant.ask(question).refused, question
+
+
 def test_a_topic_named_in_the_context_counts_when_the_asking_clause_says_nothing_the_documents_hold(assistant):
     ans = assistant.ask("社保卡丢了，去哪里补？")
     assert ans.refused and ans.refusal_reason == "out_of_scope" and "社保卡" in ans.answer

@@ -362,8 +362,9 @@ class Composer:
         if not outside and not r.referenced and (q.setting or q.story):
             held = self.retriever.holds(self.retriever.tokenize(q.asking), articles[0].id, r.lexicon)
             # an asking clause that only acts on something said before it ("身份证快过期了，…能在打工的地方
-            # 换证吗？") asks about that
-            refers = q.acts_on_before
+            # 换证吗？"), or names only the kind of thing it asks for ("想申请公租房，需要什么条件？"), asks
+            # about that
+            refers = q.acts_on_before or q.about_before
             if held < self.t.asking_held or refers:
                 # the asking clause's own words are scarce in the provisions ("社保卡丢了，怎么挂失补办？"): what
                 # it asks about is then named in the setting, whose topics count too; the person's story counts

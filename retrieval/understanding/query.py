@@ -61,6 +61,9 @@ class Query:
     sides: tuple[str, ...] = ()        # documents compared, to be answered each in turn ("自治区和巴彦淖尔分别…")
     identity: tuple[str, ...] = ()     # clauses of the story that only say who the person is ("我是个体工商户")
     acts_on_before: bool = False       # the asking clause renews or replaces what was named before ("去哪换证")
+    # the asking clause names only the kind of thing it asks for ("需要什么条件", "该找哪个部门"): what it asks
+    # about was said before it
+    about_before: bool = False
     unloaded: tuple[str, ...] = ()     # laws or regulations named that no loaded document is ("劳动合同法")
 
     @property
@@ -149,6 +152,8 @@ class Reader:
     counterparts: Callable[[str], Sequence[str]] | None = None
     # is a word an everyday one (then no short county name: 回民 is a people, 回民区 a district)
     everyday_word: Callable[[str], bool] | None = None
+    # a text's words that may name a topic (not 办理, 部门, 需要)
+    topic_words: Callable[[str], list[str]] | None = None
 
     def __post_init__(self) -> None:
         self.names = DocumentNames(self.documents)
@@ -292,7 +297,14 @@ class Reader:
             setting=" ".join(setting), story=" ".join(story),
             own_rules_missing=own_rules_missing, sides=tuple(sides) if len(sides) >= 2 else (),
             identity=tuple(c for c in story if IDENTITY.match(c)),
-            acts_on_before=any(ACTS_ON_BEFORE.search(c) for c in asking), unloaded=tuple(unloaded))
+            acts_on_before=any(ACTS_ON_BEFORE.search(c) for c in asking), unloaded=tuple(unloaded),
+            about_before=bool(setting or story) and self._names_only_the_kind(asking))
+
+    def _names_only_the_kind(self, asking: Sequence[str]) -> bool:
+        """Does the asking clause name only the kind of thing it asks for, in everyday words ("需要什么条件",
+        "该找哪个部门")? A word a topic is named by ("补贴", "手续") makes it name its own topic."""
+        return self.topic_words is not None and bool("".join(asking).strip()) and not any(
+            self.topic_words(c) for c in asking)
 
     def _asked_places(self, places: list[Place], asking: Sequence[str]) -> list[Place]:
         """Of several places named, those the asking clauses name ("我从临河搬到包头了，包头那边…是怎么规定的");
