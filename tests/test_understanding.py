@@ -491,9 +491,8 @@ def test_laws_named_by_their_own_name(text, names):
 def test_an_asking_clause_naming_only_the_kind_of_thing_asked_asks_about_what_came_before(corpus):
     from retrieval.search.lexical import Tokenizer
 
-    words = Tokenizer()
     reader = Reader(corpus.documents, corpus.articles, "巴彦淖尔市", today=dt.date(2026, 11, 29),
-                    topic_words=lambda text: [w for w in words(text) if not words.names_nothing(w)])
+                    topic_words=Tokenizer().topic_words)
     for question in ("我想给孩子办个收养登记，要准备哪些材料？", "想申请公租房，需要什么条件？",
                      "快递丢了不给赔，该找哪个部门？"):
         assert reader.read(question).about_before, question

@@ -121,7 +121,7 @@ class Assistant:
         reader = Reader(corpus.documents, corpus.articles, settings.corpus.home_region or corpus.home_region,
                         counterparts=counterpart_lookup(corpus, index),
                         everyday_word=lambda w: tokenizer.is_word(w, RARE_WORD),
-                        topic_words=lambda text: [w for w in tokenizer(text) if not tokenizer.names_nothing(w)])
+                        topic_words=tokenizer.topic_words)
         composer = Composer(retriever, reader, max_articles=settings.answering.top_k,
                             out_of_scope=load_out_of_scope(lexicon / "out_of_scope.tsv"))
         # None when LLM_* are unset

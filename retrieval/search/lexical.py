@@ -77,10 +77,11 @@ class Tokenizer:
         tok = self._jieba or self._load()
         return len(set(token)) > 1 and tok.FREQ.get(token, 0) >= min_count
 
-    def names_nothing(self, token: str) -> bool:
-        """Too common in everyday Chinese to name a topic (办理, 部门, 需要): by jieba's idf table."""
+    def topic_words(self, text: str) -> list[str]:
+        """The text's words that may name a topic: not those too common in everyday Chinese (办理, 部门),
+        by jieba's idf table."""
         idf, median = _idf()
-        return idf.get(token, median) < COMMON_IDF
+        return [w for w in self(text) if idf.get(w, median) >= COMMON_IDF]
 
     def __call__(self, text: str) -> list[str]:
         return list(self._cut(text))
