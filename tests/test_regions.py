@@ -248,6 +248,24 @@ def test_a_chapter_is_listed(assistant):
     assert a.summary.startswith("《就业促进法》第三章“公平就业”共七条") and a.answer.startswith(a.summary)
 
 
+def test_a_chapter_named_beside_a_topic_is_where_the_topic_is_looked_for(assistant):
+    # the chapter's articles are searched for what is asked, not listed from the first
+    a = assistant.ask("就业促进法第八章，职业中介扣押劳动者身份证会怎么处罚？")
+    assert not a.refused and a.citations[0].id == "prc-employment-law-2015:8.66"
+    a = assistant.ask("就业促进法第三章里，对乙肝病毒携带者找工作是怎么规定的？")
+    assert a.citations[0].id == "prc-employment-law-2015:3.30"
+    assert all(c.id.startswith("prc-employment-law-2015:3.") for c in a.citations)
+    # the chapter's own title is no topic beside it: the chapter is listed
+    a = assistant.ask("就业促进法第五章职业教育和培训的内容")
+    assert [c.id for c in a.citations][:2] == ["prc-employment-law-2015:5.44", "prc-employment-law-2015:5.45"]
+    assert a.summary.startswith("《就业促进法》第五章“职业教育和培训”共八条")
+
+
+def test_when_a_law_takes_effect_is_its_date_of_施行(assistant):
+    a = assistant.ask("就业促进法哪年生效的？")
+    assert not a.refused and a.citations[0].id == "prc-employment-law-2015:9.69" and "2008年1月1日" in a.summary
+
+
 def test_a_law_that_is_not_loaded_is_said_to_be_missing_not_answered_for(assistant):
     # loaded: answered from it; not loaded: neither its article numbers nor its name go to another document
     a = assistant.ask("《就业促进法》对残疾人就业有什么规定？")
@@ -258,6 +276,9 @@ def test_a_law_that_is_not_loaded_is_said_to_be_missing_not_answered_for(assista
     a = assistant.ask("按社会保险法，失业保险金最长能领多久？")
     assert a.refused and a.refusal_reason == "document_not_loaded" and "《社会保险法》" in a.answer
     assert all(c.id.split(":")[0] in assistant.corpus.docs_by_id for c in a.related)
+    # a loaded document's title shortened (上海市就业规定 of 上海市促进就业若干规定) is not another one
+    assert assistant.reader.unloaded("按《上海市就业规定》，就业困难人员指哪些人？") == []
+    assert assistant.reader.unloaded("按《上海市劳动合同条例》，试用期多长？") == ["上海市劳动合同条例"]
     # a rule a loaded document cites is answered for by the document that cites it
     a = assistant.ask("按照《内蒙古自治区就业困难人员认定办法》，就业困难人员范围怎么定？")
     assert not a.refused and a.citations

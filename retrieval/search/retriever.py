@@ -136,6 +136,8 @@ class HybridRetriever:
         if not q.scope:
             return Retrieval(q.topic, [], [], [], None, self.bm25)
         mask = self._mask(q.scope) if len(q.scope) < len(self.doc_number) else None
+        if q.within:
+            mask = np.isin(self.ids, q.within)
         lexicon = self.bm25.within(mask)  # how rare a word is, among the documents that apply here
         focus = q.topic if q.context_topic != q.topic else None
         if focus:

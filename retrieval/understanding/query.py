@@ -52,6 +52,8 @@ class Query:
     scope: tuple[str, ...] = ()        # documents to search, most local first; empty: none applies
     articles: tuple[str, ...] = ()     # articles named by number
     chapter: tuple[str, ...] = ()      # the articles of a chapter named ("第三章说了什么")
+    within: tuple[str, ...] = ()       # the articles of a chapter named beside what is asked of it, to search
+                                       # ("就业促进法第三章里，对乙肝病毒携带者是怎么规定的")
     missing: str | None = None         # an article named that does not exist, as a message
     follow_up: bool = False
     not_applicable: tuple[str, ...] = ()   # named documents that do not apply at the place
@@ -140,6 +142,12 @@ def relative_place_words(home: Place, places: Gazetteer) -> dict[str, Place]:
     return out
 
 
+def _in_order(short: str, title: str) -> bool:
+    """Are a name's characters all in a title, in order ("河南省条例" of 河南省就业促进条例): a shortening of it."""
+    rest = iter(title)
+    return len(short) >= 4 and all(ch in rest for ch in short)
+
+
 @dataclass
 class Reader:
     """Reads questions for one corpus. Built once; `read` is pure apart from the clock."""
@@ -209,7 +217,8 @@ class Reader:
         out = []
         for name in laws_named(text):
             core = name.removeprefix("中华人民共和国")
-            if not (self.names.found(name) or any(core in alias for alias in self.names.owners) or core in self._texts):
+            if not (self.names.found(name) or any(core in alias for alias in self.names.owners) or core in self._texts
+                    or any(_in_order(core, d.title) for d in self.documents)):
                 out.append(name)
         return out
 
@@ -284,8 +293,15 @@ class Reader:
         if follow_up and previous and not articles and any(said):
             articles = self._counterparts(previous, scope)
         chapter, no_chapter = ([], []) if articles or unloaded else self.lookup.chapter(text, scope or None)
+        # a chapter named beside a topic its title does not name is where to look for that topic, not what to list
+        within = chapter if chapter and self._asks_within(topic, chapter) else []
+        chapter = [] if within else chapter
+        if within:  # the chapter says where to look, not what about
+            topic, context_topic = (re.sub(r"\s+", " ", self.lookup.without_chapters(t)).strip()
+                                    for t in (topic, context_topic))
+            asking = [self.lookup.without_chapters(c) for c in asking]
         missing = None
-        if not articles and not chapter and (unknown or no_chapter):
+        if not articles and not chapter and not within and (unknown or no_chapter):
             names = {d: m.short_name for d, m in self.docs_by_id.items()}
             missing = self.lookup.missing((unknown or no_chapter)[0], named or scope, names)
         return Query(
@@ -293,12 +309,22 @@ class Reader:
             asked=asked_in(asking), place=place, place_named=bool(places),
             period=period_of(text, self.today or dt.date.today(), sorted(self._place_names(text) | set(self.relative))),
             documents=tuple(named), scope=tuple(scope), articles=tuple(articles), chapter=tuple(chapter),
+            within=tuple(within),
             missing=missing, follow_up=follow_up, not_applicable=tuple(not_applicable),
             setting=" ".join(setting), story=" ".join(story),
             own_rules_missing=own_rules_missing, sides=tuple(sides) if len(sides) >= 2 else (),
             identity=tuple(c for c in story if IDENTITY.match(c)),
             acts_on_before=any(ACTS_ON_BEFORE.search(c) for c in asking), unloaded=tuple(unloaded),
             about_before=bool(setting or story) and self._names_only_the_kind(asking))
+
+    def _asks_within(self, topic: str, chapter: Sequence[str]) -> bool:
+        """Does a question naming a chapter ask about a topic in it ("第八章，中介扣押身份证怎么处罚")
+        rather than what the chapter says ("第三章讲的是什么", "第五章职业教育和培训的内容")?"""
+        if self.topic_words is None:
+            return False
+        first = next(a for a in self.articles if a.id == chapter[0])
+        heading = "".join(first.section_titles[:1])
+        return any(w not in heading for w in self.topic_words(self.lookup.without_chapters(topic)))
 
     def _names_only_the_kind(self, asking: Sequence[str]) -> bool:
         """Does the asking clause name only the kind of thing it asks for, in everyday words ("需要什么条件",

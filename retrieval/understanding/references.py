@@ -171,6 +171,11 @@ class ArticleLookup:
                 unknown.append(("chapter", m.group(2), n))
         return [], unknown
 
+    @staticmethod
+    def without_chapters(question: str) -> str:
+        """The question without the chapters and parts it names."""
+        return _CHAPTER.sub(" ", question)
+
     def missing(self, ref: tuple, candidates: Sequence[str], names: dict[str, str]) -> str | None:
         """What to tell a person about a reference that names nothing: '《就业促进法》共九章，没有第十章。'"""
         def part_count(d: str, kind: str) -> str:
