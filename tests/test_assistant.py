@@ -95,8 +95,13 @@ def test_an_asking_clause_naming_only_the_kind_of_thing_asked_is_about_what_came
     # "需要什么条件" holds words every policy has: what is asked about is the adoption, which none covers
     ans = assistant.ask("我和爱人想收养个孩子，需要什么条件？")
     assert ans.refused and ans.refusal_reason == "out_of_scope", ans.answer
-    # what came before is covered: answered
-    for question in ("我是高校毕业生，想自己创业，需要什么条件？", "听说就业困难人员有帮扶，需要什么条件？"):
+    # the steps of a procedure (手续, 流程) are such a kind too
+    ans = assistant.ask("我和爱人想收养亲戚家的孩子，要办哪些手续？")
+    assert ans.refused and ans.refusal_reason == "out_of_scope", ans.answer
+    # what came before is covered: answered (beside who the person is, in the documents' words or the
+    # resident's words for them: 开个店 is 创业)
+    for question in ("我是高校毕业生，想自己创业，需要什么条件？", "听说就业困难人员有帮扶，需要什么条件？",
+                     "我是外地户口，想在临河开个店，要办哪些手续？"):
         assert not assistant.ask(question).refused, question
 
 

@@ -372,8 +372,8 @@ class Composer:
                 # what they ask for ("我户口在外地，…能领创业补贴吗"); who they are counts not beside a setting
                 # the provisions hold ("俺是农村户口，进城找工作，有的单位专门给农村人设门槛，…咋规定的")
                 story = [] if held > 0 and not refers else q.story.split()
-                if any(self.retriever.holds(self.retriever.tokenize(c), articles[0].id, r.lexicon) >= self.t.asking_held
-                       for c in q.setting.split()):
+                if any(self.retriever.holds(self.retriever.tokenize(expand(c, self.retriever.synonyms)), articles[0].id,
+                                            r.lexicon) >= self.t.asking_held for c in q.setting.split()):
                     story = [c for c in story if c not in q.identity]
                 # of the person's circumstances, those the provisions do not hold are incidental beside one
                 # they hold as well as an asking clause should ("…孩子还在上学，家里一个上班的都没有，政府

@@ -142,6 +142,11 @@ def relative_place_words(home: Place, places: Gazetteer) -> dict[str, Place]:
     return out
 
 
+# the steps of a procedure asked for, whatever it is for ("要办哪些手续", "流程是什么"): the kind of thing asked,
+# like 条件 or 材料, which are everyday words by jieba's idf
+_PROCEDURE = frozenset({"手续", "流程", "程序"})
+
+
 def _in_order(short: str, title: str) -> bool:
     """Are a name's characters all in a title, in order ("河南省条例" of 河南省就业促进条例): a shortening of it."""
     rest = iter(title)
@@ -328,9 +333,9 @@ class Reader:
 
     def _names_only_the_kind(self, asking: Sequence[str]) -> bool:
         """Does the asking clause name only the kind of thing it asks for, in everyday words ("需要什么条件",
-        "该找哪个部门")? A word a topic is named by ("补贴", "手续") makes it name its own topic."""
+        "该找哪个部门", "要办哪些手续")? A word a topic is named by ("补贴", "注销") makes it name its own topic."""
         return self.topic_words is not None and bool("".join(asking).strip()) and not any(
-            self.topic_words(c) for c in asking)
+            w not in _PROCEDURE for c in asking for w in self.topic_words(c))
 
     def _asked_places(self, places: list[Place], asking: Sequence[str]) -> list[Place]:
         """Of several places named, those the asking clauses name ("我从临河搬到包头了，包头那边…是怎么规定的");
