@@ -243,6 +243,14 @@ def test_a_year_in_the_persons_story_is_kept_apart_from_the_rules_date():
     assert period_of("2019年人社局发的新通知", dt.date(2026, 11, 29)).issued
 
 
+def test_a_named_documents_own_year_beside_another_names_the_document(reader):
+    # "2018年的细则" is which document; the other year is the time asked about
+    p = reader.read("2022年以后出台的文件，跟2018年的细则比有什么变化？").period
+    assert p and (p.start, p.end) == (2022, 2026) and p.issued
+    # alone, it still dates what is asked ("2018年细则里的规定")
+    assert reader.read("2018年的细则对创业补贴怎么规定的？").period.start == 2018
+
+
 @pytest.mark.parametrize("question,message", [
     ("49号文第八部分第三条说的啥？", "《巴彦淖尔市实施细则》共六个部分，没有第八部分"),
     ("内政发132号二、（五）是哪方面的规定？", "《自治区实施意见》第二部分共二条，没有第五条"),

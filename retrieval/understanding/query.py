@@ -312,7 +312,8 @@ class Reader:
         return Query(
             text=text, topic=topic, context_topic=context_topic, focus=asking[-1], asking=self._topic(" ".join(asking)),
             asked=asked_in(asking), place=place, place_named=bool(places),
-            period=period_of(text, self.today or dt.date.today(), sorted(self._place_names(text) | set(self.relative))),
+            period=period_of(self._without_own_years(text, named), self.today or dt.date.today(),
+                             sorted(self._place_names(text) | set(self.relative))),
             documents=tuple(named), scope=tuple(scope), articles=tuple(articles), chapter=tuple(chapter),
             within=tuple(within),
             missing=missing, follow_up=follow_up, not_applicable=tuple(not_applicable),
@@ -321,6 +322,15 @@ class Reader:
             identity=tuple(c for c in story if IDENTITY.match(c)),
             acts_on_before=any(ACTS_ON_BEFORE.search(c) for c in asking), unloaded=tuple(unloaded),
             about_before=bool(setting or story) and self._names_only_the_kind(asking))
+
+    def _without_own_years(self, text: str, named: Sequence[str]) -> str:
+        """A named document's own year, said beside other years, names the document, not a time asked
+        about ("2021年以后发布的文件，与2018年细则相比…")."""
+        own = {str(y) for d in named if (y := self.docs_by_id[d].year)}
+        years = re.findall(r"(?<!\d)(\d{4})年", text)
+        if not own or all(y in own for y in years):
+            return text
+        return re.sub(r"(?<!\d)(\d{4})年", lambda m: "" if m.group(1) in own else m.group(0), text)
 
     def _asks_within(self, topic: str, chapter: Sequence[str]) -> bool:
         """Does a question naming a chapter ask about a topic in it ("第八章，中介扣押身份证怎么处罚")
