@@ -371,15 +371,17 @@ class Composer:
                 # only when none of them are there ("公司拖欠我三个月工资了，我应该去哪投诉？"), not beside
                 # what they ask for ("我户口在外地，…能领创业补贴吗"); who they are counts not beside a setting
                 # the provisions hold ("俺是农村户口，进城找工作，有的单位专门给农村人设门槛，…咋规定的")
+                def holds(clause: str) -> float:  # in the documents' words or the resident's (开个店: 创业)
+                    return self.retriever.holds(self.retriever.tokenize(expand(clause, self.retriever.synonyms)),
+                                                articles[0].id, r.lexicon)
+
                 story = [] if held > 0 and not refers else q.story.split()
-                if any(self.retriever.holds(self.retriever.tokenize(expand(c, self.retriever.synonyms)), articles[0].id,
-                                            r.lexicon) >= self.t.asking_held for c in q.setting.split()):
+                if any(holds(c) >= self.t.asking_held for c in q.setting.split()):
                     story = [c for c in story if c not in q.identity]
                 # of the person's circumstances, those the provisions do not hold are incidental beside one
                 # they hold as well as an asking clause should ("…孩子还在上学，家里一个上班的都没有，政府
                 # 管不管"); who the person is ("我是个体工商户") does not make them so
-                holding = {c: self.retriever.holds(self.retriever.tokenize(expand(c, self.retriever.synonyms)),
-                                                   articles[0].id, r.lexicon) for c in story}
+                holding = {c: holds(c) for c in story}
                 if any(h >= self.t.asking_held and c not in q.identity for c, h in holding.items()):
                     story = [c for c in story if holding[c] >= self.t.asking_held]
                 # (a topic's words may be said across the context and the asking clause: "营业执照丢了，怎么补办？")

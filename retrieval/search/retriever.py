@@ -136,8 +136,9 @@ class HybridRetriever:
         if not q.scope:
             return Retrieval(q.topic, [], [], [], None, self.bm25)
         mask = self._mask(q.scope) if len(q.scope) < len(self.doc_number) else None
-        if q.within:
-            mask = np.isin(self.ids, q.within)
+        if q.within:  # a chapter named beside what is asked of it
+            mask = np.zeros(len(self.ids), dtype=bool)
+            mask[[self.position[a] for a in q.within]] = True
         lexicon = self.bm25.within(mask)  # how rare a word is, among the documents that apply here
         focus = q.topic if q.context_topic != q.topic else None
         if focus:

@@ -147,6 +147,9 @@ def relative_place_words(home: Place, places: Gazetteer) -> dict[str, Place]:
 _PROCEDURE = frozenset({"手续", "流程", "程序"})
 
 
+_YEAR_SAID = re.compile(r"(?<!\d)(\d{4})年")
+
+
 def _in_order(short: str, title: str) -> bool:
     """Are a name's characters all in a title, in order ("河南省条例" of 河南省就业促进条例): a shortening of it."""
     rest = iter(title)
@@ -299,11 +302,12 @@ class Reader:
             articles = self._counterparts(previous, scope)
         chapter, no_chapter = ([], []) if articles or unloaded else self.lookup.chapter(text, scope or None)
         # a chapter named beside a topic its title does not name is where to look for that topic, not what to list
-        within = chapter if chapter and self._asks_within(topic, chapter) else []
+        bare = re.sub(r"\s+", " ", self.lookup.without_chapters(topic)).strip() if chapter else topic
+        within = chapter if chapter and self._asks_within(bare, chapter) else []
         chapter = [] if within else chapter
         if within:  # the chapter says where to look, not what about
-            topic, context_topic = (re.sub(r"\s+", " ", self.lookup.without_chapters(t)).strip()
-                                    for t in (topic, context_topic))
+            topic = bare
+            context_topic = re.sub(r"\s+", " ", self.lookup.without_chapters(context_topic)).strip()
             asking = [self.lookup.without_chapters(c) for c in asking]
         missing = None
         if not articles and not chapter and not within and (unknown or no_chapter):
@@ -327,19 +331,19 @@ class Reader:
         """A named document's own year, said beside other years, names the document, not a time asked
         about ("2021年以后发布的文件，与2018年细则相比…")."""
         own = {str(y) for d in named if (y := self.docs_by_id[d].year)}
-        years = re.findall(r"(?<!\d)(\d{4})年", text)
-        if not own or all(y in own for y in years):
+        if not own or all(y in own for y in _YEAR_SAID.findall(text)):
             return text
-        return re.sub(r"(?<!\d)(\d{4})年", lambda m: "" if m.group(1) in own else m.group(0), text)
+        return _YEAR_SAID.sub(lambda m: "" if m.group(1) in own else m.group(0), text)
 
-    def _asks_within(self, topic: str, chapter: Sequence[str]) -> bool:
-        """Does a question naming a chapter ask about a topic in it ("第八章，中介扣押身份证怎么处罚")
-        rather than what the chapter says ("第三章讲的是什么", "第五章职业教育和培训的内容")?"""
+    def _asks_within(self, bare: str, chapter: Sequence[str]) -> bool:
+        """Does a question naming a chapter (`bare`: its topic without the chapter) ask about a topic in it
+        ("第八章，中介扣押身份证怎么处罚") rather than what the chapter says ("第三章讲的是什么",
+        "第五章职业教育和培训的内容")?"""
         if self.topic_words is None:
             return False
         first = next(a for a in self.articles if a.id == chapter[0])
         heading = "".join(first.section_titles[:1])
-        return any(w not in heading for w in self.topic_words(self.lookup.without_chapters(topic)))
+        return any(w not in heading for w in self.topic_words(bare))
 
     def _names_only_the_kind(self, asking: Sequence[str]) -> bool:
         """Does the asking clause name only the kind of thing it asks for, in everyday words ("需要什么条件",
